@@ -1,0 +1,64 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// CaseEvent is one line of a case's timeline. Key is the idempotency key the workflow passes in
+// (for example workflow id + step), so a retried activity never writes a line twice.
+type CaseEvent struct {
+	bun.BaseModel `bun:"table:case_events"`
+
+	ID     int64     `bun:"id,pk,autoincrement" json:"-"`
+	Key    string    `bun:"key" json:"-"`
+	CaseID string    `bun:"case_id" json:"case_id"`
+	At     time.Time `bun:"at" json:"at"`
+	Actor  string    `bun:"actor" json:"actor"`
+	Event  string    `bun:"event" json:"event"`
+	Detail string    `bun:"detail" json:"detail"`
+}
+
+var _ bun.AfterScanRowHook = (*CaseEvent)(nil)
+
+// AfterScanRow returns times in UTC.
+func (e *CaseEvent) AfterScanRow(context.Context) error {
+	e.At = e.At.UTC()
+	return nil
+}
+
+// AppendEvent adds e to its case's timeline unless an event with the same Key exists
+// (created=false). A zero At is now. On creation e.ID is set.
+func (s *Store) AppendEvent(ctx context.Context, e *CaseEvent) (bool, error) {
+	if e.Key == "" || e.CaseID == "" {
+		return false, fmt.Errorf("append event: empty key or case id: %w", ErrInvalid)
+	}
+	e.At = utcOrNow(e.At)
+	return s.insertOnce(ctx, e, "key", "append event "+e.Key)
+}
+
+// ListEvents returns a case's timeline ordered by At, then insertion.
+func (s *Store) ListEvents(ctx context.Context, caseID string) ([]CaseEvent, error) {
+	es := []CaseEvent{}
+	if err := s.NewSelect().Model(&es).Where("case_id = ?", caseID).Order("at ASC", "id ASC").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("list events %s: %w", caseID, err)
+	}
+	return es, nil
+}
+
+// insertOnce inserts model unless a row with the same value in the unique column conflictCol
+// exists, and reports whether it inserted.
+func (s *Store) insertOnce(ctx context.Context, model any, conflictCol, what string) (bool, error) {
+	res, err := s.NewInsert().Model(model).On("CONFLICT (" + conflictCol + ") DO NOTHING").Exec(ctx)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", what, err)
+	}
+	n, err := rowsAffected(res)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", what, err)
+	}
+	return n == 1, nil
+}

@@ -1,0 +1,219 @@
+package notifications
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackutilsx"
+)
+
+// DefaultMaxRetries is how many times Slack re-sends a rate-limited message before giving up.
+const DefaultMaxRetries = 3
+
+// maxRetryAfter caps a single rate-limit wait, so a bogus Retry-After cannot park an activity.
+const maxRetryAfter = time.Minute
+
+// Block Kit limits (https://api.slack.com/reference/block-kit/blocks).
+const (
+	maxHeaderLen   = 150
+	maxSectionLen  = 3000
+	maxFieldLen    = 2000
+	maxFieldsPerSn = 10
+	maxFallbackLen = 4000
+)
+
+// rememberKeys bounds the in-memory set of delivered (key, channel) pairs.
+const rememberKeys = 10_000
+
+// Slack posts notifications to Slack with Block Kit: to the partner's channel when the message
+// names one, and always to the operations channel. It is safe for concurrent use.
+type Slack struct {
+	client     *slack.Client
+	opsChannel string
+
+	// MaxRetries bounds re-sends after a rate limit (429); zero means DefaultMaxRetries.
+	MaxRetries int
+
+	mu        sync.Mutex
+	delivered map[string]struct{}
+	order     []string
+}
+
+// NewSlack returns a Slack notifier with a bot token and the operations channel (name or id).
+// opts go to slack.New; tests pass slack.OptionAPIURL(server URL + "/").
+func NewSlack(token, opsChannel string, opts ...slack.Option) *Slack {
+	return &Slack{
+		client:     slack.New(token, opts...),
+		opsChannel: opsChannel,
+		delivered:  make(map[string]struct{}),
+	}
+}
+
+// Notify posts m to m.PartnerChannel (when set and not the ops channel) and to the ops channel.
+// Rate limits are waited out (respecting ctx) and retried a bounded number of times; other errors
+// are returned. A channel that failed does not stop the other; errors of both are joined. When
+// m.Key is set, a channel that already received the key (say, before an activity retry) is skipped.
+func (s *Slack) Notify(ctx context.Context, m Message) error {
+	if s.opsChannel == "" {
+		return errors.New("slack notify: no ops channel")
+	}
+	channels := []string{s.opsChannel}
+	if m.PartnerChannel != "" && m.PartnerChannel != s.opsChannel {
+		channels = []string{m.PartnerChannel, s.opsChannel}
+	}
+	blocks := Blocks(m)
+	fallback := FallbackText(m)
+	var errs []error
+	for _, ch := range channels {
+		if m.Key != "" && s.wasDelivered(m.Key, ch) {
+			continue
+		}
+		if err := s.post(ctx, ch, fallback, blocks); err != nil {
+			errs = append(errs, fmt.Errorf("slack notify %s: %w", ch, err))
+			continue
+		}
+		if m.Key != "" {
+			s.markDelivered(m.Key, ch)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Slack) post(ctx context.Context, channel, fallback string, blocks []slack.Block) error {
+	retries := s.MaxRetries
+	if retries <= 0 {
+		retries = DefaultMaxRetries
+	}
+	for attempt := 0; ; attempt++ {
+		_, _, err := s.client.PostMessageContext(ctx, channel,
+			slack.MsgOptionText(fallback, false),
+			slack.MsgOptionBlocks(blocks...),
+		)
+		var rl *slack.RateLimitedError
+		if err == nil || !errors.As(err, &rl) || attempt >= retries {
+			return err
+		}
+		wait := min(max(rl.RetryAfter, time.Second), maxRetryAfter)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("waiting out rate limit: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Slack) wasDelivered(key, channel string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.delivered[key+"\x00"+channel]
+	return ok
+}
+
+func (s *Slack) markDelivered(key, channel string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := key + "\x00" + channel
+	if _, ok := s.delivered[k]; ok {
+		return
+	}
+	s.delivered[k] = struct{}{}
+	s.order = append(s.order, k)
+	if len(s.order) > rememberKeys {
+		delete(s.delivered, s.order[0])
+		s.order = s.order[1:]
+	}
+}
+
+// emoji returns the severity's emoji; unknown severities read as info.
+func (sev Severity) emoji() string {
+	switch sev {
+	case SeverityCritical:
+		return "🚨"
+	case SeverityWarning:
+		return "⚠️"
+	default:
+		return "ℹ️"
+	}
+}
+
+// Blocks renders m as Block Kit: a header with the severity emoji and title, the text, the fields
+// (in sections of at most ten), a context line with case id and service, and an "Open in Temporal
+// UI" button when m.Link is set. User-supplied text is escaped for mrkdwn and cut to Slack's limits.
+func Blocks(m Message) []slack.Block {
+	title := m.Title
+	if title == "" {
+		title = "Case " + m.CaseID
+	}
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType,
+			truncate(m.Severity.emoji()+" "+title, maxHeaderLen), true, false)),
+	}
+	if m.Text != "" {
+		blocks = append(blocks, slack.NewSectionBlock(
+			slack.NewTextBlockObject(slack.MarkdownType, truncate(escape(m.Text), maxSectionLen), false, false), nil, nil))
+	}
+	for chunk := range slices.Chunk(m.Fields, maxFieldsPerSn) {
+		fields := make([]*slack.TextBlockObject, 0, len(chunk))
+		for _, f := range chunk {
+			fields = append(fields, slack.NewTextBlockObject(slack.MarkdownType,
+				truncate("*"+escape(f.Name)+"*\n"+escape(f.Value), maxFieldLen), false, false))
+		}
+		blocks = append(blocks, slack.NewSectionBlock(nil, fields, nil))
+	}
+	var ctxParts []string
+	if m.CaseID != "" {
+		ctxParts = append(ctxParts, "Case `"+escape(m.CaseID)+"`")
+	}
+	if m.Service != "" {
+		ctxParts = append(ctxParts, "service "+escape(m.Service))
+	}
+	if m.Severity != "" {
+		ctxParts = append(ctxParts, "severity "+escape(string(m.Severity)))
+	}
+	if len(ctxParts) > 0 {
+		blocks = append(blocks, slack.NewContextBlock("",
+			slack.NewTextBlockObject(slack.MarkdownType, strings.Join(ctxParts, " · "), false, false)))
+	}
+	if m.Link != "" {
+		btn := slack.NewButtonBlockElement("open_temporal_ui", m.WorkflowID,
+			slack.NewTextBlockObject(slack.PlainTextType, "Open in Temporal UI", false, false)).WithURL(m.Link)
+		blocks = append(blocks, slack.NewActionBlock("", btn))
+	}
+	return blocks
+}
+
+// FallbackText is the plain text Slack shows in notifications and to clients without Block Kit.
+func FallbackText(m Message) string {
+	var b strings.Builder
+	b.WriteString(m.Severity.emoji())
+	b.WriteString(" ")
+	b.WriteString(m.Title)
+	if m.CaseID != "" {
+		b.WriteString(" (case " + m.CaseID + ")")
+	}
+	if m.Text != "" {
+		b.WriteString(": " + m.Text)
+	}
+	return truncate(escape(b.String()), maxFallbackLen)
+}
+
+// escape makes user text safe inside mrkdwn (&, <, > would start entities or links).
+func escape(s string) string { return slackutilsx.EscapeMessage(s) }
+
+// truncate cuts s to at most n runes, ending with an ellipsis when cut.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
