@@ -1,0 +1,278 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/workflows"
+)
+
+// caseFor loads a case's projection and checks that the caller may see it: a partner sees only its own
+// company's cases, and another's is answered exactly like a missing one.
+func (s *Server) caseFor(c echo.Context) (*db.Case, error) {
+	id := c.Param("id")
+	if _, _, err := workflows.ParseCaseID(id); err != nil {
+		return nil, problem(CodeNotFound, "no case %q", id)
+	}
+	row, err := s.store.GetCase(c.Request().Context(), id)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, problem(CodeNotFound, "no case %q", id)
+	}
+	if err != nil {
+		return nil, unavailable(err, "the case store")
+	}
+	if p := principalOf(c); p.Role == RolePartner && row.PartnerID != p.PartnerID {
+		return nil, problem(CodeNotFound, "no case %q", id)
+	}
+	return row, nil
+}
+
+func (s *Server) getCase(c echo.Context) error {
+	row, err := s.caseFor(c)
+	if err != nil {
+		return err
+	}
+	v, err := s.caseView(c.Request().Context(), row)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+// caseView asks the workflow for the live view and adds the timeline from the database. When the workflow
+// cannot answer (its history was archived), the projection stands in.
+func (s *Server) caseView(ctx context.Context, row *db.Case) (workflows.CaseView, error) {
+	var v workflows.CaseView
+	res, err := s.temporal.QueryWorkflow(ctx, row.WorkflowID, "", workflows.QueryCaseView)
+	if err == nil {
+		err = res.Get(&v)
+	}
+	if err != nil {
+		var nf *serviceerror.NotFound
+		if !errors.As(err, &nf) {
+			return v, unavailable(err, "the workflow service")
+		}
+		v = viewFromRow(row)
+	}
+	events, err := s.store.ListEvents(ctx, row.CaseID)
+	if err != nil {
+		return v, unavailable(err, "the timeline store")
+	}
+	v.Timeline = make([]workflows.TimelineEntry, 0, len(events))
+	for _, e := range events {
+		v.Timeline = append(v.Timeline, workflows.TimelineEntry{At: e.At.UTC(), Actor: e.Actor, Event: e.Event, Detail: e.Detail})
+	}
+	if v.SLA == nil {
+		v.SLA = []workflows.SLAEntry{}
+	}
+	return v, nil
+}
+
+func viewFromRow(row *db.Case) workflows.CaseView {
+	return workflows.CaseView{
+		CaseID: row.CaseID, WorkflowID: row.WorkflowID, Service: row.Service, Spec: row.Spec, Stage: row.Stage,
+		Status: row.Status, PartnerID: row.PartnerID, CustomerID: row.CustomerID, OrderID: row.OrderID,
+		AmountCents: row.AmountCents, SLA: []workflows.SLAEntry{},
+		Refund: workflows.Refund{Percent: row.RefundPercent, AmountCents: row.AmountCents * int64(row.RefundPercent) / 100},
+	}
+}
+
+// CaseSummary is one row of the case list.
+type CaseSummary struct {
+	CaseID        string `json:"case_id"`
+	Service       string `json:"service"`
+	Spec          string `json:"spec,omitempty"`
+	Stage         string `json:"stage"`
+	Status        string `json:"status"`
+	PartnerID     string `json:"partner_id,omitempty"`
+	CustomerID    string `json:"customer_id"`
+	OrderID       string `json:"order_id"`
+	SLAStatus     string `json:"sla_status"`
+	RefundPercent int    `json:"refund_percent"`
+	NextDeadline  string `json:"next_deadline,omitempty"`
+	OpenedAt      string `json:"opened_at"`
+	UpdatedAt     string `json:"updated_at"`
+}
+
+// CaseList is the body of GET /v1/cases.
+type CaseList struct {
+	Cases []CaseSummary `json:"cases"`
+}
+
+func (s *Server) listCases(c echo.Context) error {
+	q := c.QueryParams()
+	for k := range q {
+		if !slices.Contains([]string{"service", "stage", "partner_id", "sla", "status", "limit", "offset"}, k) {
+			return problem(CodeInvalid, "unknown query parameter %q", k)
+		}
+	}
+	f := db.CaseFilter{Service: q.Get("service"), Stage: q.Get("stage"), PartnerID: q.Get("partner_id"), SLAStatus: q.Get("sla"), Status: q.Get("status")}
+	if f.Service != "" && !workflows.KnownService(f.Service) {
+		return problem(CodeInvalid, "service: unknown service %q; one of %s", f.Service, strings.Join(workflows.Services, ", "))
+	}
+	if f.SLAStatus != "" && !slices.Contains([]string{workflows.SLAOnTrack, workflows.SLAAtRisk, workflows.SLABreached}, f.SLAStatus) {
+		return problem(CodeInvalid, "sla: one of on_track, at_risk, breached")
+	}
+	if f.Status != "" && f.Status != workflows.StatusOpen && f.Status != workflows.StatusClosed {
+		return problem(CodeInvalid, "status: open or closed")
+	}
+	var err error
+	if f.Limit, err = intParam(q.Get("limit"), 50, 1, 500); err != nil {
+		return problem(CodeInvalid, "limit: %v", err)
+	}
+	if f.Offset, err = intParam(q.Get("offset"), 0, 0, 1_000_000); err != nil {
+		return problem(CodeInvalid, "offset: %v", err)
+	}
+	rows, err := s.store.ListCases(c.Request().Context(), f)
+	if err != nil {
+		return unavailable(err, "the case store")
+	}
+	out := CaseList{Cases: make([]CaseSummary, 0, len(rows))}
+	for _, r := range rows {
+		cs := CaseSummary{
+			CaseID: r.CaseID, Service: r.Service, Spec: r.Spec, Stage: r.Stage, Status: r.Status, PartnerID: r.PartnerID,
+			CustomerID: r.CustomerID, OrderID: r.OrderID, SLAStatus: r.SLAStatus, RefundPercent: r.RefundPercent,
+			OpenedAt: r.OpenedAt.UTC().Format(timeLayout), UpdatedAt: r.UpdatedAt.UTC().Format(timeLayout),
+		}
+		if r.NextDeadline != nil {
+			cs.NextDeadline = r.NextDeadline.UTC().Format(timeLayout)
+		}
+		out.Cases = append(out.Cases, cs)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+const timeLayout = "2006-01-02T15:04:05Z07:00"
+
+func intParam(s string, def, lo, hi int) (int, error) {
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, errors.New("an integer between " + strconv.Itoa(lo) + " and " + strconv.Itoa(hi))
+	}
+	return n, nil
+}
+
+// submitAssets relays the customer's asset list to an SOS case.
+func (s *Server) submitAssets(c echo.Context) error {
+	row, err := s.caseFor(c)
+	if err != nil {
+		return err
+	}
+	if row.Service != workflows.ServiceSOS {
+		return problem(CodeConflict, "asset lists are for SOS cases; this is a %s case", row.Service)
+	}
+	body := c.Get("raw_body").([]byte)
+	var a workflows.AssetsInput
+	if err := decodeStrict(body, &a); err != nil {
+		return err
+	}
+	if err := a.Validate(); err != nil {
+		return problem(CodeInvalid, "%v", err)
+	}
+	return s.sendStep(c, row, workflows.StepInput{Step: workflows.StepAssets, Actor: workflows.ActorMarketplace, ActorName: "marketplace", Payload: body})
+}
+
+// stepsFor lists the steps partners may send to a service's cases.
+var stepsFor = map[string][]string{
+	workflows.ServiceSOS: workflows.SOSSteps,
+}
+
+// step relays one partner step. The workflow's validator decides whether it is allowed now.
+func (s *Server) step(c echo.Context) error {
+	row, err := s.caseFor(c)
+	if err != nil {
+		return err
+	}
+	step := c.Param("step")
+	if !slices.Contains(stepsFor[row.Service], step) {
+		return problem(CodeNotFound, "no step %q for %s cases; steps: %s", step, row.Service, strings.Join(stepsFor[row.Service], ", "))
+	}
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	var probe map[string]json.RawMessage
+	if err := decodeStrict(body, &probe); err != nil {
+		return err
+	}
+	p := principalOf(c)
+	return s.sendStep(c, row, workflows.StepInput{Step: step, Actor: workflows.ActorPartner, PartnerID: p.PartnerID, ActorName: p.Name, Payload: body})
+}
+
+// sendStep sends a step as a workflow update and answers with the case view it returns. An
+// Idempotency-Key header makes the update's ID, so a repeated request gets the first result.
+func (s *Server) sendStep(c echo.Context, row *db.Case, in workflows.StepInput) error {
+	ctx := c.Request().Context()
+	in.At = s.now().UTC()
+	opts := client.UpdateWorkflowOptions{
+		WorkflowID: row.WorkflowID, UpdateName: workflows.UpdateStep, Args: []any{in},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	}
+	if key := c.Request().Header.Get("Idempotency-Key"); key != "" {
+		if len(key) > 128 {
+			return problem(CodeInvalid, "Idempotency-Key: at most 128 characters")
+		}
+		opts.UpdateID = in.Step + "/" + in.Actor + "/" + key
+	}
+	h, err := s.temporal.UpdateWorkflow(ctx, opts)
+	var v workflows.CaseView
+	if err == nil {
+		err = h.Get(ctx, &v)
+	}
+	if err != nil {
+		return stepError(err, row)
+	}
+	full, err := s.caseView(ctx, row)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, full)
+}
+
+// stepError maps a refused or failed update to a problem: a validator's rejection carries its reason.
+func stepError(err error, row *db.Case) error {
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) {
+		switch ae.Type() {
+		case workflows.RejectConflict:
+			return problem(CodeConflict, "%s", ae.Message())
+		case workflows.RejectInvalid:
+			return problem(CodeInvalid, "%s", ae.Message())
+		}
+	}
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return problem(CodeConflict, "case %s is closed and takes no more steps", row.CaseID)
+	}
+	return unavailable(err, "the workflow service")
+}
+
+func readBody(c echo.Context) ([]byte, error) {
+	b, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, problem(CodeTooLarge, "request body exceeds the limit of %s", bodyLimit)
+		}
+		return nil, problem(CodeBadRequest, "could not read the request body")
+	}
+	return b, nil
+}

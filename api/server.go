@@ -1,0 +1,164 @@
+// Package api is steward's HTTP API (v1): the marketplace's signed callbacks, partner engineers' steps and
+// managers' views, over the Temporal client and the database. Errors are application/problem+json.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"go.temporal.io/sdk/client"
+
+	"github.com/steward-oss/steward/db"
+)
+
+// bodyLimit bounds every request body.
+const bodyLimit = "1M"
+
+//go:embed openapi.yaml
+var openapiYAML []byte
+
+// Config is what the API needs.
+type Config struct {
+	Temporal client.Client
+	Store    *db.Store
+	Logger   *slog.Logger
+	// MarketplaceSecret signs marketplace calls (STEWARD_MARKETPLACE_SECRET).
+	MarketplaceSecret []byte
+	// Now is the clock; nil means time.Now. Tests set it to check the signature window.
+	Now func() time.Time
+	// HolidayWarnings lists what is missing from the holiday calendars (e.g. a year with no data); /readyz
+	// shows it.
+	HolidayWarnings func(now time.Time) []string
+}
+
+// Server holds the API's dependencies; its methods are the handlers.
+type Server struct {
+	temporal client.Client
+	store    *db.Store
+	logger   *slog.Logger
+	secret   []byte
+	clock    func() time.Time
+	holidays func(time.Time) []string
+	echo     *echo.Echo
+}
+
+// New builds the API and its routes.
+func New(cfg Config) *Server {
+	s := &Server{
+		temporal: cfg.Temporal, store: cfg.Store, logger: cfg.Logger, secret: cfg.MarketplaceSecret,
+		clock: cfg.Now, holidays: cfg.HolidayWarnings,
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(middleware.RequestID())
+	e.Use(s.requestLogger())
+	e.Use(middleware.Recover())
+	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{
+		XSSProtection: "0", ContentTypeNosniff: "nosniff", XFrameOptions: "DENY",
+		ContentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+		ReferrerPolicy:        "no-referrer",
+	}))
+	e.Use(middleware.BodyLimit(bodyLimit))
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/v1/openapi.yaml", s.openapi)
+
+	// Middleware is attached per route, not per group, so an unknown method or path is a 404/405 rather
+	// than an authentication failure.
+	market, partner, manager, both := s.marketplaceAuth, []echo.MiddlewareFunc{s.tokenAuth, requireRole(RolePartner)},
+		[]echo.MiddlewareFunc{s.tokenAuth, requireRole(RoleManager)}, []echo.MiddlewareFunc{s.tokenAuth, requireRole(RolePartner, RoleManager)}
+	e.POST("/v1/purchases", s.purchase, market)
+	e.POST("/v1/cases/:id/assets", s.submitAssets, market)
+	e.GET("/v1/cases", s.listCases, manager...)
+	e.GET("/v1/cases/:id", s.getCase, both...)
+	e.POST("/v1/cases/:id/steps/:step", s.step, partner...)
+	s.echo = e
+	return s
+}
+
+// Handler is the API as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Echo exposes the router, for tests that list routes.
+func (s *Server) Echo() *echo.Echo { return s.echo }
+
+func (s *Server) now() time.Time { return s.clock() }
+
+// requestLogger logs one line per request: method, route, status, latency and request ID. Never the
+// query string, body or headers, which may carry tokens or personal data.
+func (s *Server) requestLogger() echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogStatus: true, LogMethod: true, LogRoutePath: true, LogLatency: true, LogRequestID: true, LogError: true,
+		HandleError: true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			level := slog.LevelInfo
+			if v.Status >= 500 {
+				level = slog.LevelError
+			}
+			s.logger.LogAttrs(c.Request().Context(), level, "request",
+				slog.String("method", v.Method), slog.String("route", v.RoutePath), slog.Int("status", v.Status),
+				slog.Duration("latency", v.Latency), slog.String("request_id", v.RequestID))
+			return nil
+		},
+	})
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// Readiness is /readyz's body.
+type Readiness struct {
+	Status   string            `json:"status"`
+	Checks   map[string]string `json:"checks"`
+	Warnings []string          `json:"warnings,omitempty"`
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+	defer cancel()
+	r := Readiness{Status: "ready", Checks: map[string]string{"database": "ok", "temporal": "ok", "holidays": "ok"}}
+	if err := s.store.Ping(ctx); err != nil {
+		r.Status, r.Checks["database"] = "unavailable", "unreachable"
+		s.logger.WarnContext(ctx, "readiness: database", slog.Any("error", err))
+	}
+	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		r.Status, r.Checks["temporal"] = "unavailable", "unreachable"
+		s.logger.WarnContext(ctx, "readiness: temporal", slog.Any("error", err))
+	}
+	if s.holidays != nil {
+		if w := s.holidays(s.now()); len(w) > 0 {
+			r.Checks["holidays"], r.Warnings = "incomplete", w
+		}
+	}
+	status := http.StatusOK
+	if r.Status != "ready" {
+		status = http.StatusServiceUnavailable
+	}
+	return c.JSON(status, r)
+}
+
+func (s *Server) openapi(c echo.Context) error {
+	return c.Blob(http.StatusOK, "application/yaml", openapiYAML)
+}
+
+func jsonEncode(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	return enc.Encode(v)
+}
