@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/steward-oss/steward/activities"
+	"github.com/steward-oss/steward/api"
+	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/notifications"
+	"github.com/steward-oss/steward/sla"
+	"github.com/steward-oss/steward/workflows"
+)
+
+// appConfig is what both the dev stack and production commands configure.
+type appConfig struct {
+	slackToken   string
+	slackOps     string
+	holidaysFile string
+	logLevel     string
+	accept       time.Duration
+}
+
+func (c *appConfig) register(f flags) {
+	f.str(&c.slackToken, "slack-token", "SLACK_BOT_TOKEN", "", "Slack bot token; without one, notifications go to the log")
+	f.str(&c.slackOps, "slack-ops-channel", "STEWARD_SLACK_OPS_CHANNEL", "#steward-ops", "Slack channel for operations")
+	f.str(&c.holidaysFile, "holiday-files", sla.EnvHolidayFiles, "", "extra holiday data files, comma-separated (a year not built in)")
+	f.DurationVar(&c.accept, "accept-timeout", envDuration("STEWARD_ACCEPT_TIMEOUT", workflows.DefaultAcceptTimeout), "how long an offered partner has to accept a case ($STEWARD_ACCEPT_TIMEOUT)")
+	f.str(&c.logLevel, "log-level", "STEWARD_LOG_LEVEL", "info", "debug, info, warn or error")
+}
+
+func (c *appConfig) notifier(logger *slog.Logger) notifications.Notifier {
+	if c.slackToken == "" {
+		return &notifications.Log{Logger: logger}
+	}
+	return notifications.NewSlack(c.slackToken, c.slackOps)
+}
+
+func newActivities(c *appConfig, store *db.Store, logger *slog.Logger, uiURL, namespace string) *activities.Activities {
+	return &activities.Activities{Store: store, Notifier: c.notifier(logger), UIBaseURL: uiURL, Namespace: namespace, Logger: logger}
+}
+
+// serveAPI serves the API on addr until ctx ends, then shuts down gracefully.
+func serveAPI(ctx context.Context, addr string, srv *api.Server, logger *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("api: listen on %s: %w", addr, err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := hs.Serve(ln); err != nil && err != http.ErrServerClosed {
+			logger.Error("api server stopped", slog.Any("error", err))
+		}
+	}()
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+		<-done
+	}, nil
+}
+
+// temporalLogger quiets the SDK's own logging to warnings.
+func temporalLogger(logger *slog.Logger) sdklog.Logger {
+	return sdklog.NewStructuredLogger(slog.New(&minLevel{Handler: logger.Handler(), min: slog.LevelWarn}))
+}
+
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h *minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h *minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return &minLevel{Handler: h.Handler.WithAttrs(a), min: h.min}
+}
+
+func (h *minLevel) WithGroup(n string) slog.Handler {
+	return &minLevel{Handler: h.Handler.WithGroup(n), min: h.min}
+}
+
+func envDuration(env string, def time.Duration) time.Duration {
+	if v, ok := os.LookupEnv(env); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}

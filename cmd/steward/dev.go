@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/steward-oss/steward/api"
+	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/devserver"
+	"github.com/steward-oss/steward/worker"
+	"github.com/steward-oss/steward/workflows"
+)
+
+// DevCredentials is what `steward dev` writes to <data dir>/dev-credentials.json for scripts.
+type DevCredentials struct {
+	MarketplaceSecret string            `json:"marketplace_secret"`
+	ManagerToken      string            `json:"manager_token"`
+	Partners          map[string]string `json:"partners"`
+	APIURL            string            `json:"api_url"`
+	UIURL             string            `json:"ui_url"`
+	TemporalAddress   string            `json:"temporal_address"`
+	Namespace         string            `json:"namespace"`
+}
+
+// demoPartners are the partner companies the dev stack starts with.
+var demoPartners = []db.Partner{
+	{ID: "demo-sec-a", Name: "Demo Security A", Services: []string{workflows.ServiceSOS, workflows.ServiceDengbao}, Onsite: true, Capacity: 5, SlackChannel: "#partner-demo-sec-a", Active: true},
+	{ID: "demo-sec-b", Name: "Demo Security B", Services: []string{workflows.ServiceSOS}, Onsite: false, Capacity: 3, SlackChannel: "#partner-demo-sec-b", Active: true},
+}
+
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("dev", stderr)
+	var (
+		dataDir, ip, secret, namespace string
+		apiPort, uiPort, temporalPort  int
+		cfg                            appConfig
+	)
+	f.str(&dataDir, "data-dir", "STEWARD_DATA_DIR", "./data", "where the Temporal and app databases live")
+	f.str(&ip, "ip", "STEWARD_IP", "127.0.0.1", "address to listen on")
+	f.int(&apiPort, "api-port", "STEWARD_API_PORT", 8080, "API port")
+	f.int(&uiPort, "ui-port", "STEWARD_UI_PORT", 8233, "Temporal Web UI port (0: no UI)")
+	f.int(&temporalPort, "temporal-port", "STEWARD_TEMPORAL_PORT", 7233, "Temporal frontend port")
+	f.str(&secret, "marketplace-secret", "STEWARD_MARKETPLACE_SECRET", "", "marketplace HMAC secret (default: generated once, kept in the data dir)")
+	f.str(&namespace, "namespace", "TEMPORAL_NAMESPACE", "default", "Temporal namespace")
+	cfg.register(f)
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	logger := newLogger(stderr, cfg.logLevel)
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	cals, err := loadCalendars(cfg.holidaysFile, logger)
+	if err != nil {
+		return err
+	}
+
+	srv, err := devserver.Start(ctx, devserver.Options{
+		DataDir: dataDir, IP: ip, FrontendPort: temporalPort, UIPort: uiPort, Namespace: namespace,
+		SearchAttributes: workflows.SearchAttributes(), Logger: logger,
+	})
+	if err != nil {
+		return fmt.Errorf("temporal: %w", err)
+	}
+	defer func() { _ = srv.Stop() }()
+
+	store, err := db.Open(ctx, "sqlite:"+filepath.Join(dataDir, "steward.db"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	creds, err := devCredentials(ctx, store, filepath.Join(dataDir, "dev-credentials.json"), secret)
+	if err != nil {
+		return err
+	}
+
+	c, err := client.Dial(client.Options{HostPort: srv.FrontendHostPort(), Namespace: namespace, Logger: temporalLogger(logger)})
+	if err != nil {
+		return fmt.Errorf("temporal client: %w", err)
+	}
+	defer c.Close()
+	w := worker.New(c, newActivities(&cfg, store, logger, srv.UIURL(), namespace), sdkworker.Options{})
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	defer w.Stop()
+
+	apiAddr := fmt.Sprintf("%s:%d", ip, apiPort)
+	stopAPI, err := serveAPI(ctx, apiAddr, api.New(api.Config{
+		Temporal: c, Store: store, Logger: logger, MarketplaceSecret: []byte(creds.MarketplaceSecret),
+		HolidayWarnings: holidayWarnings(cals), AcceptTimeout: cfg.accept,
+	}), logger)
+	if err != nil {
+		return err
+	}
+	defer stopAPI()
+
+	creds.APIURL, creds.UIURL = "http://"+apiAddr, srv.UIURL()
+	creds.TemporalAddress, creds.Namespace = srv.FrontendHostPort(), namespace
+	credPath := filepath.Join(dataDir, "dev-credentials.json")
+	if err := writeJSON(credPath, creds); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, `
+steward dev is running.
+  API            %s   (OpenAPI: %s/v1/openapi.yaml)
+  Temporal UI    %s
+  Temporal       %s   namespace %s
+  Data           %s
+  Marketplace secret (STEWARD_MARKETPLACE_SECRET)  %s
+  Manager token                                    %s
+`, creds.APIURL, creds.APIURL, orNone(creds.UIURL), creds.TemporalAddress, namespace, dataDir, creds.MarketplaceSecret, creds.ManagerToken)
+	for _, p := range demoPartners {
+		fmt.Fprintf(stdout, "  Partner %-12s token                      %s\n", p.ID, creds.Partners[p.ID])
+	}
+	fmt.Fprintf(stdout, "  These are also in %s. Ctrl-C stops; open cases resume on the next start.\n\n", credPath)
+
+	<-ctx.Done()
+	logger.Info("stopping")
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(disabled)"
+	}
+	return s
+}
+
+// devCredentials keeps the dev stack's secrets stable across restarts: read from the credentials file when
+// present, generated once otherwise; the demo partners and their tokens are created if missing.
+func devCredentials(ctx context.Context, store *db.Store, path, secret string) (*DevCredentials, error) {
+	creds := &DevCredentials{Partners: map[string]string{}}
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, creds); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if creds.Partners == nil {
+			creds.Partners = map[string]string{}
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if secret != "" {
+		creds.MarketplaceSecret = secret
+	}
+	if creds.MarketplaceSecret == "" {
+		creds.MarketplaceSecret = "dev_" + randomHex(24)
+	}
+	if creds.ManagerToken == "" {
+		creds.ManagerToken = "stw_dev_manager_" + randomHex(16)
+	}
+	if _, err := store.IssueTokenWithSecret(ctx, db.RoleManager, "", "demo manager", creds.ManagerToken); err != nil {
+		return nil, fmt.Errorf("manager token: %w", err)
+	}
+	for _, p := range demoPartners {
+		p.CreatedAt = time.Now().UTC()
+		if err := store.AddPartner(ctx, &p); err != nil && !errors.Is(err, db.ErrConflict) {
+			return nil, fmt.Errorf("partner %s: %w", p.ID, err)
+		}
+		if creds.Partners[p.ID] == "" {
+			creds.Partners[p.ID] = "stw_dev_" + p.ID + "_" + randomHex(16)
+		}
+		if _, err := store.IssueTokenWithSecret(ctx, db.RolePartner, p.ID, "demo engineer of "+p.ID, creds.Partners[p.ID]); err != nil {
+			return nil, fmt.Errorf("partner %s token: %w", p.ID, err)
+		}
+	}
+	return creds, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/steward-oss/steward/api"
+	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/worker"
+	"github.com/steward-oss/steward/workflows"
+)
+
+// dialTemporal connects to the cluster named by the SDK's environment conventions (TEMPORAL_ADDRESS,
+// TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, or a profile in the Temporal config file).
+func dialTemporal(ctx context.Context, logger *slog.Logger) (client.Client, error) {
+	opts, err := envconfig.LoadDefaultClientOptions()
+	if err != nil {
+		return nil, fmt.Errorf("temporal client config: %w", err)
+	}
+	opts.Logger = temporalLogger(logger)
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("temporal at %s: %w", orDefault(opts.HostPort, client.DefaultHostPort), err)
+	}
+	return c, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func openStore(ctx context.Context, dsn string) (*db.Store, error) {
+	if dsn == "" {
+		return nil, errors.New("DATABASE_URL is not set (postgres://user@host:5432/db)")
+	}
+	return db.Open(ctx, dsn)
+}
+
+func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
+	f := newFlags("worker", stderr)
+	var (
+		dsn, uiURL string
+		cfg        appConfig
+	)
+	f.str(&dsn, "database-url", "DATABASE_URL", "", "PostgreSQL URL")
+	f.str(&uiURL, "ui-url", "STEWARD_UI_URL", "", "Temporal Web UI base URL, for links in notifications")
+	cfg.register(f)
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	logger := newLogger(stderr, cfg.logLevel)
+	if _, err := loadCalendars(cfg.holidaysFile, logger); err != nil {
+		return err
+	}
+	store, err := openStore(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	c, err := dialTemporal(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	w := worker.New(c, newActivities(&cfg, store, logger, uiURL, os.Getenv("TEMPORAL_NAMESPACE")), sdkworker.Options{})
+	logger.Info("worker started", slog.String("task_queue", workflows.TaskQueue))
+	return w.Run(ctxInterrupt(ctx))
+}
+
+// ctxInterrupt turns ctx's end into the worker's stop signal.
+func ctxInterrupt(ctx context.Context) <-chan any {
+	ch := make(chan any)
+	go func() {
+		<-ctx.Done()
+		close(ch)
+	}()
+	return ch
+}
+
+func runAPI(ctx context.Context, args []string, stderr io.Writer) error {
+	f := newFlags("api", stderr)
+	var (
+		dsn, addr, secret string
+		cfg               appConfig
+	)
+	f.str(&dsn, "database-url", "DATABASE_URL", "", "PostgreSQL URL")
+	f.str(&addr, "addr", "STEWARD_API_ADDR", ":8080", "address to serve the API on")
+	f.str(&secret, "marketplace-secret", "STEWARD_MARKETPLACE_SECRET", "", "marketplace HMAC secret (required)")
+	cfg.register(f)
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	if len(secret) < 16 {
+		return errors.New("STEWARD_MARKETPLACE_SECRET must be set, at least 16 characters")
+	}
+	logger := newLogger(stderr, cfg.logLevel)
+	cals, err := loadCalendars(cfg.holidaysFile, logger)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	c, err := dialTemporal(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	stop, err := serveAPI(ctx, addr, api.New(api.Config{
+		Temporal: c, Store: store, Logger: logger, MarketplaceSecret: []byte(secret),
+		HolidayWarnings: holidayWarnings(cals), AcceptTimeout: cfg.accept,
+	}), logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("api serving", slog.String("addr", addr))
+	<-ctx.Done()
+	stop()
+	return nil
+}
+
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("migrate", stderr)
+	var dsn string
+	f.str(&dsn, "database-url", "DATABASE_URL", "", "database URL (postgres://… or sqlite:PATH)")
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	store, err := openStore(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "database migrated")
+	return nil
+}
+
+func runSetup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("setup", stderr)
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	logger := newLogger(stderr, "warn")
+	opts, err := envconfig.LoadDefaultClientOptions()
+	if err != nil {
+		return err
+	}
+	c, err := dialTemporal(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	added, err := ensureSearchAttributes(ctx, c, orDefault(opts.Namespace, client.DefaultNamespace))
+	if err != nil {
+		return err
+	}
+	if len(added) == 0 {
+		fmt.Fprintln(stdout, "search attributes already registered")
+	} else {
+		fmt.Fprintln(stdout, "registered search attributes:", added)
+	}
+	return nil
+}
+
+// ensureSearchAttributes registers the search attributes steward needs that the namespace lacks.
+func ensureSearchAttributes(ctx context.Context, c client.Client, namespace string) ([]string, error) {
+	have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return nil, fmt.Errorf("list search attributes: %w", err)
+	}
+	want := workflows.SearchAttributes()
+	missing := map[string]enumspb.IndexedValueType{}
+	var names []string
+	for name, t := range want {
+		if got, ok := have.GetCustomAttributes()[name]; ok {
+			if got != t {
+				return nil, fmt.Errorf("search attribute %s exists as %s; steward needs %s", name, got, t)
+			}
+			continue
+		}
+		missing[name] = t
+		names = append(names, name)
+	}
+	if len(missing) == 0 {
+		return nil, nil
+	}
+	sort.Strings(names)
+	if _, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing}); err != nil {
+		return nil, fmt.Errorf("add search attributes: %w", err)
+	}
+	return names, nil
+}

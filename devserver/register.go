@@ -1,0 +1,156 @@
+package devserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// readyTimeout bounds registration and the readiness waits when ctx has no earlier deadline.
+const readyTimeout = 30 * time.Second
+
+// register registers the namespace and the search attributes through the frontend, as any
+// client would, skipping what is already there, and waits until the frontend accepts a query on
+// every search attribute: only then are they usable for starts, upserts and lists.
+func (s *Server) register(ctx context.Context, o Options) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:  s.frontend,
+		Namespace: o.Namespace,
+		Logger:    sdklog.NewStructuredLogger(s.logger),
+	})
+	if err != nil {
+		return fmt.Errorf("devserver: connect to frontend %s: %w", s.frontend, err)
+	}
+	defer c.Close()
+
+	_, err = c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+		Namespace:                        o.Namespace,
+		WorkflowExecutionRetentionPeriod: durationpb.New(Retention),
+	})
+	var exists *serviceerror.NamespaceAlreadyExists
+	created := err == nil
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("devserver: register namespace %q: %w", o.Namespace, err)
+	}
+
+	missing, err := missingSearchAttributes(ctx, c, o)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+			Namespace:        o.Namespace,
+			SearchAttributes: missing,
+		})
+		if err != nil {
+			return fmt.Errorf("devserver: add search attributes %v to namespace %q: %w",
+				slices.Sorted(maps.Keys(missing)), o.Namespace, err)
+		}
+	}
+	if err := waitUsable(ctx, c, o); err != nil {
+		return err
+	}
+	if created || len(missing) > 0 {
+		// The frontend sees the new namespace or aliases now; history and matching keep their own
+		// namespace caches, refreshed on the same interval. Give them one refresh.
+		select {
+		case <-time.After(namespaceRefresh + 200*time.Millisecond):
+		case <-ctx.Done():
+			return fmt.Errorf("devserver: wait for namespace %q: %w", o.Namespace, ctx.Err())
+		}
+	}
+	return nil
+}
+
+// missingSearchAttributes lists the wanted search attributes that the namespace lacks. One that
+// exists with another type is an error: its type cannot be changed.
+func missingSearchAttributes(ctx context.Context, c client.Client, o Options) (map[string]enumspb.IndexedValueType, error) {
+	if len(o.SearchAttributes) == 0 {
+		return nil, nil
+	}
+	var resp *operatorservice.ListSearchAttributesResponse
+	err := retry(ctx, func() (err error) {
+		resp, err = c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: o.Namespace})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("devserver: list search attributes of namespace %q: %w", o.Namespace, err)
+	}
+	missing := make(map[string]enumspb.IndexedValueType)
+	for name, want := range o.SearchAttributes {
+		have, ok := resp.GetCustomAttributes()[name]
+		if !ok {
+			if _, system := resp.GetSystemAttributes()[name]; system {
+				return nil, fmt.Errorf("devserver: search attribute %q is a system search attribute", name)
+			}
+			missing[name] = want
+			continue
+		}
+		if have != want {
+			return nil, fmt.Errorf("devserver: search attribute %q exists in namespace %q as %s, not %s",
+				name, o.Namespace, have, want)
+		}
+	}
+	return missing, nil
+}
+
+// waitUsable waits until the frontend answers a visibility query naming every search attribute,
+// which it does only once its namespace cache knows the namespace and the attributes' aliases,
+// and until it reaches matching, which joins the membership ring in the background.
+func waitUsable(ctx context.Context, c client.Client, o Options) error {
+	query := make([]string, 0, len(o.SearchAttributes))
+	for _, name := range slices.Sorted(maps.Keys(o.SearchAttributes)) {
+		query = append(query, fmt.Sprintf("`%s` IS NULL", name))
+	}
+	err := retry(ctx, func() error {
+		_, err := c.WorkflowService().CountWorkflowExecutions(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+			Namespace: o.Namespace,
+			Query:     strings.Join(query, " OR "),
+		})
+		if err != nil {
+			return err
+		}
+		_, err = c.WorkflowService().DescribeTaskQueue(ctx, &workflowservice.DescribeTaskQueueRequest{
+			Namespace: o.Namespace,
+			TaskQueue: &taskqueuepb.TaskQueue{Name: "steward-devserver-readiness", Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("devserver: wait for namespace %q and its search attributes: %w", o.Namespace, err)
+	}
+	return nil
+}
+
+// retry calls f every 100 ms until it succeeds or ctx ends, returning f's last error then.
+func retry(ctx context.Context, f func() error) error {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-t.C:
+		}
+	}
+}

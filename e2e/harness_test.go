@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/steward-oss/steward/activities"
+	"github.com/steward-oss/steward/api"
+	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/db/dbtest"
+	"github.com/steward-oss/steward/devserver"
+	"github.com/steward-oss/steward/notifications"
+	"github.com/steward-oss/steward/worker"
+	"github.com/steward-oss/steward/workflows"
+)
+
+// stack is the whole of steward in one test: an embedded Temporal server, the database, a worker and the
+// API behind an httptest server.
+type stack struct {
+	t        *testing.T
+	temporal client.Client
+	store    *db.Store
+	api      *httptest.Server
+	secret   []byte
+	notes    *notifications.Recorder
+	manager  string
+	partners map[string]string
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := devserver.Start(ctx, devserver.Options{
+		DataDir: t.TempDir(), FrontendPort: -1, UIPort: 0, Namespace: "default",
+		SearchAttributes: workflows.SearchAttributes(), Logger: logger,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Stop() })
+
+	store := dbtest.MustOpen(t)
+	c, err := client.Dial(client.Options{HostPort: srv.FrontendHostPort(), Namespace: srv.Namespace()})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+
+	notes := &notifications.Recorder{}
+	w := worker.New(c, &activities.Activities{Store: store, Notifier: notes, Logger: logger}, sdkworker.Options{})
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+
+	s := &stack{t: t, temporal: c, store: store, secret: []byte("test-marketplace-secret"), notes: notes, partners: map[string]string{}}
+	s.api = httptest.NewServer(api.New(api.Config{Temporal: c, Store: store, Logger: logger, MarketplaceSecret: s.secret}).Handler())
+	t.Cleanup(s.api.Close)
+
+	for _, id := range []string{"p-alpha", "p-beta"} {
+		require.NoError(t, store.AddPartner(ctx, &db.Partner{ID: id, Name: id, Services: []string{"sos"}, Onsite: true, Capacity: 3, Active: true, CreatedAt: time.Now()}))
+		secret, _, err := store.IssueToken(ctx, db.RolePartner, id, "engineer of "+id)
+		require.NoError(t, err)
+		s.partners[id] = secret
+	}
+	s.manager, _, err = store.IssueToken(ctx, db.RoleManager, "", "manager")
+	require.NoError(t, err)
+	return s
+}
+
+// response is an HTTP answer with its body read.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	require.NoError(t, json.Unmarshal(r.Body, v), "body: %s", r.Body)
+}
+
+func (s *stack) do(req *http.Request) response {
+	s.t.Helper()
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(s.t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(s.t, err)
+	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// signed sends a marketplace call signed at ts.
+func (s *stack) signedAt(method, path string, body []byte, ts time.Time) response {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.api.URL+path, bytes.NewReader(body))
+	require.NoError(s.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(api.HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
+	req.Header.Set(api.HeaderSignature, api.Sign(s.secret, ts, body))
+	return s.do(req)
+}
+
+func (s *stack) signed(method, path string, body []byte) response {
+	s.t.Helper()
+	return s.signedAt(method, path, body, time.Now())
+}
+
+// bearer sends a call with a token.
+func (s *stack) bearer(method, path, token string, body []byte, header ...string) response {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.api.URL+path, bytes.NewReader(body))
+	require.NoError(s.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return s.do(req)
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return b
+}
