@@ -55,14 +55,36 @@ type Event struct {
 	Detail string    `json:"detail,omitempty"`
 }
 
-// RecordInput is one transition of a case: its new projection and the timeline entries it adds.
-type RecordInput struct {
-	Case   CaseRow `json:"case"`
-	Events []Event `json:"events,omitempty"`
+// RefundRow is a refund owed under one clause. Key makes its write idempotent.
+type RefundRow struct {
+	Key         string    `json:"key"`
+	Clause      string    `json:"clause"`
+	Percent     int       `json:"percent"`
+	AmountCents int64     `json:"amount_cents"`
+	Reason      string    `json:"reason"`
+	At          time.Time `json:"at"`
 }
 
-// Record writes a case transition: the timeline entries (once each, by key) and the projection.
+// RecordInput is one transition of a case: its new projection, the timeline entries and the refunds it adds.
+type RecordInput struct {
+	Case    CaseRow     `json:"case"`
+	Events  []Event     `json:"events,omitempty"`
+	Refunds []RefundRow `json:"refunds,omitempty"`
+}
+
+// Record writes a case transition: the timeline entries and refunds (once each, by key) and the projection.
 func (a *Activities) Record(ctx context.Context, in RecordInput) error {
+	for _, r := range in.Refunds {
+		if r.Key == "" {
+			return errors.New("record: refund without key")
+		}
+		if _, err := a.Store.RecordRefund(ctx, &db.Refund{
+			Key: r.Key, CaseID: in.Case.CaseID, Clause: r.Clause, Percent: r.Percent, AmountCents: r.AmountCents,
+			Reason: r.Reason, CreatedAt: r.At.UTC(),
+		}); err != nil {
+			return fmt.Errorf("record refund %s: %w", r.Key, err)
+		}
+	}
 	for _, e := range in.Events {
 		if e.Key == "" {
 			return errors.New("record: event without key")

@@ -187,6 +187,25 @@ func (s *Server) submitAssets(c echo.Context) error {
 	return s.sendStep(c, row, workflows.StepInput{Step: workflows.StepAssets, Actor: workflows.ActorMarketplace, ActorName: "marketplace", Payload: body})
 }
 
+// verdict relays the customer's confirmation or dispute of the report.
+func (s *Server) verdict(step string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		row, err := s.caseFor(c)
+		if err != nil {
+			return err
+		}
+		body := c.Get("raw_body").([]byte)
+		var v workflows.VerdictInput
+		if err := decodeStrict(body, &v); err != nil {
+			return err
+		}
+		if err := v.Validate(step == workflows.StepReportDispute); err != nil {
+			return problem(CodeInvalid, "%v", err)
+		}
+		return s.sendStep(c, row, workflows.StepInput{Step: step, Actor: workflows.ActorMarketplace, ActorName: "marketplace", Payload: body})
+	}
+}
+
 // stepsFor lists the steps partners may send to a service's cases.
 var stepsFor = map[string][]string{
 	workflows.ServiceSOS: workflows.SOSSteps,

@@ -114,6 +114,7 @@ func (s *Server) purchase(c echo.Context) error {
 		return problem(CodeInvalid, "service: %q is not offered yet", in.Service)
 	}
 	ci := in.caseInput()
+	ci.AcceptTimeout = s.accept
 	order := &db.Order{
 		OrderID: in.OrderID, CustomerID: in.CustomerID, Service: in.Service, Spec: in.Spec, Quantity: in.Quantity,
 		AmountCents: in.AmountCents, Currency: in.Currency, PaidAt: ci.PaidAt,

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/workflows"
 )
 
 // bodyLimit bounds every request body.
@@ -36,6 +37,8 @@ type Config struct {
 	// HolidayWarnings lists what is missing from the holiday calendars (e.g. a year with no data); /readyz
 	// shows it.
 	HolidayWarnings func(now time.Time) []string
+	// AcceptTimeout is how long an offered partner has to accept a case; zero means the workflows' default.
+	AcceptTimeout time.Duration
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
@@ -46,6 +49,7 @@ type Server struct {
 	secret   []byte
 	clock    func() time.Time
 	holidays func(time.Time) []string
+	accept   time.Duration
 	echo     *echo.Echo
 }
 
@@ -53,7 +57,7 @@ type Server struct {
 func New(cfg Config) *Server {
 	s := &Server{
 		temporal: cfg.Temporal, store: cfg.Store, logger: cfg.Logger, secret: cfg.MarketplaceSecret,
-		clock: cfg.Now, holidays: cfg.HolidayWarnings,
+		clock: cfg.Now, holidays: cfg.HolidayWarnings, accept: cfg.AcceptTimeout,
 	}
 	if s.logger == nil {
 		s.logger = slog.Default()
@@ -84,9 +88,12 @@ func New(cfg Config) *Server {
 		[]echo.MiddlewareFunc{s.tokenAuth, requireRole(RoleManager)}, []echo.MiddlewareFunc{s.tokenAuth, requireRole(RolePartner, RoleManager)}
 	e.POST("/v1/purchases", s.purchase, market)
 	e.POST("/v1/cases/:id/assets", s.submitAssets, market)
+	e.POST("/v1/cases/:id/report/confirm", s.verdict(workflows.StepReportConfirm), market)
+	e.POST("/v1/cases/:id/report/dispute", s.verdict(workflows.StepReportDispute), market)
 	e.GET("/v1/cases", s.listCases, manager...)
 	e.GET("/v1/cases/:id", s.getCase, both...)
 	e.POST("/v1/cases/:id/steps/:step", s.step, partner...)
+	e.GET("/v1/cases/:id/report", s.getReport, s.reportAuth)
 	s.echo = e
 	return s
 }

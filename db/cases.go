@@ -167,3 +167,21 @@ func (s *Store) ListCases(ctx context.Context, f CaseFilter) ([]Case, error) {
 	}
 	return cs, nil
 }
+
+// PartnerLoads counts each partner's open cases, the load that partner assignment balances.
+func (s *Store) PartnerLoads(ctx context.Context) (map[string]int, error) {
+	var rows []struct {
+		PartnerID string `bun:"partner_id"`
+		N         int    `bun:"n"`
+	}
+	err := s.NewSelect().Model((*Case)(nil)).Column("partner_id").ColumnExpr("COUNT(*) AS n").
+		Where("status = ?", CaseOpen).Where("partner_id <> ''").Group("partner_id").Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("partner loads: %w", err)
+	}
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.PartnerID] = r.N
+	}
+	return out, nil
+}

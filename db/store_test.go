@@ -816,3 +816,18 @@ func TestInsertCaseIfAbsent(t *testing.T) {
 	require.ErrorIs(t, s.InsertCaseIfAbsent(ctx, &db.Case{CaseID: "c-2", WorkflowID: "sos:c-1"}), db.ErrConflict)
 	require.ErrorIs(t, s.InsertCaseIfAbsent(ctx, &db.Case{CaseID: "c-3"}), db.ErrInvalid)
 }
+
+func TestPartnerLoads(t *testing.T) {
+	s := dbtest.MustOpen(t)
+	ctx := ctxT(t)
+	for i, pc := range []struct{ partner, status string }{
+		{"p1", db.CaseOpen}, {"p1", db.CaseOpen}, {"p1", db.CaseClosed}, {"p2", db.CaseOpen}, {"", db.CaseOpen},
+	} {
+		c := testCase(fmt.Sprintf("c-%d", i), t0)
+		c.PartnerID, c.Status = pc.partner, pc.status
+		require.NoError(t, s.UpsertCase(ctx, c))
+	}
+	got, err := s.PartnerLoads(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"p1": 2, "p2": 1}, got)
+}

@@ -116,6 +116,8 @@ type CaseInput struct {
 	AmountCents int64     `json:"amount_cents"`
 	Currency    string    `json:"currency"`
 	PaidAt      time.Time `json:"paid_at"`
+	// AcceptTimeout is how long an offered partner has to accept; zero means DefaultAcceptTimeout.
+	AcceptTimeout time.Duration `json:"accept_timeout,omitempty"`
 }
 
 // ValidateCaseInput checks a case's starting order; the API runs the same check before it starts a case.

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/steward-oss/steward/activities"
 	"github.com/steward-oss/steward/notifications"
+	"github.com/steward-oss/steward/sla"
 )
 
 // SOS specs (服务规格).
@@ -54,7 +58,7 @@ const (
 )
 
 // SOSSteps lists the steps partner engineers send to an SOS case.
-var SOSSteps = []string{StepAccept, StepContact, StepConfirm, StepContain, StepEradicate, StepAnalyze, StepReport, StepClose}
+var SOSSteps = []string{StepAccept, StepDecline, StepContact, StepConfirm, StepContain, StepEradicate, StepAnalyze, StepReport, StepClose}
 
 // AssetWindow is how long after payment the customer may submit the asset list (5 natural days).
 const AssetWindow = 5 * 24 * time.Hour
@@ -101,14 +105,30 @@ func (a AssetsInput) Validate() error {
 	return nil
 }
 
+// SOS SLA clauses (sla's clause table holds their targets).
+const (
+	ClauseResponse = "response"
+	ClauseHandling = "handling"
+	ClauseEffect   = "effect"
+)
+
+// DefaultAcceptTimeout is how long an offered partner has to accept a case before the next is chosen.
+const DefaultAcceptTimeout = 10 * time.Minute
+
+// ReassignInterval is how often assignment is retried while no partner is available.
+const ReassignInterval = 15 * time.Minute
+
 // SOSResult is how an SOS case ended.
 type SOSResult struct {
-	CaseID string `json:"case_id"`
-	Stage  string `json:"stage"`
-	Refund Refund `json:"refund"`
+	CaseID    string     `json:"case_id"`
+	Stage     string     `json:"stage"`
+	PartnerID string     `json:"partner_id,omitempty"`
+	Refund    Refund     `json:"refund"`
+	SLA       []SLAEntry `json:"sla"`
 }
 
-// SOSWorkflow runs one incident-response case (SPEC.md "Incident response (SOS)").
+// SOSWorkflow runs one incident-response case (SPEC.md "Incident response (SOS)"): the asset window,
+// partner assignment, the steps partners send as updates, the SLA clocks and the refunds they owe.
 func SOSWorkflow(ctx workflow.Context, in CaseInput) (SOSResult, error) {
 	s := &sosCase{in: in}
 	if err := s.setup(ctx); err != nil {
@@ -118,27 +138,53 @@ func SOSWorkflow(ctx workflow.Context, in CaseInput) (SOSResult, error) {
 }
 
 type sosCase struct {
-	in       CaseInput
-	logger   log.Logger
-	stage    string
-	status   string
-	hosts    []Host
-	assetsAt *time.Time
-	closedAt *time.Time
+	in     CaseInput
+	logger log.Logger
+	seq    int
+	stage  string
+	status string
+	opened time.Time
+	closed *time.Time
+
+	// Assignment: the partner offered or holding the case, whether it accepted, who was offered this round.
+	partnerID   string
+	partnerName string
+	accepted    bool
+	offered     []string
+	answer      string
+
+	hosts         []Host
+	assetsAt      *time.Time
+	contactAt     *time.Time
+	confirm       *ConfirmInput
+	containment   []string
+	eradication   *EradicateInput
+	eradicatedAt  *time.Time
+	analysis      *AnalyzeInput
+	report        *ReportInput
+	reportVersion int
+	verdictAt     *time.Time
+	rating        int
+	process       []activities.ReportStep
+
+	clocks   []sla.Clock
+	clockRev int
+	warned   []string
+	breached []string
 	refund   Refund
-	sla      []SLAEntry
-	opened   time.Time
+	pending  int // notifications in flight
 }
 
 func (s *sosCase) setup(ctx workflow.Context) error {
 	if err := ValidateCaseInput(s.in); err != nil {
 		return temporal.NewNonRetryableApplicationError(err.Error(), RejectInvalid, nil)
 	}
+	if s.in.AcceptTimeout <= 0 {
+		s.in.AcceptTimeout = DefaultAcceptTimeout
+	}
 	s.logger = log.With(workflow.GetLogger(ctx), "CaseID", s.in.CaseID, "Service", s.in.Service)
-	s.stage = StageAssignment
-	s.status = StatusOpen
-	s.opened = workflow.Now(ctx)
-	if err := workflow.SetQueryHandler(ctx, QueryCaseView, func() (CaseView, error) { return s.view(), nil }); err != nil {
+	s.stage, s.status, s.opened = StageAssignment, StatusOpen, workflow.Now(ctx)
+	if err := workflow.SetQueryHandler(ctx, QueryCaseView, func() (CaseView, error) { return s.view(workflow.Now(ctx)), nil }); err != nil {
 		return err
 	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateStep, s.step, workflow.UpdateHandlerOptions{Validator: s.validateStep})
@@ -146,49 +192,121 @@ func (s *sosCase) setup(ctx workflow.Context) error {
 
 func (s *sosCase) run(ctx workflow.Context) (SOSResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, activityOptions)
-	if err := s.record(ctx, event("opened", s.in.PaidAt, ActorMarketplace,
-		fmt.Sprintf("order %s paid; spec %s; asset list due within 5 days", s.in.OrderID, s.in.Spec))); err != nil {
-		return SOSResult{}, err
-	}
-
-	// The asset window counts from payment, however late the callback arrived.
-	assetsDue := s.in.PaidAt.Add(AssetWindow)
-	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**Stage** %s · waiting for the asset list until %s", s.stage, assetsDue.Format(time.RFC3339)))
-	ok, err := awaitUntil(ctx, assetsDue, "asset list window (5 natural days from payment)", func() bool { return s.assetsAt != nil })
+	// The response clock counts from payment, however late the callback arrived.
+	response, err := startClock(ctx, ServiceSOS, ClauseResponse, sla.Inputs{}, s.in.PaidAt)
 	if err != nil {
 		return SOSResult{}, err
 	}
-	if !ok {
-		now := workflow.Now(ctx)
-		s.stage, s.status, s.closedAt = StageExpired, StatusClosed, &now
-		if err := s.record(ctx, event("expired", now, ActorSystem, "no asset list within 5 natural days of payment")); err != nil {
-			return SOSResult{}, err
-		}
-		s.notify(ctx, "expired", notifications.SeverityWarning, "SOS case expired: no asset list",
-			"The customer did not submit the asset list within 5 natural days of payment; the case is closed.")
-		return s.result(ctx)
-	}
-	if err := s.record(ctx, event("assets_submitted", *s.assetsAt, ActorMarketplace, fmt.Sprintf("%d hosts", len(s.hosts)))); err != nil {
+	s.clocks = append(s.clocks, response)
+	if err := s.record(ctx, s.event(ctx, "opened", ActorMarketplace, fmt.Sprintf(
+		"order %s paid at %s; spec %s; asset list due within 5 natural days; first contact due by %s (20 business minutes)",
+		s.in.OrderID, s.in.PaidAt.Format(time.RFC3339), s.in.Spec, response.DueAt().Format(time.RFC3339)))); err != nil {
 		return SOSResult{}, err
 	}
-	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**Stage** %s · %d hosts · waiting for a partner", s.stage, len(s.hosts)))
-
-	// Partner assignment and the steps that follow are the SOS lifecycle proper; until they run the case
-	// stays open in assignment.
+	workflow.Go(ctx, s.watchClocks)
+	workflow.Go(ctx, s.watchAssetWindow)
+	if err := s.assign(ctx); err != nil {
+		return SOSResult{}, err
+	}
 	if err := workflow.Await(ctx, func() bool { return s.status == StatusClosed }); err != nil {
 		return SOSResult{}, err
 	}
-	return s.result(ctx)
-}
-
-func (s *sosCase) result(ctx workflow.Context) (SOSResult, error) {
-	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+	// Let updates and notifications in flight finish before the case's history ends.
+	if err := workflow.Await(ctx, func() bool { return s.pending == 0 && workflow.AllHandlersFinished(ctx) }); err != nil {
 		return SOSResult{}, err
 	}
-	return SOSResult{CaseID: s.in.CaseID, Stage: s.stage, Refund: s.refund}, nil
+	v := s.view(workflow.Now(ctx))
+	return SOSResult{CaseID: s.in.CaseID, Stage: s.stage, PartnerID: s.partnerID, Refund: s.refund, SLA: v.SLA}, nil
 }
 
+// watchAssetWindow closes the case as expired when no asset list arrives within 5 natural days of payment.
+func (s *sosCase) watchAssetWindow(ctx workflow.Context) {
+	due := s.in.PaidAt.Add(AssetWindow)
+	if _, err := awaitUntil(ctx, due, "asset list window (5 natural days from payment)", func() bool {
+		return s.assetsAt != nil || s.status == StatusClosed
+	}); err != nil || s.assetsAt != nil || s.status == StatusClosed {
+		return
+	}
+	s.pending++ // the case must not end before its expiry is recorded
+	defer func() { s.pending-- }()
+	s.close(ctx, StageExpired)
+	ev := s.event(ctx, "expired", ActorSystem, "no asset list within 5 natural days of payment ("+due.Format(time.RFC3339)+"); the customer needs a new purchase")
+	if err := s.record(ctx, ev); err != nil {
+		s.logger.Error("record expiry", "Error", err)
+	}
+	s.notify(ctx, "expired", notifications.SeverityWarning, false, "SOS case expired: no asset list",
+		"The customer did not submit the asset list within 5 natural days of payment; the case is closed. Tell the customer a new purchase is needed.")
+}
+
+// assign offers the case to partners in turn until one accepts; with none available it alerts operations
+// and tries again every ReassignInterval, the case waiting visibly in stage assignment.
+func (s *sosCase) assign(ctx workflow.Context) error {
+	var a *activities.Activities
+	alerted := false
+	for s.status == StatusOpen && !s.accepted {
+		var choice activities.ChoosePartnerResult
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: activityOptions.RetryPolicy, Summary: "choose a partner"})
+		if err := workflow.ExecuteActivity(actx, a.ChoosePartner, activities.ChoosePartnerInput{
+			CaseID: s.in.CaseID, Service: s.in.Service, NeedOnsite: s.in.Spec == SpecAnalysisOnsite, Exclude: s.offered,
+		}).Get(ctx, &choice); err != nil {
+			return err
+		}
+		if s.status != StatusOpen {
+			return nil
+		}
+		if choice.PartnerID == "" {
+			retry := workflow.Now(ctx).Add(ReassignInterval)
+			if !alerted {
+				alerted = true
+				detail := fmt.Sprintf("no partner with the %s skill and free capacity is left; retrying every %s", s.in.Service, ReassignInterval)
+				if err := s.record(ctx, s.event(ctx, "no_partner_available", ActorSystem, detail)); err != nil {
+					return err
+				}
+				s.notify(ctx, "no-partner", notifications.SeverityCritical, false, "No partner available for an SOS case", detail+". Add capacity or assign by hand.")
+			}
+			workflow.SetCurrentDetails(ctx, s.details(workflow.Now(ctx), "waiting for a partner; next try "+retry.Format(time.RFC3339)))
+			s.offered = nil
+			if _, err := awaitUntil(ctx, retry, "retry partner assignment", func() bool { return s.status != StatusOpen }); err != nil {
+				return err
+			}
+			continue
+		}
+		deadline := workflow.Now(ctx).Add(s.in.AcceptTimeout)
+		s.partnerID, s.partnerName, s.answer = choice.PartnerID, choice.PartnerName, ""
+		s.offered = append(s.offered, choice.PartnerID)
+		if err := s.record(ctx, s.event(ctx, "offered", ActorSystem, fmt.Sprintf("offered to %s (load %d of %d); accept by %s",
+			choice.PartnerID, choice.Load, choice.Capacity, deadline.Format(time.RFC3339)))); err != nil {
+			return err
+		}
+		s.notify(ctx, "offer/"+choice.PartnerID+"/"+fmt.Sprint(s.seq), notifications.SeverityInfo, true, "New SOS case offered to "+choice.PartnerID,
+			fmt.Sprintf("Accept by %s (POST /v1/cases/%s/steps/accept) or decline.", deadline.Format(time.RFC3339), s.in.CaseID))
+		if _, err := awaitUntil(ctx, deadline, "partner "+choice.PartnerID+" to accept", func() bool { return s.answer != "" || s.status != StatusOpen }); err != nil {
+			return err
+		}
+		if s.accepted || s.status != StatusOpen {
+			return nil
+		}
+		event, detail := "offer_timeout", fmt.Sprintf("%s did not accept within %s", choice.PartnerID, s.in.AcceptTimeout)
+		if s.answer == StepDecline {
+			event, detail = "offer_declined", choice.PartnerID+" declined"
+		}
+		s.partnerID, s.partnerName = "", ""
+		if err := s.record(ctx, s.event(ctx, event, ActorSystem, detail)); err != nil {
+			return err
+		}
+		if event == "offer_timeout" {
+			s.notify(ctx, "offer-timeout/"+choice.PartnerID+"/"+fmt.Sprint(s.seq), notifications.SeverityWarning, false, "Partner did not accept an SOS case", detail+"; offering the next partner.")
+		}
+	}
+	return nil
+}
+
+// validateStep refuses a step that is out of order, from the wrong sender or malformed, before it
+// touches history.
 func (s *sosCase) validateStep(ctx workflow.Context, in StepInput) error {
+	if s.status == StatusClosed {
+		return conflictf("the case is closed (stage %s)", s.stage)
+	}
 	switch in.Step {
 	case StepAssets:
 		if in.Actor != ActorMarketplace {
@@ -197,82 +315,550 @@ func (s *sosCase) validateStep(ctx workflow.Context, in StepInput) error {
 		if s.assetsAt != nil {
 			return conflictf("the asset list was already submitted at %s", s.assetsAt.Format(time.RFC3339))
 		}
-		if s.status == StatusClosed {
-			return conflictf("the case is %s", s.stage)
-		}
-		if due := s.in.PaidAt.Add(AssetWindow); !in.At.Before(due) {
+		if due := s.in.PaidAt.Add(AssetWindow); !workflow.Now(ctx).Before(due) || !in.At.Before(due) {
 			return conflictf("the asset list was due by %s (5 natural days after payment)", due.Format(time.RFC3339))
 		}
-		var a AssetsInput
-		if err := strictJSON(in.Payload, &a); err != nil {
+		return decodeValid[AssetsInput](in.Payload)
+	case StepReportConfirm, StepReportDispute:
+		if in.Actor != ActorMarketplace {
+			return conflictf("the report's verdict comes from the customer through the marketplace")
+		}
+		if s.stage != StageReview || s.verdictAt != nil {
+			return conflictf("no report is waiting for the customer's verdict (stage %s)", s.stage)
+		}
+		var v VerdictInput
+		if err := strictJSON(in.Payload, &v); err != nil {
 			return invalidf("%v", err)
 		}
-		if err := a.Validate(); err != nil {
+		if err := v.Validate(in.Step == StepReportDispute); err != nil {
 			return invalidf("%v", err)
 		}
 		return nil
-	default:
-		return conflictf("step %q is not open in stage %s", in.Step, s.stage)
 	}
+	if in.Actor != ActorPartner {
+		return conflictf("step %q is a partner engineer's", in.Step)
+	}
+	switch in.Step {
+	case StepAccept, StepDecline:
+		if s.stage != StageAssignment || s.accepted || s.partnerID != in.PartnerID || s.answer != "" {
+			return conflictf("no offer of this case is open to partner %s", in.PartnerID)
+		}
+		if in.Step == StepDecline {
+			return decodeValid[DeclineInput](in.Payload)
+		}
+		return nil
+	}
+	if !s.accepted || s.partnerID != in.PartnerID {
+		return conflictf("the case is not assigned to partner %s", in.PartnerID)
+	}
+	want := map[string]string{
+		StepContact: StageConfirmation, StepConfirm: StageConfirmation, StepContain: StageContainment,
+		StepEradicate: StageEradication, StepAnalyze: StageAnalysis, StepReport: StageReport, StepClose: StageReview,
+	}[in.Step]
+	if want == "" {
+		return conflictf("unknown step %q", in.Step)
+	}
+	if s.stage != want {
+		return conflictf("step %s is for stage %s; the case is in stage %s", in.Step, want, s.stage)
+	}
+	switch in.Step {
+	case StepContact:
+		if s.contactAt != nil {
+			return conflictf("the customer was already contacted at %s", s.contactAt.Format(time.RFC3339))
+		}
+		return decodeValid[ContactInput](in.Payload)
+	case StepConfirm:
+		if s.contactAt == nil {
+			return conflictf("contact the customer first")
+		}
+		if s.assetsAt == nil {
+			return conflictf("waiting for the customer's asset list")
+		}
+		return decodeValid[ConfirmInput](in.Payload)
+	case StepContain:
+		return decodeValid[ContainInput](in.Payload)
+	case StepEradicate:
+		return decodeValid[EradicateInput](in.Payload)
+	case StepAnalyze:
+		return decodeValid[AnalyzeInput](in.Payload)
+	case StepReport:
+		return decodeValid[ReportInput](in.Payload)
+	case StepClose:
+		if s.verdictAt == nil {
+			return conflictf("waiting for the customer to confirm the report")
+		}
+		return decodeValid[CloseInput](in.Payload)
+	}
+	return nil
 }
 
+// step applies a validated step and answers with the case view once it is recorded.
 func (s *sosCase) step(ctx workflow.Context, in StepInput) (CaseView, error) {
+	now := workflow.Now(ctx)
+	var events []activities.Event
+	add := func(event, actor, detail string) { events = append(events, s.event(ctx, event, actor, detail)) }
 	switch in.Step {
 	case StepAssets:
-		var a AssetsInput
-		if err := strictJSON(in.Payload, &a); err != nil {
-			return CaseView{}, invalidf("%v", err)
+		a := mustDecode[AssetsInput](in.Payload)
+		s.hosts, s.assetsAt = a.Hosts, &now
+		handling, err := startClock(ctx, ServiceSOS, ClauseHandling, sla.Inputs{Hosts: len(a.Hosts)}, now)
+		if err != nil {
+			return CaseView{}, err
 		}
-		at := in.At.UTC()
-		s.hosts, s.assetsAt = a.Hosts, &at
+		s.addClock(handling)
+		add("assets_submitted", ActorMarketplace, fmt.Sprintf("%d hosts; handling due by %s (%s)", len(a.Hosts),
+			handling.DueAt().Format(time.RFC3339), handling.Target))
+	case StepAccept:
+		s.accepted, s.answer, s.stage = true, StepAccept, StageConfirmation
+		add("partner_accepted", ActorPartner, s.partnerID+" accepted ("+in.ActorName+")")
+	case StepDecline:
+		s.answer = StepDecline
+		return s.view(now), nil // the assignment loop records it and offers the next partner
+	case StepContact:
+		s.contactAt = &now
+		met := s.completeClock(ClauseResponse, now)
+		add("contacted", ActorPartner, "first contact with the customer; response "+met)
+	case StepConfirm:
+		c := mustDecode[ConfirmInput](in.Payload)
+		s.confirm = &c
+		if !*c.SecurityIncident {
+			s.close(ctx, StageOutOfScope)
+			add("out_of_scope", ActorPartner, "not a security incident: "+c.Summary+"; the customer is pointed to an ordinary ticket")
+			break
+		}
+		add("confirmed", ActorPartner, fmt.Sprintf("%s / %s: %s", c.IncidentClass, c.IncidentType, c.Summary))
+		if c.AttackOngoing {
+			s.stage = StageContainment
+		} else {
+			s.stage = StageEradication
+			add("containment_skipped", ActorSystem, "no ongoing attack")
+		}
+	case StepContain:
+		c := mustDecode[ContainInput](in.Payload)
+		s.containment, s.stage = c.Actions, StageEradication
+		add("contained", ActorPartner, joinList(c.Actions))
+	case StepEradicate:
+		e := mustDecode[EradicateInput](in.Payload)
+		s.eradication, s.eradicatedAt = &e, &now
+		add("eradicated", ActorPartner, fmt.Sprintf("cleaned: %s; malware removed: %t", joinList(e.Cleaned), *e.MalwareRemoved))
+		if s.in.Spec == SpecHandling {
+			s.stage = StageReport
+		} else {
+			s.stage = StageAnalysis
+		}
+	case StepAnalyze:
+		an := mustDecode[AnalyzeInput](in.Payload)
+		s.analysis, s.stage = &an, StageReport
+		detail := "cause: " + an.Cause
+		if an.Undetermined {
+			detail = "cause could not be determined"
+		}
+		add("analyzed", ActorPartner, detail)
+	case StepReport:
+		r := mustDecode[ReportInput](in.Payload)
+		s.report, s.stage = &r, StageReview
+		s.reportVersion++
+		detail := fmt.Sprintf("report v%d submitted", s.reportVersion)
+		if s.reportVersion == 1 {
+			detail += "; handling " + s.completeClock(ClauseHandling, now)
+		}
+		add("report_submitted", ActorPartner, detail)
+	case StepReportConfirm:
+		v := mustDecode[VerdictInput](in.Payload)
+		s.verdictAt, s.rating = &now, v.Rating
+		add("customer_confirmed", ActorMarketplace, fmt.Sprintf("report v%d confirmed; partner rating %d", s.reportVersion, v.Rating))
+	case StepReportDispute:
+		v := mustDecode[VerdictInput](in.Payload)
+		s.stage = StageReport
+		add("customer_disputed", ActorMarketplace, fmt.Sprintf("report v%d disputed: %s", s.reportVersion, v.Comment))
+	case StepClose:
+		c := mustDecode[CloseInput](in.Payload)
+		s.close(ctx, StageClosed)
+		add("closed", ActorPartner, "follow-up: "+c.FollowUp)
 	}
-	return s.view(), nil
+	for _, e := range events {
+		s.process = append(s.process, activities.ReportStep{At: e.At, Step: e.Event, Detail: e.Detail})
+	}
+	var refunds []activities.RefundRow
+	if in.Step == StepEradicate && !*s.eradication.MalwareRemoved {
+		ev, r := s.breach(ctx, ClauseEffect, now, "malware could not be removed")
+		events, refunds = append(events, ev), r
+	}
+	if in.Step == StepContact || (in.Step == StepReport && s.reportVersion == 1) {
+		for _, c := range s.clocks {
+			if c.Status(now) == sla.StatusBreached && !slices.Contains(s.breached, c.Clause) {
+				ev, r := s.breach(ctx, c.Clause, now, "completed after its due time")
+				events, refunds = append(events, ev), append(refunds, r...)
+			}
+		}
+	}
+	if err := s.recordWith(ctx, events, refunds); err != nil {
+		return CaseView{}, err
+	}
+	if in.Step == StepReport {
+		if err := s.renderReport(ctx, now); err != nil {
+			return CaseView{}, err
+		}
+		s.notify(ctx, fmt.Sprintf("report/%d", s.reportVersion), notifications.SeverityInfo, false,
+			fmt.Sprintf("SOS report v%d submitted", s.reportVersion), "The report waits for the customer's verdict.")
+	}
+	if in.Step == StepEradicate && !*s.eradication.MalwareRemoved {
+		s.notifyBreach(ctx, ClauseEffect)
+	}
+	return s.view(now), nil
 }
 
-func (s *sosCase) view() CaseView {
-	return CaseView{
+// close ends the case in stage; clocks still running stop counting.
+func (s *sosCase) close(ctx workflow.Context, stage string) {
+	now := workflow.Now(ctx)
+	for i := range s.clocks {
+		if s.clocks[i].State != sla.ClockCompleted {
+			_ = s.clocks[i].Complete(now) // a clock not completed can always complete at now
+		}
+	}
+	s.stage, s.status, s.closed = stage, StatusClosed, &now
+	s.clockRev++
+}
+
+func (s *sosCase) addClock(c sla.Clock) {
+	s.clocks = append(s.clocks, c)
+	s.clockRev++
+}
+
+// completeClock stops a clause's clock at now and says whether it was met.
+func (s *sosCase) completeClock(clause string, now time.Time) string {
+	for i := range s.clocks {
+		c := &s.clocks[i]
+		if c.Clause != clause || c.State == sla.ClockCompleted {
+			continue
+		}
+		_ = c.Complete(now) // running or paused clocks complete at any instant at or after they started
+		s.clockRev++
+		if c.Status(now) == sla.StatusBreached {
+			return "late (due " + c.DueAt().Format(time.RFC3339) + ")"
+		}
+		return "met (due " + c.DueAt().Format(time.RFC3339) + ")"
+	}
+	return "not counted"
+}
+
+// watchClocks wakes at each clock's next warning or due instant and turns it into a warning or a breach.
+func (s *sosCase) watchClocks(ctx workflow.Context) {
+	for s.status != StatusClosed {
+		now := workflow.Now(ctx)
+		s.pending++ // the case must not end while a warning or breach is being recorded
+		s.evaluateClocks(ctx, now)
+		s.pending--
+		rev := s.clockRev
+		changed := func() bool { return s.status == StatusClosed || s.clockRev != rev }
+		next, clause, ok := s.nextClockEvent(now)
+		var err error
+		if !ok {
+			err = workflow.Await(ctx, changed)
+		} else {
+			summary := fmt.Sprintf("%s clock: %s", clause, next.Kind)
+			if next.Kind == sla.EventWarning {
+				summary = fmt.Sprintf("%s clock: %.0f%% warning", clause, next.Threshold*100)
+			}
+			_, err = workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+				Timeout: next.At.Sub(now), TimerOptions: workflow.TimerOptions{Summary: summary},
+			}, changed)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (s *sosCase) nextClockEvent(now time.Time) (sla.Event, string, bool) {
+	var best sla.Event
+	var clause string
+	found := false
+	for _, c := range s.clocks {
+		if e, ok := c.NextEvent(now); ok && (!found || e.At.Before(best.At)) {
+			best, clause, found = e, c.Clause, true
+		}
+	}
+	return best, clause, found
+}
+
+// evaluateClocks records each warning and breach that has come due, once.
+func (s *sosCase) evaluateClocks(ctx workflow.Context, now time.Time) {
+	for i := range s.clocks {
+		c := s.clocks[i]
+		if c.State != sla.ClockRunning {
+			continue
+		}
+		if c.Status(now) == sla.StatusBreached {
+			if slices.Contains(s.breached, c.Clause) {
+				continue
+			}
+			ev, refunds := s.breach(ctx, c.Clause, now, "not met by "+c.DueAt().Format(time.RFC3339))
+			if err := s.recordWith(ctx, []activities.Event{ev}, refunds); err != nil {
+				s.logger.Error("record breach", "Clause", c.Clause, "Error", err)
+			}
+			s.notifyBreach(ctx, c.Clause)
+			continue
+		}
+		elapsed := c.Target - c.Remaining(now)
+		for _, th := range c.Thresholds {
+			key := fmt.Sprintf("%s@%.0f", c.Clause, th*100)
+			if slices.Contains(s.warned, key) || elapsed < time.Duration(math.Round(th*float64(c.Target))) {
+				continue
+			}
+			s.warned = append(s.warned, key)
+			detail := fmt.Sprintf("%s clock %.0f%% elapsed; due %s", c.Clause, th*100, c.DueAt().Format(time.RFC3339))
+			if err := s.record(ctx, s.event(ctx, "sla_at_risk", ActorSystem, detail)); err != nil {
+				s.logger.Error("record warning", "Clause", c.Clause, "Error", err)
+			}
+			s.notify(ctx, "warn/"+key, notifications.SeverityWarning, true, fmt.Sprintf("SOS %s clock at %.0f%%", c.Clause, th*100), detail)
+		}
+	}
+}
+
+// breach marks a clause breached and computes the refund it adds: the clause's percentage, cumulative
+// over the case and capped at 100% of the order amount.
+func (s *sosCase) breach(ctx workflow.Context, clause string, now time.Time, why string) (activities.Event, []activities.RefundRow) {
+	before := s.refund
+	s.breached = append(s.breached, clause)
+	r, err := sla.Compensate(s.in.Service, s.breached, s.in.AmountCents)
+	if err != nil {
+		s.logger.Error("compensation", "Clause", clause, "Error", err)
+	} else {
+		s.refund = Refund{Percent: r.Percent, AmountCents: r.AmountCents}
+	}
+	s.clockRev++
+	detail := fmt.Sprintf("%s clause breached: %s; refund now %d%% (%d cents)", clause, why, s.refund.Percent, s.refund.AmountCents)
+	ev := s.event(ctx, "sla_breached", ActorSystem, detail)
+	ev.Key = s.in.CaseID + "/breach/" + clause
+	var rows []activities.RefundRow
+	if add := s.refund.Percent - before.Percent; add > 0 {
+		rows = append(rows, activities.RefundRow{
+			Key: s.in.CaseID + "/refund/" + clause, Clause: clause, Percent: add, AmountCents: s.refund.AmountCents - before.AmountCents,
+			Reason: detail, At: now,
+		})
+	}
+	return ev, rows
+}
+
+func (s *sosCase) notifyBreach(ctx workflow.Context, clause string) {
+	s.notify(ctx, "breach/"+clause, notifications.SeverityCritical, true, "SOS "+clause+" clause breached",
+		fmt.Sprintf("Refund owed now %d%% of the order (%d cents).", s.refund.Percent, s.refund.AmountCents))
+}
+
+func (s *sosCase) renderReport(ctx workflow.Context, now time.Time) error {
+	in := activities.ReportInput{
+		Key: fmt.Sprintf("%s/report/%d", s.in.CaseID, s.reportVersion), CaseID: s.in.CaseID, OrderID: s.in.OrderID,
+		CustomerID: s.in.CustomerID, PartnerID: s.partnerID, PartnerName: s.partnerName, Spec: s.in.Spec,
+		Version: s.reportVersion, GeneratedAt: now, Process: s.process, Containment: s.containment,
+		RefundPercent: s.refund.Percent, RefundAmountCents: s.refund.AmountCents, Currency: s.in.Currency,
+	}
+	for _, h := range s.hosts {
+		in.Hosts = append(in.Hosts, activities.ReportHost{InstanceID: h.InstanceID, IP: h.IP, OS: h.OS})
+	}
+	if s.confirm != nil {
+		in.Symptoms, in.IncidentClass, in.IncidentType = s.confirm.Summary, s.confirm.IncidentClass, s.confirm.IncidentType
+	}
+	if s.eradication != nil {
+		in.Cleaned, in.MalwareRemoved = s.eradication.Cleaned, *s.eradication.MalwareRemoved
+	}
+	if s.analysis != nil {
+		in.Cause, in.CauseUndetermined = s.analysis.Cause, s.analysis.Undetermined
+	}
+	if s.report != nil {
+		in.Summary, in.Recommendations = s.report.Summary, s.report.Recommendations
+	}
+	for _, e := range s.view(now).SLA {
+		in.SLA = append(in.SLA, activities.ReportSLA{Clause: e.Clause, DueAt: e.DueAt, CompletedAt: e.CompletedAt, Breached: e.Breached, RefundPercent: e.RefundPercent})
+	}
+	var a *activities.Activities
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: activityOptions.RetryPolicy,
+		Summary: fmt.Sprintf("render report v%d", s.reportVersion)})
+	return workflow.ExecuteActivity(actx, a.RenderReport, in).Get(ctx, nil)
+}
+
+func (s *sosCase) view(now time.Time) CaseView {
+	v := CaseView{
 		CaseID: s.in.CaseID, WorkflowID: s.in.CaseID, Service: s.in.Service, Spec: s.in.Spec,
-		Stage: s.stage, Status: s.status, CustomerID: s.in.CustomerID, OrderID: s.in.OrderID,
+		Stage: s.stage, Status: s.status, PartnerID: s.partnerID, CustomerID: s.in.CustomerID, OrderID: s.in.OrderID,
 		AmountCents: s.in.AmountCents, Currency: s.in.Currency, PaidAt: s.in.PaidAt,
-		SLA: append([]SLAEntry{}, s.sla...), Refund: s.refund, Timeline: []TimelineEntry{},
+		SLA: []SLAEntry{}, Refund: s.refund, Timeline: []TimelineEntry{},
 	}
+	for _, c := range s.clocks {
+		e := SLAEntry{Clause: c.Clause, CompletedAt: c.CompletedAt, Status: c.Status(now)}
+		if due := c.DueAt(); !due.IsZero() {
+			e.DueAt = &due
+		}
+		e.Breached = e.Status == sla.StatusBreached
+		if e.Breached {
+			e.RefundPercent, _ = sla.ClausePercent(s.in.Service, c.Clause)
+		}
+		v.SLA = append(v.SLA, e)
+	}
+	if s.eradication != nil {
+		e := SLAEntry{Clause: ClauseEffect, CompletedAt: s.eradicatedAt, Status: SLAOnTrack}
+		if !*s.eradication.MalwareRemoved {
+			e.Status, e.Breached = SLABreached, true
+			e.RefundPercent, _ = sla.ClausePercent(s.in.Service, ClauseEffect)
+		}
+		v.SLA = append(v.SLA, e)
+	}
+	return v
 }
 
-// record writes the case's projection and timeline entries, and keeps the search attributes current.
+// slaStatus is the worst status over the case's clauses, and the next deadline of a running clock.
+func (s *sosCase) slaStatus(now time.Time) (string, *time.Time) {
+	status := SLAOnTrack
+	if len(s.breached) > 0 {
+		status = SLABreached
+	}
+	var next *time.Time
+	for _, c := range s.clocks {
+		if st := c.Status(now); st == SLABreached {
+			status = SLABreached
+		} else if st == SLAAtRisk && status == SLAOnTrack {
+			status = SLAAtRisk
+		}
+		if c.State == sla.ClockRunning && (next == nil || c.Due.Before(*next)) {
+			due := c.Due
+			next = &due
+		}
+	}
+	return status, next
+}
+
+func (s *sosCase) event(ctx workflow.Context, name, actor, detail string) activities.Event {
+	s.seq++
+	return activities.Event{Key: fmt.Sprintf("%s/%03d/%s", s.in.CaseID, s.seq, name), At: workflow.Now(ctx).UTC(), Actor: actor, Event: name, Detail: detail}
+}
+
 func (s *sosCase) record(ctx workflow.Context, events ...activities.Event) error {
-	for i := range events {
-		events[i].Key = s.in.CaseID + "/" + events[i].Key
+	return s.recordWith(ctx, events, nil)
+}
+
+// recordWith writes the case's projection, timeline entries and refunds, and keeps the search attributes
+// and the Web UI's current details in step.
+func (s *sosCase) recordWith(ctx workflow.Context, events []activities.Event, refunds []activities.RefundRow) error {
+	now := workflow.Now(ctx)
+	status, next := s.slaStatus(now)
+	deadline := AttrNextDeadline.ValueUnset()
+	if next != nil {
+		deadline = AttrNextDeadline.ValueSet(*next)
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		AttrCaseStage.ValueSet(s.stage),
-		AttrRefundPercent.ValueSet(int64(s.refund.Percent)),
+		AttrCaseStage.ValueSet(s.stage), AttrPartnerID.ValueSet(s.partnerID), AttrSLAStatus.ValueSet(status),
+		AttrRefundPercent.ValueSet(int64(s.refund.Percent)), deadline,
 	); err != nil {
 		return err
 	}
+	workflow.SetCurrentDetails(ctx, s.details(now, ""))
 	row := activities.CaseRow{
-		CaseID: s.in.CaseID, Service: s.in.Service, Spec: s.in.Spec, Stage: s.stage, Status: s.status,
-		CustomerID: s.in.CustomerID, OrderID: s.in.OrderID, AmountCents: s.in.AmountCents,
-		SLAStatus: SLAOnTrack, RefundPercent: s.refund.Percent, OpenedAt: s.opened, UpdatedAt: workflow.Now(ctx),
-		ClosedAt: s.closedAt,
+		CaseID: s.in.CaseID, Service: s.in.Service, Spec: s.in.Spec, Stage: s.stage, Status: s.status, PartnerID: s.partnerID,
+		CustomerID: s.in.CustomerID, OrderID: s.in.OrderID, AmountCents: s.in.AmountCents, SLAStatus: status,
+		RefundPercent: s.refund.Percent, NextDeadline: next, OpenedAt: s.opened, UpdatedAt: now, ClosedAt: s.closed,
 	}
 	var a *activities.Activities
-	return workflow.ExecuteActivity(ctx, a.Record, activities.RecordInput{Case: row, Events: events}).Get(ctx, nil)
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: activityOptions.StartToCloseTimeout,
+		RetryPolicy: activityOptions.RetryPolicy, Summary: summaryOf(events)})
+	return workflow.ExecuteActivity(actx, a.Record, activities.RecordInput{Case: row, Events: events, Refunds: refunds}).Get(ctx, nil)
 }
 
-// notify sends a notification; a failure is logged, never fails the case.
-func (s *sosCase) notify(ctx workflow.Context, key string, sev notifications.Severity, title, text string) {
-	var a *activities.Activities
-	err := workflow.ExecuteActivity(ctx, a.Notify, activities.NotifyInput{Message: notifications.Message{
+func summaryOf(events []activities.Event) string {
+	names := make([]string, len(events))
+	for i, e := range events {
+		names[i] = e.Event
+	}
+	if len(names) == 0 {
+		return "update projection"
+	}
+	return "record " + joinList(names)
+}
+
+// details is the workflow's current details in the Web UI: stage, partner, SLA and next deadline.
+func (s *sosCase) details(now time.Time, extra string) string {
+	status, next := s.slaStatus(now)
+	d := fmt.Sprintf("**Stage** %s · **Partner** %s · **SLA** %s · **Refund** %d%%", s.stage, orDash(s.partnerID), status, s.refund.Percent)
+	if next != nil {
+		d += " · **Next deadline** " + next.Format(time.RFC3339)
+	}
+	if extra != "" {
+		d += "\n\n" + extra
+	}
+	return d
+}
+
+// notify sends a notification without holding up the case; the case waits for it only before it ends.
+// toPartner routes it to the partner's channel too.
+func (s *sosCase) notify(ctx workflow.Context, key string, sev notifications.Severity, toPartner bool, title, text string) {
+	in := activities.NotifyInput{Message: notifications.Message{
 		Key: s.in.CaseID + "/" + key, CaseID: s.in.CaseID, WorkflowID: s.in.CaseID, Service: s.in.Service,
 		Severity: sev, Title: title, Text: text,
-	}}).Get(ctx, nil)
-	if err != nil {
-		s.logger.Warn("notification failed", "Key", key, "Error", err)
+		Fields: []notifications.Field{{Name: "Stage", Value: s.stage}, {Name: "Partner", Value: orDash(s.partnerID)}, {Name: "Order", Value: s.in.OrderID}},
+	}}
+	if toPartner {
+		in.PartnerID = s.partnerID
 	}
+	var a *activities.Activities
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: activityOptions.RetryPolicy, Summary: "notify: " + title})
+	f := workflow.ExecuteActivity(actx, a.Notify, in)
+	s.pending++
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		defer func() { s.pending-- }()
+		if err := f.Get(gctx, nil); err != nil {
+			s.logger.Warn("notification failed", "Key", key, "Error", err)
+		}
+	})
 }
 
-func event(key string, at time.Time, actor, detail string) activities.Event {
-	return activities.Event{Key: key, At: at.UTC(), Actor: actor, Event: key, Detail: detail}
+// startClock starts a clause's clock inside a side effect, so a replay reuses the deadline computed the
+// first time even if the worker's holiday data has changed since.
+func startClock(ctx workflow.Context, service, clause string, in sla.Inputs, at time.Time) (sla.Clock, error) {
+	type result struct {
+		Clock sla.Clock `json:"clock"`
+		Err   string    `json:"err,omitempty"`
+	}
+	var r result
+	err := workflow.SideEffect(ctx, func(workflow.Context) any {
+		c, err := Calendars().StartClause(service, clause, in, at)
+		if err != nil {
+			return result{Err: err.Error()}
+		}
+		return result{Clock: c}
+	}).Get(&r)
+	if err != nil {
+		return sla.Clock{}, err
+	}
+	if r.Err != "" {
+		return sla.Clock{}, temporal.NewNonRetryableApplicationError(r.Err, "SLAClock", nil)
+	}
+	return r.Clock, nil
+}
+
+func decodeValid[T interface{ Validate() error }](raw json.RawMessage) error {
+	var v T
+	if err := strictJSON(raw, &v); err != nil {
+		return invalidf("%v", err)
+	}
+	if err := v.Validate(); err != nil {
+		return invalidf("%v", err)
+	}
+	return nil
+}
+
+// mustDecode decodes a payload the validator has already accepted.
+func mustDecode[T any](raw json.RawMessage) T {
+	var v T
+	_ = strictJSON(raw, &v) // validated before the handler runs
+	return v
+}
+
+func joinList(items []string) string { return strings.Join(items, "; ") }
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
 }
 
 // awaitUntil waits for cond or the deadline, whichever comes first, with a timer whose summary names what
@@ -288,7 +874,7 @@ func awaitUntil(ctx workflow.Context, deadline time.Time, summary string, cond f
 // strictJSON decodes a step payload, refusing unknown fields.
 func strictJSON(raw json.RawMessage, v any) error {
 	if len(raw) == 0 {
-		return errors.New("payload: required")
+		raw = json.RawMessage("{}")
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
