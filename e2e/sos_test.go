@@ -1,0 +1,158 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/steward-oss/steward/workflows"
+)
+
+// TestSOSCaseThroughAPI drives one SOS case end to end through the HTTP API against a real server: a
+// purchase paid three days ago (its response clock long breached), the offer to the least-loaded
+// partner, every step, the customer's verdict and the close. It checks the refund, the search attributes
+// a manager filters on, the report and idempotent steps. With STEWARD_RECORD_HISTORY=1 it rewrites the
+// history that the workflows package's replay test replays.
+func TestSOSCaseThroughAPI(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	body := purchaseBody("ORD-E2E")
+	body["spec"] = "analysis_remote"
+	body["paid_at"] = time.Now().UTC().Add(-72 * time.Hour).Truncate(time.Second).Format(time.RFC3339)
+	res := s.signed(http.MethodPost, "/v1/purchases", mustJSON(t, body))
+	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
+	caseID := "sos:ORD-E2E"
+	path := "/v1/cases/" + caseID
+	partner := s.partners["p-alpha"] // least loaded, first by id
+
+	// The offer reaches p-alpha; p-beta sees nothing.
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		v := s.view(c, path, partner)
+		assert.Equal(c, "p-alpha", v.PartnerID)
+	}, 20*time.Second, 100*time.Millisecond)
+	assert.Equal(t, http.StatusNotFound, s.bearer(http.MethodGet, path, s.partners["p-beta"], nil).Status)
+	assert.Equal(t, http.StatusNotFound, s.bearer(http.MethodPost, path+"/steps/accept", s.partners["p-beta"], []byte(`{}`)).Status)
+
+	step := func(name string, payload any, key string) response {
+		t.Helper()
+		var hdr []string
+		if key != "" {
+			hdr = []string{"Idempotency-Key", key}
+		}
+		return s.bearer(http.MethodPost, path+"/steps/"+name, partner, mustJSON(t, payload), hdr...)
+	}
+	ok := func(r response) workflows.CaseView {
+		t.Helper()
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		var v workflows.CaseView
+		r.json(t, &v)
+		return v
+	}
+
+	v := ok(step("accept", map[string]any{}, "accept-1"))
+	assert.Equal(t, workflows.StageConfirmation, v.Stage)
+	again := ok(step("accept", map[string]any{}, "accept-1")) // a retried request: the first result, not a 409
+	assert.Equal(t, workflows.StageConfirmation, again.Stage)
+	assert.Equal(t, http.StatusConflict, step("accept", map[string]any{}, "accept-2").Status, "a new accept is out of order")
+
+	r := s.signed(http.MethodPost, path+"/assets", mustJSON(t, map[string]any{"hosts": []map[string]string{
+		{"instance_id": "i-web1", "ip": "10.0.0.11", "os": "CentOS 7"}, {"instance_id": "i-db1", "ip": "10.0.0.12", "os": "Ubuntu 22.04"}}}))
+	ok(r)
+	r = step("confirm", map[string]any{"security_incident": true, "incident_class": "malware", "incident_type": "webshell", "summary": "defaced pages"}, "")
+	assert.Equal(t, http.StatusConflict, r.Status, "confirm before contact: %s", r.Body)
+	assert.Contains(t, string(r.Body), "contact the customer first")
+	r = step("contact", map[string]any{"note": "x", "unexpected": 1}, "")
+	assert.Equal(t, http.StatusUnprocessableEntity, r.Status, "%s", r.Body)
+
+	ok(step("contact", map[string]any{"note": "called the on-call admin"}, ""))
+	v = ok(step("confirm", map[string]any{"security_incident": true, "incident_class": "malware", "incident_type": "webshell",
+		"summary": "defaced pages <script>alert(1)</script>", "attack_ongoing": true}, ""))
+	assert.Equal(t, workflows.StageContainment, v.Stage)
+	ok(step("contain", map[string]any{"actions": []string{"took the site offline"}}, ""))
+	ok(step("eradicate", map[string]any{"cleaned": []string{"removed 3 webshells"}, "malware_removed": true}, ""))
+	ok(step("analyze", map[string]any{"cause": "upload vulnerability in the CMS"}, ""))
+	v = ok(step("report", map[string]any{"summary": "webshells removed", "recommendations": []string{"patch the CMS"}}, ""))
+	assert.Equal(t, workflows.StageReview, v.Stage)
+
+	rep := s.bearer(http.MethodGet, path+"/report", partner, nil)
+	require.Equal(t, http.StatusOK, rep.Status, "%s", rep.Body)
+	assert.Contains(t, string(rep.Body), "安全事件应急响应报告")
+	assert.Contains(t, string(rep.Body), "upload vulnerability in the CMS")
+	assert.NotContains(t, string(rep.Body), "<script>alert(1)</script>")
+	md := s.bearer(http.MethodGet, path+"/report?format=markdown", s.manager, nil)
+	require.Equal(t, http.StatusOK, md.Status, "%s", md.Body)
+	assert.Contains(t, string(md.Body), "i-web1")
+
+	ok(s.signed(http.MethodPost, path+"/report/confirm", []byte(`{"rating":5}`)))
+	v = ok(step("close", map[string]any{"follow_up": "no recurrence"}, ""))
+	assert.Equal(t, workflows.StageClosed, v.Stage)
+	assert.Equal(t, workflows.StatusClosed, v.Status)
+
+	// The response clock breached before the callback arrived: 50% of the order, once.
+	assert.Equal(t, workflows.Refund{Percent: 50, AmountCents: 250000}, v.Refund)
+	refunds, err := s.store.ListRefunds(ctx, caseID)
+	require.NoError(t, err)
+	require.Len(t, refunds, 1)
+	assert.Equal(t, "response", refunds[0].Clause)
+	assert.Equal(t, int64(250000), refunds[0].AmountCents)
+	var events []string
+	for _, e := range v.Timeline {
+		events = append(events, e.Event)
+	}
+	for _, want := range []string{"opened", "offered", "partner_accepted", "sla_breached", "assets_submitted", "contacted", "confirmed",
+		"contained", "eradicated", "analyzed", "report_submitted", "customer_confirmed", "closed"} {
+		assert.Contains(t, events, want)
+	}
+
+	// Managers find it in the Web UI's terms.
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		l, err := s.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Query: "ServiceType='sos' AND SlaStatus='breached' AND RefundPercent=50 AND CaseStage='closed' AND PartnerId='p-alpha'"})
+		if assert.NoError(c, err) && assert.Len(c, l.Executions, 1) {
+			assert.Equal(c, caseID, l.Executions[0].Execution.WorkflowId)
+		}
+	}, 20*time.Second, 200*time.Millisecond)
+	var result workflows.SOSResult
+	require.NoError(t, s.temporal.GetWorkflow(ctx, caseID, "").Get(ctx, &result))
+	assert.Equal(t, workflows.StageClosed, result.Stage)
+	assert.Equal(t, 50, result.Refund.Percent)
+
+	if os.Getenv("STEWARD_RECORD_HISTORY") == "1" {
+		writeHistory(t, s, caseID, filepath.Join("..", "workflows", "testdata", "sos_full_case.json"))
+	}
+}
+
+func (s *stack) view(c *assert.CollectT, path, token string) workflows.CaseView {
+	res := s.bearer(http.MethodGet, path, token, nil)
+	var v workflows.CaseView
+	if assert.Equal(c, http.StatusOK, res.Status, "%s", res.Body) {
+		assert.NoError(c, json.Unmarshal(res.Body, &v))
+	}
+	return v
+}
+
+func writeHistory(t *testing.T, s *stack, workflowID, path string) {
+	ctx := context.Background()
+	it := s.temporal.GetWorkflowHistory(ctx, workflowID, "", false, 0)
+	h := &historypb.History{}
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		h.Events = append(h.Events, ev)
+	}
+	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	t.Logf("wrote %d events to %s", len(h.Events), path)
+}
