@@ -49,24 +49,14 @@ func (s *Server) register(ctx context.Context, o Options) error {
 		return fmt.Errorf("devserver: register namespace %q: %w", o.Namespace, err)
 	}
 
-	missing, err := missingSearchAttributes(ctx, c, o)
+	added, err := EnsureSearchAttributes(ctx, c, o.Namespace, o.SearchAttributes)
 	if err != nil {
-		return err
-	}
-	if len(missing) > 0 {
-		_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-			Namespace:        o.Namespace,
-			SearchAttributes: missing,
-		})
-		if err != nil {
-			return fmt.Errorf("devserver: add search attributes %v to namespace %q: %w",
-				slices.Sorted(maps.Keys(missing)), o.Namespace, err)
-		}
+		return fmt.Errorf("devserver: %w", err)
 	}
 	if err := waitUsable(ctx, c, o); err != nil {
 		return err
 	}
-	if created || len(missing) > 0 {
+	if created || len(added) > 0 {
 		// The frontend sees the new namespace or aliases now; history and matching keep their own
 		// namespace caches, refreshed on the same interval. Give them one refresh.
 		select {
@@ -78,36 +68,45 @@ func (s *Server) register(ctx context.Context, o Options) error {
 	return nil
 }
 
-// missingSearchAttributes lists the wanted search attributes that the namespace lacks. One that
-// exists with another type is an error: its type cannot be changed.
-func missingSearchAttributes(ctx context.Context, c client.Client, o Options) (map[string]enumspb.IndexedValueType, error) {
-	if len(o.SearchAttributes) == 0 {
+// EnsureSearchAttributes registers on namespace the search attributes of want that it lacks and
+// returns their names, sorted; it is idempotent. One that exists with another type is an error: its
+// type cannot be changed. `steward setup` uses it against a real cluster.
+func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string, want map[string]enumspb.IndexedValueType) ([]string, error) {
+	if len(want) == 0 {
 		return nil, nil
 	}
 	var resp *operatorservice.ListSearchAttributesResponse
 	err := retry(ctx, func() (err error) {
-		resp, err = c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: o.Namespace})
+		resp, err = c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("devserver: list search attributes of namespace %q: %w", o.Namespace, err)
+		return nil, fmt.Errorf("list search attributes of namespace %q: %w", namespace, err)
 	}
 	missing := make(map[string]enumspb.IndexedValueType)
-	for name, want := range o.SearchAttributes {
+	for name, t := range want {
 		have, ok := resp.GetCustomAttributes()[name]
 		if !ok {
 			if _, system := resp.GetSystemAttributes()[name]; system {
-				return nil, fmt.Errorf("devserver: search attribute %q is a system search attribute", name)
+				return nil, fmt.Errorf("search attribute %q is a system search attribute", name)
 			}
-			missing[name] = want
+			missing[name] = t
 			continue
 		}
-		if have != want {
-			return nil, fmt.Errorf("devserver: search attribute %q exists in namespace %q as %s, not %s",
-				name, o.Namespace, have, want)
+		if have != t {
+			return nil, fmt.Errorf("search attribute %q exists in namespace %q as %s, not %s", name, namespace, have, t)
 		}
 	}
-	return missing, nil
+	if len(missing) == 0 {
+		return nil, nil
+	}
+	names := slices.Sorted(maps.Keys(missing))
+	if _, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: namespace, SearchAttributes: missing,
+	}); err != nil {
+		return nil, fmt.Errorf("add search attributes %v to namespace %q: %w", names, namespace, err)
+	}
+	return names, nil
 }
 
 // waitUsable waits until the frontend answers a visibility query naming every search attribute,

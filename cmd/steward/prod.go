@@ -7,16 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sort"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/steward-oss/steward/api"
 	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/devserver"
 	"github.com/steward-oss/steward/worker"
 	"github.com/steward-oss/steward/workflows"
 )
@@ -169,7 +167,7 @@ func runSetup(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer c.Close()
-	added, err := ensureSearchAttributes(ctx, c, orDefault(opts.Namespace, client.DefaultNamespace))
+	added, err := devserver.EnsureSearchAttributes(ctx, c, orDefault(opts.Namespace, client.DefaultNamespace), workflows.SearchAttributes())
 	if err != nil {
 		return err
 	}
@@ -179,33 +177,4 @@ func runSetup(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stdout, "registered search attributes:", added)
 	}
 	return nil
-}
-
-// ensureSearchAttributes registers the search attributes steward needs that the namespace lacks.
-func ensureSearchAttributes(ctx context.Context, c client.Client, namespace string) ([]string, error) {
-	have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
-	if err != nil {
-		return nil, fmt.Errorf("list search attributes: %w", err)
-	}
-	want := workflows.SearchAttributes()
-	missing := map[string]enumspb.IndexedValueType{}
-	var names []string
-	for name, t := range want {
-		if got, ok := have.GetCustomAttributes()[name]; ok {
-			if got != t {
-				return nil, fmt.Errorf("search attribute %s exists as %s; steward needs %s", name, got, t)
-			}
-			continue
-		}
-		missing[name] = t
-		names = append(names, name)
-	}
-	if len(missing) == 0 {
-		return nil, nil
-	}
-	sort.Strings(names)
-	if _, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing}); err != nil {
-		return nil, fmt.Errorf("add search attributes: %w", err)
-	}
-	return names, nil
 }
