@@ -44,6 +44,8 @@ type CaseRow struct {
 	OpenedAt      time.Time  `json:"opened_at"`
 	UpdatedAt     time.Time  `json:"updated_at"`
 	ClosedAt      *time.Time `json:"closed_at,omitempty"`
+	// Revision increases with every write the workflow makes, so an out-of-order write is ignored.
+	Revision int64 `json:"revision"`
 }
 
 // Event is one timeline entry. Key makes its write idempotent.
@@ -100,7 +102,7 @@ func (a *Activities) Record(ctx context.Context, in RecordInput) error {
 		CaseID: c.CaseID, WorkflowID: c.CaseID, Service: c.Service, Spec: c.Spec, Stage: c.Stage, Status: c.Status,
 		PartnerID: c.PartnerID, CustomerID: c.CustomerID, OrderID: c.OrderID, AmountCents: c.AmountCents,
 		SLAStatus: c.SLAStatus, RefundPercent: c.RefundPercent, NextDeadline: c.NextDeadline,
-		OpenedAt: c.OpenedAt, UpdatedAt: c.UpdatedAt, ClosedAt: c.ClosedAt,
+		OpenedAt: c.OpenedAt, UpdatedAt: c.UpdatedAt, ClosedAt: c.ClosedAt, Revision: c.Revision,
 	}
 	if err := a.Store.UpsertCase(ctx, row); err != nil {
 		return fmt.Errorf("upsert case %s: %w", c.CaseID, err)

@@ -37,6 +37,9 @@ type Case struct {
 	OpenedAt      time.Time  `bun:"opened_at" json:"opened_at"`
 	UpdatedAt     time.Time  `bun:"updated_at" json:"updated_at"`
 	ClosedAt      *time.Time `bun:"closed_at" json:"closed_at,omitempty"`
+	// Revision orders the projection's writes: an upsert with a lower revision than the stored row's is
+	// ignored, so a delayed write never rolls the case back.
+	Revision int64 `bun:"revision" json:"revision"`
 }
 
 var _ bun.AfterScanRowHook = (*Case)(nil)
@@ -54,11 +57,11 @@ func (c *Case) AfterScanRow(context.Context) error {
 // OpenedAt are fixed when the case is first written.
 var caseMutable = []string{
 	"service", "spec", "stage", "status", "partner_id", "customer_id", "order_id",
-	"amount_cents", "sla_status", "refund_percent", "next_deadline", "updated_at", "closed_at",
+	"amount_cents", "sla_status", "refund_percent", "next_deadline", "updated_at", "closed_at", "revision",
 }
 
 // UpsertCase inserts the case or, by CaseID, overwrites every mutable column with c's values (so
-// pass the whole projection, not a delta). An empty Status is "open"; zero OpenedAt and UpdatedAt
+// pass the whole projection, not a delta) unless the stored row has a higher Revision. An empty Status is "open"; zero OpenedAt and UpdatedAt
 // are now. A WorkflowID already used by another case is ErrConflict.
 func (s *Store) UpsertCase(ctx context.Context, c *Case) error {
 	if c.CaseID == "" || c.WorkflowID == "" {
@@ -80,6 +83,7 @@ func (s *Store) UpsertCase(ctx context.Context, c *Case) error {
 	for _, col := range caseMutable {
 		q = q.Set("? = EXCLUDED.?", bun.Ident(col), bun.Ident(col))
 	}
+	q = q.Where("?TableAlias.revision <= EXCLUDED.revision")
 	if _, err := q.Exec(ctx); err != nil {
 		if isUniqueViolation(err) {
 			return fmt.Errorf("upsert case %s: workflow id %s in use: %w", c.CaseID, c.WorkflowID, ErrConflict)

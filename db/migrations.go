@@ -32,6 +32,11 @@ func newMigrations() *migrate.Migrations {
 		})
 	}
 	add("20250601000001", "init", schemaV1Up, schemaV1Down)
+	add("20261125000001", "case revision", []string{
+		`ALTER TABLE cases ADD COLUMN revision BIGINT NOT NULL DEFAULT 0`,
+	}, []string{
+		`ALTER TABLE cases DROP COLUMN revision`,
+	})
 	return ms
 }
 

@@ -95,7 +95,7 @@ func TestMigrateTwice(t *testing.T) {
 	}
 	var n int
 	require.NoError(t, s.NewRaw("SELECT count(*) FROM steward_migrations").Scan(ctx, &n))
-	assert.Equal(t, 1, n, "applied migrations recorded once")
+	assert.Equal(t, 2, n, "each applied migration recorded once")
 }
 
 func testOrder(id string) *db.Order {
@@ -830,4 +830,25 @@ func TestPartnerLoads(t *testing.T) {
 	got, err := s.PartnerLoads(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]int{"p1": 2, "p2": 1}, got)
+}
+
+func TestUpsertCaseRevision(t *testing.T) {
+	s := dbtest.MustOpen(t)
+	ctx := ctxT(t)
+	newer := testCase("c-1", t0)
+	newer.Stage, newer.Revision = "report", 5
+	require.NoError(t, s.UpsertCase(ctx, newer))
+	older := testCase("c-1", t0)
+	older.Stage, older.Revision = "confirmation", 3 // a delayed write of an earlier transition
+	require.NoError(t, s.UpsertCase(ctx, older))
+	got, err := s.GetCase(ctx, "c-1")
+	require.NoError(t, err)
+	assert.Equal(t, "report", got.Stage)
+	assert.Equal(t, int64(5), got.Revision)
+	newest := testCase("c-1", t0)
+	newest.Stage, newest.Revision = "closed", 6
+	require.NoError(t, s.UpsertCase(ctx, newest))
+	got, err = s.GetCase(ctx, "c-1")
+	require.NoError(t, err)
+	assert.Equal(t, "closed", got.Stage)
 }

@@ -172,7 +172,8 @@ type sosCase struct {
 	warned   []string
 	breached []string
 	refund   Refund
-	pending  int // notifications in flight
+	pending  int   // notifications and records in flight that the case must wait for
+	revision int64 // of the projection, one per write
 }
 
 func (s *sosCase) setup(ctx workflow.Context) error {
@@ -740,6 +741,7 @@ func (s *sosCase) record(ctx workflow.Context, events ...activities.Event) error
 // and the Web UI's current details in step.
 func (s *sosCase) recordWith(ctx workflow.Context, events []activities.Event, refunds []activities.RefundRow) error {
 	now := workflow.Now(ctx)
+	s.revision++
 	status, next := s.slaStatus(now)
 	deadline := AttrNextDeadline.ValueUnset()
 	if next != nil {
@@ -756,6 +758,7 @@ func (s *sosCase) recordWith(ctx workflow.Context, events []activities.Event, re
 		CaseID: s.in.CaseID, Service: s.in.Service, Spec: s.in.Spec, Stage: s.stage, Status: s.status, PartnerID: s.partnerID,
 		CustomerID: s.in.CustomerID, OrderID: s.in.OrderID, AmountCents: s.in.AmountCents, SLAStatus: status,
 		RefundPercent: s.refund.Percent, NextDeadline: next, OpenedAt: s.opened, UpdatedAt: now, ClosedAt: s.closed,
+		Revision: s.revision,
 	}
 	var a *activities.Activities
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: activityOptions.StartToCloseTimeout,

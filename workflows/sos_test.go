@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ var shanghai = time.FixedZone("CST", 8*3600)
 
 // sosHarness runs SOSWorkflow in the time-skipping test environment with recording activity mocks.
 type sosHarness struct {
+	mu       sync.Mutex // activity mocks run on their own goroutines, concurrently
 	t        *testing.T
 	env      *testsuite.TestWorkflowEnvironment
 	start    time.Time
@@ -50,16 +52,22 @@ func newSOS(t *testing.T, start time.Time, partners ...string) *sosHarness {
 	h.env.RegisterActivity(a.ChoosePartner)
 	h.env.RegisterActivity(a.RenderReport)
 	h.env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordInput) error {
+		h.mu.Lock()
+		defer h.mu.Unlock()
 		h.events = append(h.events, in.Events...)
 		h.refunds = append(h.refunds, in.Refunds...)
 		h.rows = append(h.rows, in.Case)
 		return nil
 	})
 	h.env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.NotifyInput) error {
+		h.mu.Lock()
+		defer h.mu.Unlock()
 		h.notes = append(h.notes, in)
 		return nil
 	})
 	h.env.OnActivity(a.ChoosePartner, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChoosePartnerInput) (activities.ChoosePartnerResult, error) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
 		for _, p := range h.partners {
 			if !slices.Contains(in.Exclude, p) {
 				return activities.ChoosePartnerResult{PartnerID: p, PartnerName: p, Capacity: 3}, nil
@@ -68,6 +76,8 @@ func newSOS(t *testing.T, start time.Time, partners ...string) *sosHarness {
 		return activities.ChoosePartnerResult{}, nil
 	})
 	h.env.OnActivity(a.RenderReport, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ReportInput) (activities.ReportRef, error) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
 		h.reports = append(h.reports, in)
 		return activities.ReportRef{CaseID: in.CaseID, Version: in.Version}, nil
 	})
@@ -480,7 +490,7 @@ func TestSOSPartnerRouting(t *testing.T) {
 	})
 	t.Run("none available", func(t *testing.T) {
 		h := newSOS(t, paid)
-		h.at(ReassignInterval/2, func() { h.partners = []string{"p9"} }) // capacity appears
+		h.at(ReassignInterval/2, func() { h.mu.Lock(); h.partners = []string{"p9"}; h.mu.Unlock() }) // capacity appears
 		h.partner(ReassignInterval+time.Minute, "p9", StepAccept, struct{}{})
 		h.at(ReassignInterval+2*time.Minute, func() { h.env.CancelWorkflow() })
 		h.env.ExecuteWorkflow(SOSWorkflow, CaseInput{CaseID: "sos:O-1", OrderID: "O-1", CustomerID: "C-1", Service: ServiceSOS, Spec: SpecHandling, Quantity: 1, AmountCents: 1, Currency: "CNY", PaidAt: paid})
