@@ -498,7 +498,7 @@ func TestSOSPartnerRouting(t *testing.T) {
 		assert.Equal(t, []string{"opened", "no_partner_available", "offered", "partner_accepted"}, h.routingEvents())
 		assert.True(t, h.eventAt("offered").Equal(paid.Add(ReassignInterval)))
 		assert.True(t, slices.ContainsFunc(h.notes, func(n activities.NotifyInput) bool {
-			return n.Message.Title == "No partner available for an SOS case" && n.PartnerID == ""
+			return n.Message.Title == "No partner available for this SOS case" && n.PartnerID == ""
 		}), "operations alerted")
 	})
 }
