@@ -39,7 +39,7 @@ var templateFS embed.FS
 var (
 	htmlReport = htmltemplate.Must(htmltemplate.New("report.html.tmpl").
 			Funcs(htmltemplate.FuncMap{"inc": inc}).
-			ParseFS(templateFS, "templates/report.html.tmpl"))
+			ParseFS(templateFS, "templates/report.html.tmpl", "templates/style.html.tmpl"))
 	markdownReport = texttemplate.Must(texttemplate.New("report.md.tmpl").
 			Funcs(texttemplate.FuncMap{"inc": inc, "cell": mdCell, "item": mdItem, "para": mdPara}).
 			ParseFS(templateFS, "templates/report.md.tmpl"))
@@ -47,6 +47,9 @@ var (
 
 // reportZone is the time zone every time in the report is shown in: the customer's (China Standard Time).
 var reportZone = loadReportZone()
+
+// reportZoneName is how a document names reportZone.
+const reportZoneName = "Asia/Shanghai, UTC+8"
 
 func loadReportZone() *time.Location {
 	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
@@ -73,28 +76,49 @@ func (a *Activities) RenderReport(ctx context.Context, in ReportInput) (ReportRe
 	if err != nil {
 		return ReportRef{}, err
 	}
-	title := StoredReportTitle(in.CaseID, in.Version)
-	now := time.Now().UTC()
-	for _, r := range []*db.Report{
-		{CaseID: in.CaseID, Format: db.FormatHTML, Version: in.Version, Title: title, Content: htmlDoc, CreatedAt: now},
-		{CaseID: in.CaseID, Format: db.FormatMarkdown, Version: in.Version, Title: title, Content: mdDoc, CreatedAt: now},
-	} {
-		created, err := a.Store.PutReport(ctx, r)
-		if errors.Is(err, db.ErrInvalid) {
-			return ReportRef{}, temporal.NewNonRetryableApplicationError("report: "+err.Error(), ErrTypeInvalidReport, err)
-		}
-		if err != nil {
-			return ReportRef{}, fmt.Errorf("store %s report of %s v%d: %w", r.Format, in.CaseID, in.Version, err)
-		}
-		a.logger().InfoContext(ctx, "report stored", slog.String("case_id", in.CaseID), slog.String("format", r.Format),
-			slog.Int("version", in.Version), slog.Bool("created", created), slog.String("key", in.Key))
+	err = a.storeRendered(ctx, rendered{
+		Key: in.Key, CaseID: in.CaseID, Kind: db.KindIncidentReport, Version: in.Version,
+		Title: StoredReportTitle(in.CaseID, in.Version), HTML: htmlDoc, Markdown: mdDoc,
+	})
+	if err != nil {
+		return ReportRef{}, err
 	}
 	return ReportRef{CaseID: in.CaseID, Version: in.Version}, nil
 }
 
+// rendered is one version of a document in both formats, ready to store.
+type rendered struct {
+	Key, CaseID, Kind string
+	Version           int
+	Title             string
+	HTML, Markdown    string
+}
+
+// storeRendered stores both formats of r, each unless that (case, kind, format, version) exists. A row the
+// store refuses (ErrInvalid) is a non-retryable ErrTypeInvalidReport.
+func (a *Activities) storeRendered(ctx context.Context, r rendered) error {
+	now := time.Now().UTC()
+	for _, row := range []*db.Report{
+		{CaseID: r.CaseID, Kind: r.Kind, Format: db.FormatHTML, Version: r.Version, Title: r.Title, Content: r.HTML, CreatedAt: now},
+		{CaseID: r.CaseID, Kind: r.Kind, Format: db.FormatMarkdown, Version: r.Version, Title: r.Title, Content: r.Markdown, CreatedAt: now},
+	} {
+		created, err := a.Store.PutReport(ctx, row)
+		if errors.Is(err, db.ErrInvalid) {
+			return temporal.NewNonRetryableApplicationError("report: "+err.Error(), ErrTypeInvalidReport, err)
+		}
+		if err != nil {
+			return fmt.Errorf("store %s %s of %s v%d: %w", row.Format, r.Kind, r.CaseID, r.Version, err)
+		}
+		a.logger().InfoContext(ctx, "report stored", slog.String("case_id", r.CaseID), slog.String("kind", r.Kind),
+			slog.String("format", row.Format), slog.Int("version", r.Version), slog.Bool("created", created),
+			slog.String("key", r.Key))
+	}
+	return nil
+}
+
 // StoredReportTitle is the title a report version is stored under: "安全事件应急响应报告 — <case> v<version>".
 func StoredReportTitle(caseID string, version int) string {
-	return ReportTitle + " — " + caseID + " v" + strconv.Itoa(version)
+	return StoredDocumentTitle(ReportTitle, caseID, version)
 }
 
 // RenderReportHTML renders the report as a self-contained, printable HTML page (inline CSS, no scripts or
@@ -224,7 +248,7 @@ func newReportView(in ReportInput) reportView {
 		currency = "CNY"
 	}
 	v := reportView{
-		Title: StoredReportTitle(clean(in.CaseID), in.Version), Zone: "Asia/Shanghai, UTC+8",
+		Title: StoredReportTitle(clean(in.CaseID), in.Version), Zone: reportZoneName,
 		CaseID: clean(in.CaseID), OrderID: clean(in.OrderID), CustomerID: clean(in.CustomerID),
 		Partner: clean(in.PartnerID), Spec: clean(in.Spec), Generated: reportTime(in.GeneratedAt), Version: in.Version,
 		Class: "未分类 (unclassified)", Type: clean(in.IncidentType),
@@ -270,7 +294,7 @@ func newReportView(in ReportInput) reportView {
 	n := 0
 	next := func(zh, en string) heading {
 		n++
-		return heading{Zh: chineseNumerals[n] + "、" + zh, En: en}
+		return heading{Zh: chineseNumber(n) + "、" + zh, En: en}
 	}
 	v.H.Overview = next("事件概述", "Incident overview")
 	v.H.Hosts = next("排查对象", "Hosts examined")
@@ -285,6 +309,26 @@ func newReportView(in ReportInput) reportView {
 }
 
 var chineseNumerals = []string{"〇", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十"}
+
+// chineseNumber writes n in Chinese numerals as section numbers are (一 … 十, 十一, 二十, 九十九); from 100 on,
+// and below 0, in digits.
+func chineseNumber(n int) string {
+	switch {
+	case n >= 0 && n <= 10:
+		return chineseNumerals[n]
+	case n > 10 && n < 100:
+		s := ""
+		if n/10 > 1 {
+			s = chineseNumerals[n/10]
+		}
+		s += "十"
+		if n%10 > 0 {
+			s += chineseNumerals[n%10]
+		}
+		return s
+	}
+	return strconv.Itoa(n)
+}
 
 func yesNo(b bool) string {
 	if b {

@@ -275,22 +275,24 @@ func TestRenderReportActivity(t *testing.T) {
 	require.NoError(t, err)
 	wantMD, err := RenderReportMarkdown(in)
 	require.NoError(t, err)
-	h, err := store.LatestReport(ctx, "sos:O1", db.FormatHTML)
+	h, err := store.LatestReport(ctx, "sos:O1", db.KindIncidentReport, db.FormatHTML)
 	require.NoError(t, err)
-	m, err := store.LatestReport(ctx, "sos:O1", db.FormatMarkdown)
+	m, err := store.LatestReport(ctx, "sos:O1", db.KindIncidentReport, db.FormatMarkdown)
 	require.NoError(t, err)
 	assert.Equal(t, wantHTML, h.Content)
 	assert.Equal(t, wantMD, m.Content)
 	assert.Equal(t, "安全事件应急响应报告 — sos:O1 v1", h.Title)
 	assert.Equal(t, h.Title, m.Title)
 	assert.Equal(t, 1, h.Version)
+	assert.Equal(t, db.KindIncidentReport, h.Kind)
+	assert.Equal(t, db.KindIncidentReport, m.Kind)
 
 	// A retry, even one whose input drifted, stores nothing new and keeps the first content.
 	again := in
 	again.Summary = "changed on retry"
 	assert.Equal(t, ref, run(again))
 	assert.Equal(t, 2, count())
-	h2, err := store.LatestReport(ctx, "sos:O1", db.FormatHTML)
+	h2, err := store.LatestReport(ctx, "sos:O1", db.KindIncidentReport, db.FormatHTML)
 	require.NoError(t, err)
 	assert.Equal(t, h.Content, h2.Content)
 	assert.Equal(t, h.CreatedAt, h2.CreatedAt)
@@ -300,7 +302,7 @@ func TestRenderReportActivity(t *testing.T) {
 	v2.Version, v2.Key = 2, "sos:O1/report/2"
 	assert.Equal(t, ReportRef{CaseID: "sos:O1", Version: 2}, run(v2))
 	assert.Equal(t, 4, count())
-	m2, err := store.LatestReport(ctx, "sos:O1", db.FormatMarkdown)
+	m2, err := store.LatestReport(ctx, "sos:O1", db.KindIncidentReport, db.FormatMarkdown)
 	require.NoError(t, err)
 	assert.Equal(t, 2, m2.Version)
 	assert.Contains(t, m2.Content, "v2")

@@ -48,7 +48,25 @@ func (s *Server) getCase(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, v)
+	return c.JSON(http.StatusOK, redactFor(principalOf(c), v))
+}
+
+// assignmentEvents name other partners, their load and answers: for managers only.
+var assignmentEvents = []string{"offered", "offer_timeout", "offer_declined", "no_partner_available"}
+
+// redactFor leaves out of a partner's view what concerns other partners.
+func redactFor(p Principal, v workflows.CaseView) workflows.CaseView {
+	if p.Role != RolePartner {
+		return v
+	}
+	kept := make([]workflows.TimelineEntry, 0, len(v.Timeline))
+	for _, e := range v.Timeline {
+		if !slices.Contains(assignmentEvents, e.Event) {
+			kept = append(kept, e)
+		}
+	}
+	v.Timeline = kept
+	return v
 }
 
 // caseView asks the workflow for the live view and adds the timeline from the database. When the workflow
@@ -85,7 +103,7 @@ func viewFromRow(row *db.Case) workflows.CaseView {
 		CaseID: row.CaseID, WorkflowID: row.WorkflowID, Service: row.Service, Spec: row.Spec, Stage: row.Stage,
 		Status: row.Status, PartnerID: row.PartnerID, CustomerID: row.CustomerID, OrderID: row.OrderID,
 		AmountCents: row.AmountCents, SLA: []workflows.SLAEntry{},
-		Refund: workflows.Refund{Percent: row.RefundPercent, AmountCents: row.AmountCents * int64(row.RefundPercent) / 100},
+		Refund: workflows.Refund{Percent: row.RefundPercent, AmountCents: (row.AmountCents*int64(row.RefundPercent) + 50) / 100}, // half up, as sla rounds
 	}
 }
 
@@ -206,9 +224,25 @@ func (s *Server) verdict(step string) echo.HandlerFunc {
 	}
 }
 
-// stepsFor lists the steps partners may send to a service's cases.
-var stepsFor = map[string][]string{
-	workflows.ServiceSOS: workflows.SOSSteps,
+// cancel relays the customer's cancellation; the service's refund rule decides (等保: full refund before
+// kickoff, 409 after).
+func (s *Server) cancel(c echo.Context) error {
+	row, err := s.caseFor(c)
+	if err != nil {
+		return err
+	}
+	body := c.Get("raw_body").([]byte)
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	var in workflows.CancelInput
+	if err := decodeStrict(body, &in); err != nil {
+		return err
+	}
+	if err := in.Validate(); err != nil {
+		return problem(CodeInvalid, "%v", err)
+	}
+	return s.sendStep(c, row, workflows.StepInput{Step: workflows.StepCancel, Actor: workflows.ActorMarketplace, ActorName: "marketplace", Payload: body})
 }
 
 // step relays one partner step. The workflow's validator decides whether it is allowed now.
@@ -218,8 +252,9 @@ func (s *Server) step(c echo.Context) error {
 		return err
 	}
 	step := c.Param("step")
-	if !slices.Contains(stepsFor[row.Service], step) {
-		return problem(CodeNotFound, "no step %q for %s cases; steps: %s", step, row.Service, strings.Join(stepsFor[row.Service], ", "))
+	steps := workflows.Lifecycles[row.Service].Steps
+	if !slices.Contains(steps, step) {
+		return problem(CodeNotFound, "no step %q for %s cases; steps: %s", step, row.Service, strings.Join(steps, ", "))
 	}
 	body, err := readBody(c)
 	if err != nil {
@@ -263,7 +298,7 @@ func (s *Server) sendStep(c echo.Context, row *db.Case, in workflows.StepInput) 
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, full)
+	return c.JSON(http.StatusOK, redactFor(principalOf(c), full))
 }
 
 // stepError maps a refused or failed update to a problem: a validator's rejection carries its reason.
@@ -279,6 +314,11 @@ func stepError(err error, row *db.Case) error {
 	}
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
+		if row.Status == workflows.StatusOpen {
+			// The purchase stored the case but its workflow never started; the marketplace's retry of the
+			// purchase callback starts it.
+			return unavailable(err, "case "+row.CaseID+" (not started yet; retry the purchase callback)")
+		}
 		return problem(CodeConflict, "case %s is closed and takes no more steps", row.CaseID)
 	}
 	return unavailable(err, "the workflow service")
@@ -288,10 +328,39 @@ func readBody(c echo.Context) ([]byte, error) {
 	b, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		var he *echo.HTTPError
+		if errors.As(err, &mbe) || (errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge) {
 			return nil, problem(CodeTooLarge, "request body exceeds the limit of %s", bodyLimit)
 		}
 		return nil, problem(CodeBadRequest, "could not read the request body")
 	}
 	return b, nil
+}
+
+// ContactView is the customer's contact, for the partner holding the case and for managers.
+type ContactView struct {
+	Name  string `json:"name"`
+	Phone string `json:"phone,omitempty"`
+	Email string `json:"email,omitempty"`
+}
+
+// contact gives the assigned partner (once it accepted) and managers the customer's contact, read from the
+// order; it never enters workflow history, logs or chat, and is not cached.
+func (s *Server) contact(c echo.Context) error {
+	row, err := s.caseFor(c)
+	if err != nil {
+		return err
+	}
+	if principalOf(c).Role == RolePartner && row.Stage == workflows.StageAssignment {
+		return problem(CodeConflict, "accept the case first")
+	}
+	o, err := s.store.GetOrder(c.Request().Context(), row.OrderID)
+	if errors.Is(err, db.ErrNotFound) {
+		return problem(CodeNotFound, "no order for case %s", row.CaseID)
+	}
+	if err != nil {
+		return unavailable(err, "the order store")
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, ContactView{Name: o.Contact.Name, Phone: o.Contact.Phone, Email: o.Contact.Email})
 }

@@ -95,11 +95,6 @@ type PurchaseResult struct {
 	WorkflowID string `json:"workflow_id"`
 }
 
-// workflowFor maps a service to its case workflow; services not listed are not offered yet.
-var workflowFor = map[string]any{
-	workflows.ServiceSOS: workflows.SOSWorkflow,
-}
-
 func (s *Server) purchase(c echo.Context) error {
 	ctx := c.Request().Context()
 	var in PurchaseInput
@@ -109,7 +104,7 @@ func (s *Server) purchase(c echo.Context) error {
 	if err := in.Validate(s.now()); err != nil {
 		return problem(CodeInvalid, "%v", err)
 	}
-	wf, ok := workflowFor[in.Service]
+	lc, ok := workflows.Lifecycles[in.Service]
 	if !ok {
 		return problem(CodeInvalid, "service: %q is not offered yet", in.Service)
 	}
@@ -145,13 +140,13 @@ func (s *Server) purchase(c echo.Context) error {
 		TaskQueue:                workflows.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
+		TypedSearchAttributes: temporal.NewSearchAttributes( // no personal data: opaque IDs and states only
 			workflows.AttrServiceType.ValueSet(ci.Service), workflows.AttrOrderID.ValueSet(ci.OrderID),
 			workflows.AttrCustomerID.ValueSet(ci.CustomerID), workflows.AttrCaseStage.ValueSet(workflows.StageAssignment),
 			workflows.AttrSLAStatus.ValueSet(workflows.SLAOnTrack), workflows.AttrRefundPercent.ValueSet(0),
 		),
 		StaticSummary: fmt.Sprintf("%s %s · order %s", ci.Service, ci.Spec, ci.OrderID),
-	}, wf, ci)
+	}, lc.Workflow, lc.Input(ci))
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &already) {
 		return unavailable(err, "the workflow service")

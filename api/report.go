@@ -1,15 +1,18 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/workflows"
 )
 
 // Report media types.
@@ -21,35 +24,41 @@ const (
 // HeaderReportVersion names the version of the report a response carries.
 const HeaderReportVersion = "X-Report-Version"
 
+// HeaderReportKind names the kind of document a response carries (db.KindIncidentReport, …).
+const HeaderReportKind = "X-Report-Kind"
+
 // reportCSP lets a stored report page style itself inline and do nothing else: no scripts, images, fonts,
 // frames, forms or connections, even if something in it escaped the escaping.
 const reportCSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
-// getReport answers the latest version of a case's 《安全事件应急响应报告》, as HTML (the default) or
-// Markdown (?format=markdown, or Accept: text/markdown). Anyone who may see the case may read it.
+// getReport answers the latest version of one of a case's documents, as HTML (the default) or Markdown
+// (?format=markdown, or Accept: text/markdown). ?kind= picks the document; without it the case's service
+// does (reportKinds). Anyone who may see the case may read it.
 func (s *Server) getReport(c echo.Context) error {
 	row, err := s.caseFor(c)
 	if err != nil {
 		return err
 	}
 	for k := range c.QueryParams() {
-		if k != "format" {
+		if k != "format" && k != "kind" {
 			return problem(CodeInvalid, "unknown query parameter %q", k)
 		}
+	}
+	kinds, err := reportKinds(c.QueryParam("kind"), row.Service)
+	if err != nil {
+		return err
 	}
 	format, err := reportFormat(c.QueryParam("format"), c.Request().Header.Get(echo.HeaderAccept))
 	if err != nil {
 		return err
 	}
-	r, err := s.store.LatestReport(c.Request().Context(), row.CaseID, format)
-	if errors.Is(err, db.ErrNotFound) {
-		return problem(CodeNotFound, "no report yet for case %s", row.CaseID)
-	}
+	r, err := s.latestReport(c.Request().Context(), row.CaseID, kinds, format)
 	if err != nil {
-		return unavailable(err, "the report store")
+		return err
 	}
 	h := c.Response().Header()
 	h.Set(HeaderReportVersion, strconv.Itoa(r.Version))
+	h.Set(HeaderReportKind, r.Kind)
 	h.Set(echo.HeaderVary, echo.HeaderAccept)
 	// A report names the customer's hosts and weaknesses: keep it out of shared caches and history.
 	h.Set(echo.HeaderCacheControl, "no-store")
@@ -59,6 +68,39 @@ func (s *Server) getReport(c echo.Context) error {
 		h.Set(echo.HeaderContentSecurityPolicy, reportCSP)
 	}
 	return c.Blob(http.StatusOK, contentType, []byte(r.Content))
+}
+
+// reportKinds is the kinds of document to look for, first found answered: the kind query parameter when
+// given, else by the case's service: 等保整改 answers its service report once there is one and its
+// rectification proposal until then; SOS and every other service its incident report.
+func reportKinds(param, service string) ([]string, error) {
+	if param != "" {
+		if !slices.Contains(db.ReportKinds(), param) {
+			return nil, problem(CodeInvalid, "kind: one of %s, not %q", strings.Join(db.ReportKinds(), ", "), param)
+		}
+		return []string{param}, nil
+	}
+	if service == workflows.ServiceDengbao {
+		return []string{db.KindServiceReport, db.KindRectificationProposal}, nil
+	}
+	return []string{db.KindIncidentReport}, nil
+}
+
+// latestReport returns the latest version in format of the first of kinds that has one, or a not_found
+// problem naming the last of them.
+func (s *Server) latestReport(ctx context.Context, caseID string, kinds []string, format string) (*db.Report, error) {
+	for i, kind := range kinds {
+		r, err := s.store.LatestReport(ctx, caseID, kind, format)
+		switch {
+		case err == nil:
+			return r, nil
+		case !errors.Is(err, db.ErrNotFound):
+			return nil, unavailable(err, "the report store")
+		case i == len(kinds)-1:
+			return nil, problem(CodeNotFound, "no %s yet for case %s", kind, caseID)
+		}
+	}
+	return nil, problem(CodeNotFound, "no report yet for case %s", caseID)
 }
 
 // reportFormat picks the stored format to answer: the format query parameter when given, else the one

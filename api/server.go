@@ -88,10 +88,12 @@ func New(cfg Config) *Server {
 		[]echo.MiddlewareFunc{s.tokenAuth, requireRole(RoleManager)}, []echo.MiddlewareFunc{s.tokenAuth, requireRole(RolePartner, RoleManager)}
 	e.POST("/v1/purchases", s.purchase, market)
 	e.POST("/v1/cases/:id/assets", s.submitAssets, market)
+	e.POST("/v1/cases/:id/cancel", s.cancel, market)
 	e.POST("/v1/cases/:id/report/confirm", s.verdict(workflows.StepReportConfirm), market)
 	e.POST("/v1/cases/:id/report/dispute", s.verdict(workflows.StepReportDispute), market)
 	e.GET("/v1/cases", s.listCases, manager...)
 	e.GET("/v1/cases/:id", s.getCase, both...)
+	e.GET("/v1/cases/:id/contact", s.contact, both...)
 	e.POST("/v1/cases/:id/steps/:step", s.step, partner...)
 	e.GET("/v1/cases/:id/report", s.getReport, s.reportAuth)
 	s.echo = e

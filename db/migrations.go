@@ -167,12 +167,13 @@ var schemaV1Up = []string{
 
 	`CREATE TABLE IF NOT EXISTS reports (
 		case_id    TEXT NOT NULL,
+		kind       TEXT NOT NULL DEFAULT 'incident_report',
 		format     TEXT NOT NULL,
 		version    INTEGER NOT NULL,
 		title      TEXT NOT NULL DEFAULT '',
 		content    TEXT NOT NULL DEFAULT '',
 		created_at {ts} NOT NULL,
-		PRIMARY KEY (case_id, format, version)
+		PRIMARY KEY (case_id, kind, format, version)
 	)`,
 
 	`CREATE TABLE IF NOT EXISTS notifications (

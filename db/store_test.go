@@ -638,10 +638,16 @@ func TestReports(t *testing.T) {
 	}{
 		{"v1 html", db.Report{CaseID: "c1", Format: db.FormatHTML, Version: 1, Title: "Report", Content: "<h1>v1</h1>"}, true, nil},
 		{"v1 html retry", db.Report{CaseID: "c1", Format: db.FormatHTML, Version: 1, Title: "Report", Content: "<h1>v1</h1>"}, false, nil},
+		{"v1 html retry, explicit kind", db.Report{CaseID: "c1", Kind: db.KindIncidentReport, Format: db.FormatHTML, Version: 1, Content: "<h1>other</h1>"}, false, nil},
 		{"v1 markdown", db.Report{CaseID: "c1", Format: db.FormatMarkdown, Version: 1, Content: "# v1"}, true, nil},
 		{"v2 html", db.Report{CaseID: "c1", Format: db.FormatHTML, Version: 2, Content: "<h1>v2</h1>"}, true, nil},
+		{"proposal v1 html", db.Report{CaseID: "c1", Kind: db.KindRectificationProposal, Format: db.FormatHTML, Version: 1, Content: "<h1>proposal</h1>"}, true, nil},
+		{"proposal v1 html retry", db.Report{CaseID: "c1", Kind: db.KindRectificationProposal, Format: db.FormatHTML, Version: 1, Content: "<h1>drifted</h1>"}, false, nil},
+		{"service v1 html", db.Report{CaseID: "c1", Kind: db.KindServiceReport, Format: db.FormatHTML, Version: 1, Content: "<h1>service</h1>"}, true, nil},
+		{"service v3 markdown", db.Report{CaseID: "c1", Kind: db.KindServiceReport, Format: db.FormatMarkdown, Version: 3, Content: "# service v3"}, true, nil},
 		{"version 0", db.Report{CaseID: "c1", Format: db.FormatHTML}, false, db.ErrInvalid},
 		{"bad format", db.Report{CaseID: "c1", Format: "pdf", Version: 1}, false, db.ErrInvalid},
+		{"bad kind", db.Report{CaseID: "c1", Kind: "invoice", Format: db.FormatHTML, Version: 1}, false, db.ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -656,26 +662,40 @@ func TestReports(t *testing.T) {
 		})
 	}
 	latest := []struct {
-		format, want string
-		version      int
-		wantErr      error
+		kind, format, want string
+		version            int
+		wantErr            error
 	}{
-		{db.FormatHTML, "<h1>v2</h1>", 2, nil},
-		{db.FormatMarkdown, "# v1", 1, nil},
-		{"pdf", "", 0, db.ErrNotFound},
+		{"", db.FormatHTML, "<h1>v2</h1>", 2, nil},
+		{db.KindIncidentReport, db.FormatHTML, "<h1>v2</h1>", 2, nil},
+		{"", db.FormatMarkdown, "# v1", 1, nil},
+		{db.KindRectificationProposal, db.FormatHTML, "<h1>proposal</h1>", 1, nil},
+		{db.KindRectificationProposal, db.FormatMarkdown, "", 0, db.ErrNotFound},
+		{db.KindServiceReport, db.FormatHTML, "<h1>service</h1>", 1, nil},
+		{db.KindServiceReport, db.FormatMarkdown, "# service v3", 3, nil},
+		{"invoice", db.FormatHTML, "", 0, db.ErrNotFound},
+		{"", "pdf", "", 0, db.ErrNotFound},
 	}
 	for _, tt := range latest {
-		r, err := s.LatestReport(ctx, "c1", tt.format)
+		r, err := s.LatestReport(ctx, "c1", tt.kind, tt.format)
 		if tt.wantErr != nil {
-			require.ErrorIs(t, err, tt.wantErr)
+			require.ErrorIs(t, err, tt.wantErr, "LatestReport(c1, %q, %s)", tt.kind, tt.format)
 			continue
 		}
-		require.NoError(t, err)
-		assert.Equal(t, tt.want, r.Content, "LatestReport(c1, %s)", tt.format)
-		assert.Equal(t, tt.version, r.Version)
+		require.NoError(t, err, "LatestReport(c1, %q, %s)", tt.kind, tt.format)
+		assert.Equal(t, tt.want, r.Content, "LatestReport(c1, %q, %s)", tt.kind, tt.format)
+		assert.Equal(t, tt.version, r.Version, "LatestReport(c1, %q, %s)", tt.kind, tt.format)
+		wantKind := tt.kind
+		if wantKind == "" {
+			wantKind = db.KindIncidentReport
+		}
+		assert.Equal(t, wantKind, r.Kind, "LatestReport(c1, %q, %s)", tt.kind, tt.format)
 	}
-	_, err := s.LatestReport(ctx, "none", db.FormatHTML)
+	_, err := s.LatestReport(ctx, "none", "", db.FormatHTML)
 	require.ErrorIs(t, err, db.ErrNotFound)
+	n, err := s.NewSelect().Model((*db.Report)(nil)).Where("case_id = ?", "c1").Count(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 6, n, "retries stored nothing")
 }
 
 func TestNotifications(t *testing.T) {

@@ -65,7 +65,7 @@ func newStack(t *testing.T) *stack {
 	t.Cleanup(s.api.Close)
 
 	for _, id := range []string{"p-alpha", "p-beta"} {
-		require.NoError(t, store.AddPartner(ctx, &db.Partner{ID: id, Name: id, Services: []string{"sos"}, Onsite: true, Capacity: 3, Active: true, CreatedAt: time.Now()}))
+		require.NoError(t, store.AddPartner(ctx, &db.Partner{ID: id, Name: id, Services: []string{"sos", "dengbao"}, Onsite: true, Capacity: 3, Active: true, CreatedAt: time.Now()}))
 		secret, _, err := store.IssueToken(ctx, db.RolePartner, id, "engineer of "+id)
 		require.NoError(t, err)
 		s.partners[id] = secret

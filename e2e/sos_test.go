@@ -105,8 +105,14 @@ func TestSOSCaseThroughAPI(t *testing.T) {
 	require.Len(t, refunds, 1)
 	assert.Equal(t, "response", refunds[0].Clause)
 	assert.Equal(t, int64(250000), refunds[0].AmountCents)
-	var events []string
+	// Partners don't see whom else the case was offered to; managers see the whole timeline.
 	for _, e := range v.Timeline {
+		assert.NotEqual(t, "offered", e.Event, "partner view")
+	}
+	var mv workflows.CaseView
+	s.bearer(http.MethodGet, path, s.manager, nil).json(t, &mv)
+	var events []string
+	for _, e := range mv.Timeline {
 		events = append(events, e.Event)
 	}
 	for _, want := range []string{"opened", "offered", "partner_accepted", "sla_breached", "assets_submitted", "contacted", "confirmed",

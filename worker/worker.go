@@ -23,5 +23,6 @@ func Register(r interface {
 	RegisterActivity(a any)
 }, acts *activities.Activities) {
 	r.RegisterWorkflowWithOptions(workflows.SOSWorkflow, workflow.RegisterOptions{Name: "SOSWorkflow"})
+	r.RegisterWorkflowWithOptions(workflows.DengbaoWorkflow, workflow.RegisterOptions{Name: "DengbaoWorkflow"})
 	r.RegisterActivity(acts)
 }

@@ -118,6 +118,8 @@ type CaseInput struct {
 	PaidAt      time.Time `json:"paid_at"`
 	// AcceptTimeout is how long an offered partner has to accept; zero means DefaultAcceptTimeout.
 	AcceptTimeout time.Duration `json:"accept_timeout,omitempty"`
+	// HistoryLimit is the history length at which a long case continues as new; zero means the default.
+	HistoryLimit int `json:"history_limit,omitempty"`
 }
 
 // ValidateCaseInput checks a case's starting order; the API runs the same check before it starts a case.
@@ -137,8 +139,8 @@ func ValidateCaseInput(in CaseInput) error {
 		return fmt.Errorf("spec: %q is not an SOS spec; one of %s", in.Spec, strings.Join(SOSSpecs, ", "))
 	case in.Quantity < 1 || in.Quantity > 100000:
 		return errors.New("quantity: between 1 and 100000")
-	case in.AmountCents < 0:
-		return errors.New("amount_cents: must not be negative")
+	case in.AmountCents < 0 || in.AmountCents > MaxAmountCents:
+		return fmt.Errorf("amount_cents: between 0 and %d", int64(MaxAmountCents))
 	case len(in.Currency) != 3 || strings.ToUpper(in.Currency) != in.Currency:
 		return errors.New("currency: a three-letter upper-case ISO 4217 code such as CNY")
 	case in.PaidAt.IsZero():
@@ -148,6 +150,10 @@ func ValidateCaseInput(in CaseInput) error {
 	}
 	return nil
 }
+
+// MaxAmountCents bounds an order's amount (10 billion in the currency's units), far above any real order
+// and far below where refund arithmetic could overflow.
+const MaxAmountCents = 1_000_000_000_000
 
 func validID(s string) bool {
 	for _, r := range s {
@@ -187,7 +193,8 @@ type CaseView struct {
 	SLA         []SLAEntry      `json:"sla"`
 	Refund      Refund          `json:"refund"`
 	Timeline    []TimelineEntry `json:"timeline"`
-	Details     json.RawMessage `json:"details,omitempty"`
+	// Details is the service's own state (a 等保 case's work items, assessments, deliverables and term).
+	Details any `json:"details,omitempty"`
 }
 
 // SLAEntry is one clause's clock in the case view.
@@ -253,4 +260,17 @@ func conflictf(format string, args ...any) error {
 
 func invalidf(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), RejectInvalid, nil)
+}
+
+// Lifecycle is how a service's cases run: the workflow, its start argument, and the steps partners send.
+type Lifecycle struct {
+	Workflow any
+	Input    func(CaseInput) any
+	Steps    []string
+}
+
+// Lifecycles are the services steward runs so far, by service; the API starts and steers cases with them.
+var Lifecycles = map[string]Lifecycle{
+	ServiceSOS:     {Workflow: SOSWorkflow, Input: func(c CaseInput) any { return c }, Steps: SOSSteps},
+	ServiceDengbao: {Workflow: DengbaoWorkflow, Input: func(c CaseInput) any { return DengbaoInput{CaseInput: c} }, Steps: DengbaoSteps},
 }

@@ -43,6 +43,8 @@ type caseCore struct {
 	accepted    bool
 	offered     []string
 	answer      string
+	// declineReason is what the partner gave when it declined the open offer.
+	declineReason string
 
 	refund   Refund
 	pending  int   // notifications and records in flight that the case must wait for
@@ -113,7 +115,7 @@ func (s *caseCore) assign(ctx workflow.Context) error {
 			continue
 		}
 		deadline := workflow.Now(ctx).Add(s.in.AcceptTimeout)
-		s.partnerID, s.partnerName, s.answer = choice.PartnerID, choice.PartnerName, ""
+		s.partnerID, s.partnerName, s.answer, s.declineReason = choice.PartnerID, choice.PartnerName, "", ""
 		s.offered = append(s.offered, choice.PartnerID)
 		if err := s.record(ctx, s.event(ctx, "offered", ActorSystem, fmt.Sprintf("offered to %s (load %d of %d); accept by %s",
 			choice.PartnerID, choice.Load, choice.Capacity, deadline.Format(time.RFC3339)))); err != nil {
@@ -130,6 +132,9 @@ func (s *caseCore) assign(ctx workflow.Context) error {
 		event, detail := "offer_timeout", fmt.Sprintf("%s did not accept within %s", choice.PartnerID, s.in.AcceptTimeout)
 		if s.answer == StepDecline {
 			event, detail = "offer_declined", choice.PartnerID+" declined"
+			if s.declineReason != "" {
+				detail += ": " + s.declineReason
+			}
 		}
 		s.partnerID, s.partnerName = "", ""
 		if err := s.record(ctx, s.event(ctx, event, ActorSystem, detail)); err != nil {

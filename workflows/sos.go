@@ -233,6 +233,8 @@ func (s *sosCase) validateStep(ctx workflow.Context, in StepInput) error {
 			return conflictf("the asset list was due by %s (5 natural days after payment)", due.Format(time.RFC3339))
 		}
 		return decodeValid[AssetsInput](in.Payload)
+	case StepCancel:
+		return conflictf("an SOS case cannot be cancelled; refunds follow its SLA clauses")
 	case StepReportConfirm, StepReportDispute:
 		if in.Actor != ActorMarketplace {
 			return conflictf("the report's verdict comes from the customer through the marketplace")
@@ -302,13 +304,14 @@ func (s *sosCase) validateStep(ctx workflow.Context, in StepInput) error {
 // step applies a validated step and answers with the case view once it is recorded.
 func (s *sosCase) step(ctx workflow.Context, in StepInput) (CaseView, error) {
 	now := workflow.Now(ctx)
+	at := stepInstant(in, now)
 	var events []activities.Event
 	add := func(event, actor, detail string) { events = append(events, s.event(ctx, event, actor, detail)) }
 	switch in.Step {
 	case StepAssets:
 		a := mustDecode[AssetsInput](in.Payload)
-		s.hosts, s.assetsAt = a.Hosts, &now
-		handling, err := startClock(ctx, ServiceSOS, ClauseHandling, sla.Inputs{Hosts: len(a.Hosts)}, now)
+		s.hosts, s.assetsAt = a.Hosts, &at
+		handling, err := startClock(ctx, ServiceSOS, ClauseHandling, sla.Inputs{Hosts: len(a.Hosts)}, at)
 		if err != nil {
 			return CaseView{}, err
 		}
@@ -319,11 +322,11 @@ func (s *sosCase) step(ctx workflow.Context, in StepInput) (CaseView, error) {
 		s.accepted, s.answer, s.stage = true, StepAccept, StageConfirmation
 		add("partner_accepted", ActorPartner, s.partnerID+" accepted ("+in.ActorName+")")
 	case StepDecline:
-		s.answer = StepDecline
+		s.answer, s.declineReason = StepDecline, mustDecode[DeclineInput](in.Payload).Reason
 		return s.view(now), nil // the assignment loop records it and offers the next partner
 	case StepContact:
-		s.contactAt = &now
-		met := s.completeClock(ClauseResponse, now)
+		s.contactAt = &at
+		met := s.completeClock(ClauseResponse, at)
 		add("contacted", ActorPartner, "first contact with the customer; response "+met)
 	case StepConfirm:
 		c := mustDecode[ConfirmInput](in.Payload)
@@ -367,7 +370,7 @@ func (s *sosCase) step(ctx workflow.Context, in StepInput) (CaseView, error) {
 		s.reportVersion++
 		detail := fmt.Sprintf("report v%d submitted", s.reportVersion)
 		if s.reportVersion == 1 {
-			detail += "; handling " + s.completeClock(ClauseHandling, now)
+			detail += "; handling " + s.completeClock(ClauseHandling, at)
 		}
 		add("report_submitted", ActorPartner, detail)
 	case StepReportConfirm:
@@ -399,11 +402,15 @@ func (s *sosCase) step(ctx workflow.Context, in StepInput) (CaseView, error) {
 			}
 		}
 	}
+	var report activities.ReportInput
+	if in.Step == StepReport {
+		report = s.reportInput(now) // captured now: another version may arrive while this one records
+	}
 	if err := s.recordWith(ctx, events, refunds); err != nil {
 		return CaseView{}, err
 	}
 	if in.Step == StepReport {
-		if err := s.renderReport(ctx, now); err != nil {
+		if err := s.renderReport(ctx, report); err != nil {
 			return CaseView{}, err
 		}
 		s.notify(ctx, fmt.Sprintf("report/%d", s.reportVersion), notifications.SeverityInfo, false,
@@ -413,6 +420,18 @@ func (s *sosCase) step(ctx workflow.Context, in StepInput) (CaseView, error) {
 		s.notifyBreach(ctx, ClauseEffect)
 	}
 	return s.view(now), nil
+}
+
+// maxStepDelay bounds how far before its processing a step's receipt time may count: a step that waited in
+// the task backlog counts from when the API received it, but an API clock far behind counts for nothing.
+const maxStepDelay = 2 * time.Minute
+
+// stepInstant is the contract instant of a step: when the API received it, within maxStepDelay of now.
+func stepInstant(in StepInput, now time.Time) time.Time {
+	if in.At.IsZero() || in.At.After(now) || now.Sub(in.At) > maxStepDelay {
+		return now
+	}
+	return in.At
 }
 
 // close ends the case in stage; clocks still running stop counting.
@@ -439,7 +458,14 @@ func (s *sosCase) completeClock(clause string, now time.Time) string {
 		if c.Clause != clause || c.State == sla.ClockCompleted {
 			continue
 		}
-		_ = c.Complete(now) // running or paused clocks complete at any instant at or after they started
+		at := now
+		if last := lastChange(*c); at.Before(last) {
+			at = last // a step that beat a future paid_at (clock skew) completes the clock at its start
+		}
+		if err := c.Complete(at); err != nil {
+			s.logger.Error("complete clock", "Clause", clause, "Error", err)
+			return "not counted (" + err.Error() + ")"
+		}
 		s.clockRev++
 		if c.Status(now) == sla.StatusBreached {
 			return "late (due " + c.DueAt().Format(time.RFC3339) + ")"
@@ -449,6 +475,17 @@ func (s *sosCase) completeClock(clause string, now time.Time) string {
 	return "not counted"
 }
 
+// lastChange is the instant a clock last started, resumed or paused.
+func lastChange(c sla.Clock) time.Time {
+	switch {
+	case c.PausedAt != nil:
+		return *c.PausedAt
+	case c.State == sla.ClockRunning:
+		return c.RunFrom
+	}
+	return c.StartedAt
+}
+
 // watchClocks wakes at each clock's next warning or due instant and turns it into a warning or a breach.
 func (s *sosCase) watchClocks(ctx workflow.Context) {
 	for s.status != StatusClosed {
@@ -456,6 +493,7 @@ func (s *sosCase) watchClocks(ctx workflow.Context) {
 		s.pending++ // the case must not end while a warning or breach is being recorded
 		s.evaluateClocks(ctx, now)
 		s.pending--
+		now = workflow.Now(ctx) // recording took time; the next timer counts from now
 		rev := s.clockRev
 		changed := func() bool { return s.status == StatusClosed || s.clockRev != rev }
 		next, clause, ok := s.nextClockEvent(now)
@@ -492,7 +530,7 @@ func (s *sosCase) nextClockEvent(now time.Time) (sla.Event, string, bool) {
 // evaluateClocks records each warning and breach that has come due, once.
 func (s *sosCase) evaluateClocks(ctx workflow.Context, now time.Time) {
 	for i := range s.clocks {
-		c := s.clocks[i]
+		c := s.clocks[i] // re-read on each turn: recording a warning or breach waits, and a step may complete the clock meanwhile
 		if c.State != sla.ClockRunning {
 			continue
 		}
@@ -509,6 +547,9 @@ func (s *sosCase) evaluateClocks(ctx workflow.Context, now time.Time) {
 		}
 		elapsed := c.Target - c.Remaining(now)
 		for _, th := range c.Thresholds {
+			if s.clocks[i].State != sla.ClockRunning {
+				break // completed while the previous warning was being recorded
+			}
 			key := fmt.Sprintf("%s@%.0f", c.Clause, th*100)
 			if slices.Contains(s.warned, key) || elapsed < time.Duration(math.Round(th*float64(c.Target))) {
 				continue
@@ -553,7 +594,7 @@ func (s *sosCase) notifyBreach(ctx workflow.Context, clause string) {
 		fmt.Sprintf("Refund owed now %d%% of the order (%d cents).", s.refund.Percent, s.refund.AmountCents))
 }
 
-func (s *sosCase) renderReport(ctx workflow.Context, now time.Time) error {
+func (s *sosCase) reportInput(now time.Time) activities.ReportInput {
 	in := activities.ReportInput{
 		Key: fmt.Sprintf("%s/report/%d", s.in.CaseID, s.reportVersion), CaseID: s.in.CaseID, OrderID: s.in.OrderID,
 		CustomerID: s.in.CustomerID, PartnerID: s.partnerID, PartnerName: s.partnerName, Spec: s.in.Spec,
@@ -578,9 +619,13 @@ func (s *sosCase) renderReport(ctx workflow.Context, now time.Time) error {
 	for _, e := range s.view(now).SLA {
 		in.SLA = append(in.SLA, activities.ReportSLA{Clause: e.Clause, DueAt: e.DueAt, CompletedAt: e.CompletedAt, Breached: e.Breached, RefundPercent: e.RefundPercent})
 	}
+	return in
+}
+
+func (s *sosCase) renderReport(ctx workflow.Context, in activities.ReportInput) error {
 	var a *activities.Activities
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: activityOptions.RetryPolicy,
-		Summary: fmt.Sprintf("render report v%d", s.reportVersion)})
+		Summary: fmt.Sprintf("render report v%d", in.Version)})
 	return workflow.ExecuteActivity(actx, a.RenderReport, in).Get(ctx, nil)
 }
 

@@ -35,6 +35,7 @@ type sosHarness struct {
 	rows     []activities.CaseRow
 	notes    []activities.NotifyInput
 	reports  []activities.ReportInput
+	docs     []activities.Document
 	results  map[string]error
 	views    map[string]CaseView
 }
@@ -46,11 +47,19 @@ func newSOS(t *testing.T, start time.Time, partners ...string) *sosHarness {
 		results: map[string]error{}, views: map[string]CaseView{}}
 	h.env.SetStartTime(start)
 	h.env.RegisterWorkflow(SOSWorkflow)
+	h.env.RegisterWorkflow(DengbaoWorkflow)
 	var a *activities.Activities
 	h.env.RegisterActivity(a.Record)
 	h.env.RegisterActivity(a.Notify)
 	h.env.RegisterActivity(a.ChoosePartner)
 	h.env.RegisterActivity(a.RenderReport)
+	h.env.RegisterActivity(a.RenderDocument)
+	h.env.OnActivity(a.RenderDocument, mock.Anything, mock.Anything).Return(func(_ context.Context, d activities.Document) (activities.ReportRef, error) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.docs = append(h.docs, d)
+		return activities.ReportRef{CaseID: d.CaseID, Version: d.Version}, nil
+	})
 	h.env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordInput) error {
 		h.mu.Lock()
 		defer h.mu.Unlock()
