@@ -65,6 +65,11 @@ func (f *fixture) call(t *testing.T, method, path string, body []byte, header ma
 	return rec, p
 }
 
+// signedFor signs with v2, bound to the method and path.
+func (f *fixture) signedFor(method, path string, ts time.Time, body []byte) map[string]string {
+	return map[string]string{HeaderTimestamp: strconv.FormatInt(ts.Unix(), 10), HeaderSignature: SignRequest(f.secret, ts, method, path, body)}
+}
+
 func (f *fixture) signed(ts time.Time, body []byte) map[string]string {
 	return map[string]string{HeaderTimestamp: strconv.FormatInt(ts.Unix(), 10), HeaderSignature: Sign(f.secret, ts, body)}
 }
@@ -183,4 +188,31 @@ func TestReadyz(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &r))
 	assert.Equal(t, "unreachable", r.Checks["temporal"])
+}
+
+// TestSignatureBoundToRequest: signed headers replayed on another case are refused; the same request
+// again is not.
+func TestSignatureBoundToRequest(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, id := range []string{"sos:A", "sos:B"} {
+		require.NoError(t, f.store.UpsertCase(ctx, &db.Case{CaseID: id, WorkflowID: id, Service: "sos", Status: "open", OpenedAt: f.now, UpdatedAt: f.now}))
+	}
+	h := f.signed(f.now, nil)
+	rec, _ := f.call(t, http.MethodGet, "/v1/cases/sos:A/report", nil, h)
+	assert.Equal(t, http.StatusNotFound, rec.Code, "no report yet, but signed correctly: %s", rec.Body)
+	rec, _ = f.call(t, http.MethodGet, "/v1/cases/sos:A/report", nil, h)
+	assert.Equal(t, http.StatusNotFound, rec.Code, "the same request again: %s", rec.Body)
+	rec, p := f.call(t, http.MethodGet, "/v1/cases/sos:B/report", nil, h)
+	assert.Equal(t, http.StatusUnauthorized, rec.Code, "%s", rec.Body)
+	assert.Contains(t, p.Detail, "already used")
+	// v2 signatures are bound to their request already: two cases in the same second are fine.
+	for _, id := range []string{"sos:A", "sos:B"} {
+		path := "/v1/cases/" + id + "/report"
+		rec, _ = f.call(t, http.MethodGet, path, nil, f.signedFor(http.MethodGet, path, f.now, nil))
+		assert.Equal(t, http.StatusNotFound, rec.Code, "%s", rec.Body)
+	}
+	path := "/v1/cases/sos:A/report"
+	rec, _ = f.call(t, http.MethodGet, "/v1/cases/sos:B/report", nil, f.signedFor(http.MethodGet, path, f.now, nil))
+	assert.Equal(t, http.StatusUnauthorized, rec.Code, "a v2 signature for another path")
 }

@@ -24,43 +24,55 @@ const (
 	SignatureWindow = 300 * time.Second
 )
 
-// Sign returns the X-Steward-Signature value for a body sent at ts. Scripts and tests use it.
+// Sign returns the v1 X-Steward-Signature value for a body sent at ts: HMAC-SHA256 over
+// timestamp + "." + body (the v1 contract).
 func Sign(secret []byte, ts time.Time, body []byte) string {
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(strconv.FormatInt(ts.Unix(), 10)))
-	mac.Write([]byte("."))
-	mac.Write(body)
-	return "v1=" + hex.EncodeToString(mac.Sum(nil))
+	return "v1=" + hex.EncodeToString(mac(secret, strconv.FormatInt(ts.Unix(), 10)+".", body))
 }
 
-// VerifySignature checks a marketplace request's timestamp header and signature against the body.
-func VerifySignature(secret []byte, now time.Time, tsHeader, sigHeader string, body []byte) error {
+// SignRequest returns the v2 X-Steward-Signature value, which also covers the method and path:
+// HMAC-SHA256 over timestamp + "." + METHOD + " " + path + "." + body. A v2 signature cannot be replayed
+// on another call; prefer it, and use it for calls whose body is empty.
+func SignRequest(secret []byte, ts time.Time, method, path string, body []byte) string {
+	return "v2=" + hex.EncodeToString(mac(secret, strconv.FormatInt(ts.Unix(), 10)+"."+method+" "+path+".", body))
+}
+
+func mac(secret []byte, prefix string, body []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(prefix))
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+// VerifySignature checks a marketplace request's timestamp header and v1 or v2 signature against the
+// request. It reports whether the signature was v2 (bound to method and path).
+func VerifySignature(secret []byte, now time.Time, tsHeader, sigHeader, method, path string, body []byte) (bound bool, err error) {
 	if tsHeader == "" || sigHeader == "" {
-		return errors.New("missing " + HeaderTimestamp + " or " + HeaderSignature)
+		return false, errors.New("missing " + HeaderTimestamp + " or " + HeaderSignature)
 	}
 	ts, err := strconv.ParseInt(tsHeader, 10, 64)
 	if err != nil {
-		return errors.New(HeaderTimestamp + " must be unix seconds")
+		return false, errors.New(HeaderTimestamp + " must be unix seconds")
 	}
 	if d := now.Sub(time.Unix(ts, 0)); d > SignatureWindow || d < -SignatureWindow {
-		return errors.New("timestamp outside the allowed window of 300 seconds")
+		return false, errors.New("timestamp outside the allowed window of 300 seconds")
 	}
-	got, ok := strings.CutPrefix(sigHeader, "v1=")
-	if !ok {
-		return errors.New("unsupported signature version; use v1=")
+	version, got, ok := strings.Cut(sigHeader, "=")
+	if !ok || (version != "v1" && version != "v2") {
+		return false, errors.New("unsupported signature version; use v1= or v2=")
 	}
 	gotMAC, err := hex.DecodeString(got)
 	if err != nil {
-		return errors.New("signature is not hex")
+		return false, errors.New("signature is not hex")
 	}
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(tsHeader))
-	mac.Write([]byte("."))
-	mac.Write(body)
-	if !hmac.Equal(gotMAC, mac.Sum(nil)) {
-		return errors.New("signature does not match")
+	prefix := tsHeader + "."
+	if version == "v2" {
+		prefix += method + " " + path + "."
 	}
-	return nil
+	if !hmac.Equal(gotMAC, mac(secret, prefix, body)) {
+		return false, errors.New("signature does not match")
+	}
+	return version == "v2", nil
 }
 
 // Principal is who sent a request.
@@ -91,8 +103,21 @@ func (s *Server) marketplaceAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		req := c.Request()
-		if err := VerifySignature(s.secret, s.now(), req.Header.Get(HeaderTimestamp), req.Header.Get(HeaderSignature), body); err != nil {
+		bound, err := VerifySignature(s.secret, s.now(), req.Header.Get(HeaderTimestamp), req.Header.Get(HeaderSignature), req.Method, req.URL.Path, body)
+		if err != nil {
 			return problem(CodeUnauthorized, "marketplace signature rejected: %v", err)
+		}
+		if !bound {
+			// A v1 signature covers timestamp and body only, so headers captured from one call would
+			// verify on another with the same body (an empty GET, say). Each v1 signature is bound to the
+			// first method and path it was used for.
+			ok, err := s.store.ClaimSignature(req.Context(), req.Header.Get(HeaderSignature), req.Method+" "+req.URL.Path, s.now())
+			if err != nil {
+				return unavailable(err, "the signature store")
+			}
+			if !ok {
+				return problem(CodeUnauthorized, "marketplace signature rejected: this v1 signature was already used for another request; sign with v2= (covers method and path) or a new timestamp")
+			}
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		c.Set("principal", Principal{Role: RoleMarketplace, Name: "marketplace"})

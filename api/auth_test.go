@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,7 +29,11 @@ func TestVerifySignature(t *testing.T) {
 		{"wrong secret", ts, Sign([]byte("other"), now, body), body, "does not match"},
 		{"timestamp swapped", strconv.FormatInt(now.Unix()-1, 10), good, body, "does not match"},
 		{"no version", ts, strings.TrimPrefix(good, "v1="), body, "version"},
-		{"v2", ts, "v2=" + strings.TrimPrefix(good, "v1="), body, "version"},
+		{"v3", ts, "v3=" + strings.TrimPrefix(good, "v1="), body, "version"},
+		{"v1 mac sent as v2", ts, "v2=" + strings.TrimPrefix(good, "v1="), body, "does not match"},
+		{"v2", ts, SignRequest(secret, now, http.MethodPost, "/v1/purchases", body), body, ""},
+		{"v2 for another path", ts, SignRequest(secret, now, http.MethodPost, "/v1/cases/sos:A/cancel", body), body, "does not match"},
+		{"v2 for another method", ts, SignRequest(secret, now, http.MethodGet, "/v1/purchases", body), body, "does not match"},
 		{"not hex", ts, "v1=zz", body, "hex"},
 		{"timestamp not a number", "yesterday", good, body, "unix seconds"},
 		{"missing timestamp", "", good, body, "missing"},
@@ -37,7 +42,7 @@ func TestVerifySignature(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := VerifySignature(secret, now, tt.ts, tt.sig, tt.body)
+			_, err := VerifySignature(secret, now, tt.ts, tt.sig, http.MethodPost, "/v1/purchases", tt.body)
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Errorf("VerifySignature() = %v; want nil", err)
@@ -55,8 +60,8 @@ func FuzzVerifySignature(f *testing.F) {
 	f.Add("", "", []byte{})
 	f.Add("-9223372036854775808", "v1=", []byte("x"))
 	f.Fuzz(func(t *testing.T, ts, sig string, body []byte) {
-		err := VerifySignature(secret, now, ts, sig, body)
-		if err == nil && sig != Sign(secret, time.Unix(mustAtoi(ts), 0), body) {
+		_, err := VerifySignature(secret, now, ts, sig, http.MethodPost, "/v1/purchases", body)
+		if err == nil && sig != Sign(secret, time.Unix(mustAtoi(ts), 0), body) && sig != SignRequest(secret, time.Unix(mustAtoi(ts), 0), http.MethodPost, "/v1/purchases", body) {
 			t.Fatalf("accepted a signature that is not ours: ts=%q sig=%q", ts, sig)
 		}
 	})

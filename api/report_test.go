@@ -116,8 +116,8 @@ func TestGetReport(t *testing.T) {
 		{"empty kind is the default", "/v1/cases/dengbao:D2/report?kind=", bearer(f.manager), 200, "", "", MIMEReportHTML, "<p>service D2</p>", "1", service},
 		{"unknown parameter", "/v1/cases/sos:R1/report?version=1", bearer(f.manager), 422, CodeInvalid, "", "", "", "", ""},
 		{"no token", "/v1/cases/sos:R1/report", nil, 401, CodeUnauthorized, "", "", "", "", ""},
-		{"marketplace", "/v1/cases/sos:R1/report?format=markdown", f.signed(f.now, nil), 200, "", "", MIMEReportMarkdown, "# v2\n", "2", incident},
-		{"marketplace dengbao", "/v1/cases/dengbao:D2/report?format=markdown&kind=service_report", f.signed(f.now, nil), 200, "", "", MIMEReportMarkdown, "# service D2\n", "1", service},
+		{"marketplace", "/v1/cases/sos:R1/report?format=markdown", f.signedFor(http.MethodGet, "/v1/cases/sos:R1/report", f.now, nil), 200, "", "", MIMEReportMarkdown, "# v2\n", "2", incident},
+		{"marketplace dengbao", "/v1/cases/dengbao:D2/report?format=markdown&kind=service_report", f.signedFor(http.MethodGet, "/v1/cases/dengbao:D2/report", f.now, nil), 200, "", "", MIMEReportMarkdown, "# service D2\n", "1", service},
 		{"marketplace expired", "/v1/cases/sos:R1/report", f.signed(f.now.Add(-10*time.Minute), nil), 401, CodeUnauthorized, "", "", "", "", ""},
 	}
 	for _, tt := range tests {

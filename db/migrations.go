@@ -32,6 +32,16 @@ func newMigrations() *migrate.Migrations {
 		})
 	}
 	add("20250601000001", "init", schemaV1Up, schemaV1Down)
+	add("20261125000002", "marketplace signatures", []string{
+		`CREATE TABLE IF NOT EXISTS signatures (
+			signature TEXT PRIMARY KEY,
+			scope     TEXT NOT NULL,
+			seen_at   {ts} NOT NULL
+		)`,
+		`CREATE INDEX IF NOT EXISTS signatures_seen_at_idx ON signatures (seen_at)`,
+	}, []string{
+		`DROP TABLE IF EXISTS signatures`,
+	})
 	add("20261125000001", "case revision", []string{
 		`ALTER TABLE cases ADD COLUMN revision BIGINT NOT NULL DEFAULT 0`,
 	}, []string{

@@ -95,7 +95,7 @@ func TestMigrateTwice(t *testing.T) {
 	}
 	var n int
 	require.NoError(t, s.NewRaw("SELECT count(*) FROM steward_migrations").Scan(ctx, &n))
-	assert.Equal(t, 2, n, "each applied migration recorded once")
+	assert.Equal(t, 3, n, "each applied migration recorded once")
 }
 
 func testOrder(id string) *db.Order {
@@ -871,4 +871,21 @@ func TestUpsertCaseRevision(t *testing.T) {
 	got, err = s.GetCase(ctx, "c-1")
 	require.NoError(t, err)
 	assert.Equal(t, "closed", got.Stage)
+}
+
+func TestClaimSignature(t *testing.T) {
+	s := dbtest.MustOpen(t)
+	ctx := ctxT(t)
+	ok, err := s.ClaimSignature(ctx, "v1=aa", "GET /v1/cases/sos:A/report", t0)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	ok, err = s.ClaimSignature(ctx, "v1=aa", "GET /v1/cases/sos:A/report", t0.Add(time.Second))
+	require.NoError(t, err)
+	assert.True(t, ok, "the same request again keeps its claim")
+	ok, err = s.ClaimSignature(ctx, "v1=aa", "GET /v1/cases/sos:B/report", t0.Add(2*time.Second))
+	require.NoError(t, err)
+	assert.False(t, ok, "replayed against another case")
+	ok, err = s.ClaimSignature(ctx, "v1=aa", "GET /v1/cases/sos:B/report", t0.Add(db.SignatureTTL+3*time.Second))
+	require.NoError(t, err)
+	assert.True(t, ok, "forgotten after the TTL (the timestamp window refuses such a request long before)")
 }
