@@ -20,6 +20,8 @@ import (
 type Activities struct {
 	Store    *db.Store
 	Notifier notifications.Notifier
+	// Mailer sends e-mail (professional-edition reports); nil when no SMTP server is configured.
+	Mailer notifications.Mailer
 	// UIBaseURL is the Temporal Web UI's address ("http://127.0.0.1:8233"); empty leaves links out.
 	UIBaseURL string
 	// Namespace is the Temporal namespace, for links to workflows.
