@@ -47,11 +47,12 @@ func newActivities(c *appConfig, store *db.Store, logger *slog.Logger, uiURL, na
 	return &activities.Activities{Store: store, Notifier: c.notifier(logger), UIBaseURL: uiURL, Namespace: namespace, Logger: logger}
 }
 
-// serveAPI serves the API on addr until ctx ends, then shuts down gracefully.
-func serveAPI(ctx context.Context, addr string, srv *api.Server, logger *slog.Logger) (stop func(), err error) {
+// serveAPI serves the API on addr (port 0 picks a free one) until stop is called, then shuts down
+// gracefully. It returns the address it listens on.
+func serveAPI(ctx context.Context, addr string, srv *api.Server, logger *slog.Logger) (stop func(), bound string, err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("api: listen on %s: %w", addr, err)
+		return nil, "", fmt.Errorf("api: listen on %s: %w", addr, err)
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second}
 	done := make(chan struct{})
@@ -66,7 +67,7 @@ func serveAPI(ctx context.Context, addr string, srv *api.Server, logger *slog.Lo
 		defer cancel()
 		_ = hs.Shutdown(sctx)
 		<-done
-	}, nil
+	}, ln.Addr().String(), nil
 }
 
 // temporalLogger quiets the SDK's own logging to warnings.

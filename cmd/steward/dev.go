@@ -48,9 +48,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	)
 	f.str(&dataDir, "data-dir", "STEWARD_DATA_DIR", "./data", "where the Temporal and app databases live")
 	f.str(&ip, "ip", "STEWARD_IP", "127.0.0.1", "address to listen on")
-	f.int(&apiPort, "api-port", "STEWARD_API_PORT", 8080, "API port")
-	f.int(&uiPort, "ui-port", "STEWARD_UI_PORT", 8233, "Temporal Web UI port (0: no UI)")
-	f.int(&temporalPort, "temporal-port", "STEWARD_TEMPORAL_PORT", 7233, "Temporal frontend port")
+	f.int(&apiPort, "api-port", "STEWARD_API_PORT", 8080, "API port (0: any free port)")
+	f.int(&uiPort, "ui-port", "STEWARD_UI_PORT", 8233, "Temporal Web UI port (0: no UI; -1: any free port)")
+	f.int(&temporalPort, "temporal-port", "STEWARD_TEMPORAL_PORT", 7233, "Temporal frontend port (-1: any free port)")
 	f.str(&secret, "marketplace-secret", "STEWARD_MARKETPLACE_SECRET", "", "marketplace HMAC secret (default: generated once, kept in the data dir)")
 	f.str(&namespace, "namespace", "TEMPORAL_NAMESPACE", "default", "Temporal namespace")
 	cfg.register(f)
@@ -99,8 +99,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer w.Stop()
 
-	apiAddr := fmt.Sprintf("%s:%d", ip, apiPort)
-	stopAPI, err := serveAPI(ctx, apiAddr, api.New(api.Config{
+	stopAPI, apiAddr, err := serveAPI(ctx, fmt.Sprintf("%s:%d", ip, apiPort), api.New(api.Config{
 		Temporal: c, Store: store, Logger: logger, MarketplaceSecret: []byte(creds.MarketplaceSecret),
 		HolidayWarnings: holidayWarnings(cals), AcceptTimeout: cfg.accept,
 	}), logger)

@@ -120,14 +120,14 @@ func runAPI(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer c.Close()
-	stop, err := serveAPI(ctx, addr, api.New(api.Config{
+	stop, bound, err := serveAPI(ctx, addr, api.New(api.Config{
 		Temporal: c, Store: store, Logger: logger, MarketplaceSecret: []byte(secret),
 		HolidayWarnings: holidayWarnings(cals), AcceptTimeout: cfg.accept,
 	}), logger)
 	if err != nil {
 		return err
 	}
-	logger.Info("api serving", slog.String("addr", addr))
+	logger.Info("api serving", slog.String("addr", bound))
 	<-ctx.Done()
 	stop()
 	return nil
