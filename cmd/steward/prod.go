@@ -15,6 +15,7 @@ import (
 	"github.com/steward-oss/steward/api"
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/devserver"
+	"github.com/steward-oss/steward/sla"
 	"github.com/steward-oss/steward/worker"
 	"github.com/steward-oss/steward/workflows"
 )
@@ -48,6 +49,36 @@ func openStore(ctx context.Context, dsn string) (*db.Store, error) {
 	return db.Open(ctx, dsn)
 }
 
+// prodDeps is what the worker and the API connect to in production.
+type prodDeps struct {
+	calendars *sla.Calendars
+	store     *db.Store
+	temporal  client.Client
+}
+
+func (d *prodDeps) close() {
+	d.temporal.Close()
+	_ = d.store.Close()
+}
+
+// connect loads the holiday calendars, opens the database and dials Temporal.
+func connect(ctx context.Context, cfg *appConfig, dsn string, logger *slog.Logger) (*prodDeps, error) {
+	cals, err := loadCalendars(cfg.holidaysFile, logger)
+	if err != nil {
+		return nil, err
+	}
+	store, err := openStore(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	c, err := dialTemporal(ctx, logger)
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	return &prodDeps{calendars: cals, store: store, temporal: c}, nil
+}
+
 func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	f := newFlags("worker", stderr)
 	var (
@@ -61,20 +92,12 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	logger := newLogger(stderr, cfg.logLevel)
-	if _, err := loadCalendars(cfg.holidaysFile, logger); err != nil {
-		return err
-	}
-	store, err := openStore(ctx, dsn)
+	d, err := connect(ctx, &cfg, dsn, logger)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	c, err := dialTemporal(ctx, logger)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	w := worker.New(c, newActivities(&cfg, store, logger, uiURL, os.Getenv("TEMPORAL_NAMESPACE")), sdkworker.Options{})
+	defer d.close()
+	w := worker.New(d.temporal, newActivities(&cfg, d.store, logger, uiURL, os.Getenv("TEMPORAL_NAMESPACE")), sdkworker.Options{})
 	logger.Info("worker started", slog.String("task_queue", workflows.TaskQueue))
 	return w.Run(ctxInterrupt(ctx))
 }
@@ -106,23 +129,14 @@ func runAPI(ctx context.Context, args []string, stderr io.Writer) error {
 		return errors.New("STEWARD_MARKETPLACE_SECRET must be set, at least 16 characters")
 	}
 	logger := newLogger(stderr, cfg.logLevel)
-	cals, err := loadCalendars(cfg.holidaysFile, logger)
+	d, err := connect(ctx, &cfg, dsn, logger)
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, dsn)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	c, err := dialTemporal(ctx, logger)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
+	defer d.close()
 	stop, bound, err := serveAPI(ctx, addr, api.New(api.Config{
-		Temporal: c, Store: store, Logger: logger, MarketplaceSecret: []byte(secret),
-		HolidayWarnings: holidayWarnings(cals), AcceptTimeout: cfg.accept,
+		Temporal: d.temporal, Store: d.store, Logger: logger, MarketplaceSecret: []byte(secret),
+		HolidayWarnings: holidayWarnings(d.calendars), AcceptTimeout: cfg.accept,
 	}), logger)
 	if err != nil {
 		return err
