@@ -364,3 +364,23 @@ func (s *Server) contact(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, ContactView{Name: o.Contact.Name, Phone: o.Contact.Phone, Email: o.Contact.Email})
 }
+
+// marketStep relays a customer's step inside a term (a request, a renewal, a verdict on a delivery); the
+// case's workflow validates its fields and answers 409 or 422 with the reason.
+func (s *Server) marketStep(step string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		row, err := s.caseFor(c)
+		if err != nil {
+			return err
+		}
+		body := c.Get("raw_body").([]byte)
+		if len(body) == 0 {
+			body = []byte("{}")
+		}
+		var obj map[string]json.RawMessage
+		if err := decodeStrict(body, &obj); err != nil {
+			return err
+		}
+		return s.sendStep(c, row, workflows.StepInput{Step: step, Actor: workflows.ActorMarketplace, ActorName: "marketplace", Payload: body})
+	}
+}

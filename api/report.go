@@ -72,7 +72,8 @@ func (s *Server) getReport(c echo.Context) error {
 
 // reportKinds is the kinds of document to look for, first found answered: the kind query parameter when
 // given, else by the case's service: 等保整改 answers its service report once there is one and its
-// rectification proposal until then; SOS and every other service its incident report.
+// rectification proposal until then; SOS its incident report; the engagements and the rest their service
+// report, then any incident report.
 func reportKinds(param, service string) ([]string, error) {
 	if param != "" {
 		if !slices.Contains(db.ReportKinds(), param) {
@@ -80,10 +81,13 @@ func reportKinds(param, service string) ([]string, error) {
 		}
 		return []string{param}, nil
 	}
-	if service == workflows.ServiceDengbao {
+	switch service {
+	case workflows.ServiceSOS:
+		return []string{db.KindIncidentReport}, nil
+	case workflows.ServiceDengbao:
 		return []string{db.KindServiceReport, db.KindRectificationProposal}, nil
 	}
-	return []string{db.KindIncidentReport}, nil
+	return []string{db.KindServiceReport, db.KindIncidentReport}, nil
 }
 
 // latestReport returns the latest version in format of the first of kinds that has one, or a not_found

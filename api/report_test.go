@@ -154,8 +154,8 @@ func TestReportKinds(t *testing.T) {
 	}{
 		{"", "sos", []string{db.KindIncidentReport}, false},
 		{"", "dengbao", []string{db.KindServiceReport, db.KindRectificationProposal}, false},
-		{"", "butler", []string{db.KindIncidentReport}, false},
-		{"", "", []string{db.KindIncidentReport}, false},
+		{"", "consulting", []string{db.KindServiceReport, db.KindIncidentReport}, false},
+		{"", "butler", []string{db.KindServiceReport, db.KindIncidentReport}, false},
 		{"incident_report", "dengbao", []string{db.KindIncidentReport}, false},
 		{"rectification_proposal", "dengbao", []string{db.KindRectificationProposal}, false},
 		{"service_report", "sos", []string{db.KindServiceReport}, false},

@@ -131,7 +131,7 @@ func TestPurchaseRejectsBadInput(t *testing.T) {
 		status int
 	}{
 		{"unknown service", func(m map[string]any) { m["service"] = "spa" }, http.StatusUnprocessableEntity},
-		{"service not offered yet", func(m map[string]any) { m["service"] = "escort"; m["spec"] = "" }, http.StatusUnprocessableEntity},
+		{"escort over a year", func(m map[string]any) { m["service"] = "escort"; m["spec"] = ""; m["quantity"] = 367 }, http.StatusUnprocessableEntity},
 		{"unknown spec", func(m map[string]any) { m["spec"] = "deluxe" }, http.StatusUnprocessableEntity},
 		{"negative amount", func(m map[string]any) { m["amount_cents"] = -1 }, http.StatusUnprocessableEntity},
 		{"zero quantity", func(m map[string]any) { m["quantity"] = 0 }, http.StatusUnprocessableEntity},

@@ -24,5 +24,8 @@ func Register(r interface {
 }, acts *activities.Activities) {
 	r.RegisterWorkflowWithOptions(workflows.SOSWorkflow, workflow.RegisterOptions{Name: "SOSWorkflow"})
 	r.RegisterWorkflowWithOptions(workflows.DengbaoWorkflow, workflow.RegisterOptions{Name: "DengbaoWorkflow"})
+	r.RegisterWorkflowWithOptions(workflows.HostingWorkflow, workflow.RegisterOptions{Name: "HostingWorkflow"})
+	r.RegisterWorkflowWithOptions(workflows.EscortWorkflow, workflow.RegisterOptions{Name: "EscortWorkflow"})
+	r.RegisterWorkflowWithOptions(workflows.EngagementWorkflow, workflow.RegisterOptions{Name: "EngagementWorkflow"})
 	r.RegisterActivity(acts)
 }

@@ -139,6 +139,8 @@ func ValidateCaseInput(in CaseInput) error {
 		return fmt.Errorf("spec: %q is not an SOS spec; one of %s", in.Spec, strings.Join(SOSSpecs, ", "))
 	case in.Quantity < 1 || in.Quantity > 100000:
 		return errors.New("quantity: between 1 and 100000")
+	case in.Service == ServiceEscort && in.Quantity > MaxEscortDays:
+		return fmt.Errorf("quantity: an escort covers at most %d days", MaxEscortDays)
 	case in.AmountCents < 0 || in.AmountCents > MaxAmountCents:
 		return fmt.Errorf("amount_cents: between 0 and %d", int64(MaxAmountCents))
 	case len(in.Currency) != 3 || strings.ToUpper(in.Currency) != in.Currency:
@@ -271,6 +273,15 @@ type Lifecycle struct {
 
 // Lifecycles are the services steward runs so far, by service; the API starts and steers cases with them.
 var Lifecycles = map[string]Lifecycle{
-	ServiceSOS:     {Workflow: SOSWorkflow, Input: func(c CaseInput) any { return c }, Steps: SOSSteps},
-	ServiceDengbao: {Workflow: DengbaoWorkflow, Input: func(c CaseInput) any { return DengbaoInput{CaseInput: c} }, Steps: DengbaoSteps},
+	ServiceSOS:        {Workflow: SOSWorkflow, Input: func(c CaseInput) any { return c }, Steps: SOSSteps},
+	ServiceDengbao:    {Workflow: DengbaoWorkflow, Input: func(c CaseInput) any { return DengbaoInput{CaseInput: c} }, Steps: DengbaoSteps},
+	ServiceHosting:    {Workflow: HostingWorkflow, Input: func(c CaseInput) any { return HostingInput{CaseInput: c} }, Steps: HostingSteps},
+	ServiceEscort:     {Workflow: EscortWorkflow, Input: func(c CaseInput) any { return EscortInput{CaseInput: c} }, Steps: EscortSteps},
+	ServiceConsulting: engagement,
+	ServiceTraining:   engagement,
+	ServiceAssessment: engagement,
+	ServiceCodeAudit:  engagement,
+	ServiceOnboarding: engagement,
 }
+
+var engagement = Lifecycle{Workflow: EngagementWorkflow, Input: func(c CaseInput) any { return EngagementInput{CaseInput: c} }, Steps: EngagementSteps}
