@@ -1,0 +1,321 @@
+package notifications
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"net/smtp"
+	"net/textproto"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// DefaultSMTPTimeout bounds one SMTP conversation, dial included, when SMTP.Timeout is zero.
+const DefaultSMTPTimeout = 30 * time.Second
+
+var (
+	// ErrInvalidMail marks a Mail, or a sender address, that cannot be sent as it is: sending it again
+	// will not help.
+	ErrInvalidMail = errors.New("invalid mail")
+	// ErrRejected marks a mail server's permanent (5xx) refusal of a recipient or of the message: sending
+	// it again will not help. Refusals of the sender or of the credentials are not marked, since fixing
+	// the configuration does help.
+	ErrRejected = errors.New("mail rejected")
+)
+
+var (
+	_ Mailer = (*SMTP)(nil)
+	_ Mailer = (*LogMailer)(nil)
+)
+
+// SMTP sends mail through an SMTP server, one connection per message. A message is all or nothing: a
+// refused recipient aborts it, so a retry never reaches the others twice. It is safe for concurrent use.
+type SMTP struct {
+	// Addr is the server's host:port (usually the submission port, 587).
+	Addr string
+	// From is the sender, a bare address or "Name <address>"; it is the envelope sender and the From header.
+	From string
+	// Username, when set, authenticates with AUTH PLAIN. net/smtp sends the credentials only over TLS
+	// (STARTTLS) or to localhost, and fails otherwise rather than leak the password.
+	Username, Password string
+	// StartTLS requires STARTTLS: a server that does not offer it is an error. When false, STARTTLS is
+	// still used whenever the server offers it. Either way a certificate that does not verify is an error.
+	StartTLS bool
+	// TLSConfig configures STARTTLS; nil means the system roots. ServerName defaults to Addr's host.
+	TLSConfig *tls.Config
+	// Timeout bounds the whole conversation, dial included; zero means DefaultSMTPTimeout. The ctx
+	// passed to Send may end it sooner.
+	Timeout time.Duration
+}
+
+// Send delivers m. m is validated before any connection is made; the errors then wrap ErrInvalidMail.
+// A 5xx refusal of a recipient (named in the error) or of the message wraps ErrRejected.
+func (s *SMTP) Send(ctx context.Context, m Mail) error {
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	to, err := m.recipients()
+	if err != nil {
+		return err
+	}
+	from, err := parseAddress("sender", s.From)
+	if err != nil {
+		return err
+	}
+	host, _, err := net.SplitHostPort(s.Addr)
+	if err != nil {
+		return fmt.Errorf("smtp address %q: %w", s.Addr, err)
+	}
+	msg, err := buildMessage(from, to, m, time.Now())
+	if err != nil {
+		return fmt.Errorf("smtp: build message: %w", err)
+	}
+
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = DefaultSMTPTimeout
+	}
+	deadline := time.Now().Add(timeout)
+	d := net.Dialer{Deadline: deadline}
+	conn, err := d.DialContext(ctx, "tcp", s.Addr)
+	if err != nil {
+		return fmt.Errorf("smtp dial %s: %w", s.Addr, err)
+	}
+	defer conn.Close()
+	// net/smtp knows no contexts: the timeout and ctx both end blocked reads and writes through the
+	// connection's deadline.
+	_ = conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	if err := s.converse(conn, host, from, to, msg); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: %w", context.Cause(ctx), err)
+		}
+		return err
+	}
+	return nil
+}
+
+// converse runs one SMTP transaction over conn.
+func (s *SMTP) converse(conn net.Conn, host string, from *mail.Address, to []*mail.Address, msg []byte) error {
+	c, err := smtp.NewClient(conn, host)
+	if err != nil {
+		return fmt.Errorf("smtp greeting from %s: %w", s.Addr, err)
+	}
+	defer c.Close()
+	if err := c.Hello("localhost"); err != nil {
+		return fmt.Errorf("smtp ehlo: %w", err)
+	}
+	if ok, _ := c.Extension("STARTTLS"); ok {
+		if err := c.StartTLS(s.tlsConfig(host)); err != nil {
+			return fmt.Errorf("smtp starttls: %w", err)
+		}
+	} else if s.StartTLS {
+		return fmt.Errorf("smtp: %s does not offer STARTTLS, which is required", s.Addr)
+	}
+	if s.Username != "" {
+		if err := c.Auth(smtp.PlainAuth("", s.Username, s.Password, host)); err != nil {
+			return fmt.Errorf("smtp auth: %w", err)
+		}
+	}
+	if err := c.Mail(from.Address); err != nil {
+		return fmt.Errorf("smtp mail from: %w", err)
+	}
+	for _, rcpt := range to {
+		if err := c.Rcpt(rcpt.Address); err != nil {
+			return fmt.Errorf("smtp rcpt %s: %w", rcpt.Address, rejected(err))
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return fmt.Errorf("smtp data: %w", rejected(err))
+	}
+	if _, err := w.Write(msg); err != nil {
+		return fmt.Errorf("smtp data: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("smtp data: %w", rejected(err))
+	}
+	// The server has accepted the message: a failed QUIT must not turn into a retry and a second copy.
+	_ = c.Quit()
+	return nil
+}
+
+func (s *SMTP) tlsConfig(host string) *tls.Config {
+	cfg := &tls.Config{}
+	if s.TLSConfig != nil {
+		cfg = s.TLSConfig.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = host
+	}
+	return cfg
+}
+
+// rejected marks a permanent (5xx) SMTP reply with ErrRejected.
+func rejected(err error) error {
+	var te *textproto.Error
+	if errors.As(err, &te) && te.Code >= 500 && te.Code < 600 {
+		return fmt.Errorf("%w: %w", ErrRejected, err)
+	}
+	return err
+}
+
+// Validate reports whether m can be sent: at least one recipient, each a valid address; a subject; and a
+// body. Line breaks and other control characters are refused in the subject and the addresses, so no one
+// can inject a header. The errors wrap ErrInvalidMail.
+func (m Mail) Validate() error {
+	if _, err := m.recipients(); err != nil {
+		return err
+	}
+	switch {
+	case strings.TrimSpace(m.Subject) == "":
+		return fmt.Errorf("%w: empty subject", ErrInvalidMail)
+	case strings.ContainsFunc(m.Subject, unicode.IsControl):
+		return fmt.Errorf("%w: subject contains a line break or another control character", ErrInvalidMail)
+	case !utf8.ValidString(m.Subject):
+		return fmt.Errorf("%w: subject is not valid UTF-8", ErrInvalidMail)
+	case m.Text == "" && m.HTML == "":
+		return fmt.Errorf("%w: empty body", ErrInvalidMail)
+	case !utf8.ValidString(m.Text) || !utf8.ValidString(m.HTML):
+		return fmt.Errorf("%w: body is not valid UTF-8", ErrInvalidMail)
+	}
+	return nil
+}
+
+func (m Mail) recipients() ([]*mail.Address, error) {
+	if len(m.To) == 0 {
+		return nil, fmt.Errorf("%w: no recipients", ErrInvalidMail)
+	}
+	to := make([]*mail.Address, len(m.To))
+	for i, s := range m.To {
+		a, err := parseAddress(fmt.Sprintf("recipient %d", i+1), s)
+		if err != nil {
+			return nil, err
+		}
+		to[i] = a
+	}
+	return to, nil
+}
+
+// parseAddress parses one address ("a@example.com" or "Name <a@example.com>"). The address itself must be
+// ASCII: internationalized mailboxes would need SMTPUTF8, which not every server offers.
+func parseAddress(role, s string) (*mail.Address, error) {
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		return nil, fmt.Errorf("%w: %s %q contains a line break or another control character", ErrInvalidMail, role, s)
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s %q: %w", ErrInvalidMail, role, s, err)
+	}
+	for _, r := range a.Address {
+		if r > unicode.MaxASCII {
+			return nil, fmt.Errorf("%w: %s %q: non-ASCII addresses are not supported", ErrInvalidMail, role, s)
+		}
+	}
+	return a, nil
+}
+
+// buildMessage renders m as an RFC 5322 message with CRLF line endings: plain text, or
+// multipart/alternative with the plain text first and the HTML last (the preferred alternative), each
+// quoted-printable UTF-8.
+func buildMessage(from *mail.Address, to []*mail.Address, m Mail, now time.Time) ([]byte, error) {
+	var b bytes.Buffer
+	header := func(name, value string) { b.WriteString(name + ": " + value + "\r\n") }
+	rcpts := make([]string, len(to))
+	for i, a := range to {
+		rcpts[i] = a.String()
+	}
+	header("From", from.String())
+	header("To", strings.Join(rcpts, ",\r\n "))
+	header("Subject", encodeHeader(m.Subject))
+	header("Date", now.Format(time.RFC1123Z))
+	header("Message-ID", "<"+strings.ToLower(rand.Text())+"@steward>")
+	header("MIME-Version", "1.0")
+	// RFC 3834: tells vacation responders not to answer a machine.
+	header("Auto-Submitted", "auto-generated")
+
+	if m.HTML == "" {
+		header("Content-Type", "text/plain; charset=utf-8")
+		header("Content-Transfer-Encoding", "quoted-printable")
+		b.WriteString("\r\n")
+		if err := writeQuotedPrintable(&b, m.Text); err != nil {
+			return nil, err
+		}
+		return b.Bytes(), nil
+	}
+	mw := multipart.NewWriter(&b)
+	header("Content-Type", mime.FormatMediaType("multipart/alternative", map[string]string{"boundary": mw.Boundary()}))
+	b.WriteString("\r\n")
+	for _, part := range []struct{ contentType, body string }{
+		{"text/plain; charset=utf-8", m.Text},
+		{"text/html; charset=utf-8", m.HTML},
+	} {
+		w, err := mw.CreatePart(textproto.MIMEHeader{
+			"Content-Type":              {part.contentType},
+			"Content-Transfer-Encoding": {"quoted-printable"},
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := writeQuotedPrintable(w, part.body); err != nil {
+			return nil, err
+		}
+	}
+	if err := mw.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+func writeQuotedPrintable(w io.Writer, s string) error {
+	qp := quotedprintable.NewWriter(w)
+	if _, err := io.WriteString(qp, s); err != nil {
+		return err
+	}
+	return qp.Close()
+}
+
+// encodeHeader Q-encodes a header value that is not plain ASCII and folds it between the encoded words,
+// so a long Chinese subject stays within the line-length limit.
+func encodeHeader(s string) string {
+	enc := mime.QEncoding.Encode("utf-8", s)
+	if enc == s {
+		return s
+	}
+	return strings.ReplaceAll(enc, "?= =?", "?=\r\n =?")
+}
+
+// LogMailer is the Mailer used when no SMTP server is configured: it validates the mail and logs the
+// number of recipients and the subject, never the addresses or the body, which are personal data. It
+// sends nothing.
+type LogMailer struct{ Logger *slog.Logger }
+
+// Send logs m instead of sending it. It fails only when m is invalid.
+func (l *LogMailer) Send(ctx context.Context, m Mail) error {
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	logger := l.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger.LogAttrs(ctx, slog.LevelInfo, "mail not sent: no SMTP server configured",
+		slog.Int("recipients", len(m.To)),
+		slog.String("subject", m.Subject),
+	)
+	return nil
+}
