@@ -26,6 +26,7 @@ type appConfig struct {
 	holidaysFile string
 	logLevel     string
 	accept       time.Duration
+	smtp         notifications.SMTP
 }
 
 func (c *appConfig) register(f flags) {
@@ -33,6 +34,10 @@ func (c *appConfig) register(f flags) {
 	f.str(&c.slackOps, "slack-ops-channel", "STEWARD_SLACK_OPS_CHANNEL", "#steward-ops", "Slack channel for operations")
 	f.str(&c.holidaysFile, "holiday-files", sla.EnvHolidayFiles, "", "extra holiday data files, comma-separated (a year not built in)")
 	f.DurationVar(&c.accept, "accept-timeout", envDuration("STEWARD_ACCEPT_TIMEOUT", workflows.DefaultAcceptTimeout), "how long an offered partner has to accept a case ($STEWARD_ACCEPT_TIMEOUT)")
+	f.str(&c.smtp.Addr, "smtp-addr", "STEWARD_SMTP_ADDR", "", "SMTP server host:port for report e-mail; without one, e-mail goes to the log")
+	f.str(&c.smtp.From, "smtp-from", "STEWARD_SMTP_FROM", "steward@localhost", "sender of report e-mail")
+	f.str(&c.smtp.Username, "smtp-username", "STEWARD_SMTP_USERNAME", "", "SMTP user (AUTH PLAIN)")
+	f.str(&c.smtp.Password, "smtp-password", "STEWARD_SMTP_PASSWORD", "", "SMTP password")
 	f.str(&c.logLevel, "log-level", "STEWARD_LOG_LEVEL", "info", "debug, info, warn or error")
 }
 
@@ -43,8 +48,16 @@ func (c *appConfig) notifier(logger *slog.Logger) notifications.Notifier {
 	return notifications.NewSlack(c.slackToken, c.slackOps)
 }
 
+func (c *appConfig) mailer(logger *slog.Logger) notifications.Mailer {
+	if c.smtp.Addr == "" {
+		return &notifications.LogMailer{Logger: logger}
+	}
+	m := c.smtp
+	return &m
+}
+
 func newActivities(c *appConfig, store *db.Store, logger *slog.Logger, uiURL, namespace string) *activities.Activities {
-	return &activities.Activities{Store: store, Notifier: c.notifier(logger), UIBaseURL: uiURL, Namespace: namespace, Logger: logger}
+	return &activities.Activities{Store: store, Notifier: c.notifier(logger), Mailer: c.mailer(logger), UIBaseURL: uiURL, Namespace: namespace, Logger: logger}
 }
 
 // serveAPI serves the API on addr (port 0 picks a free one) until stop is called, then shuts down
