@@ -384,3 +384,80 @@ func (s *Server) marketStep(step string) echo.HandlerFunc {
 		return s.sendStep(c, row, workflows.StepInput{Step: step, Actor: workflows.ActorMarketplace, ActorName: "marketplace", Payload: body})
 	}
 }
+
+// requestStep relays a step on one request inside a subscription (an incident, a vulnerability, a
+// consulting question), each its own child workflow of the case. from is who may send it.
+func (s *Server) requestStep(from string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		row, err := s.caseFor(c)
+		if err != nil {
+			return err
+		}
+		rid := c.Param("rid")
+		if !validRequestID(rid) {
+			return problem(CodeNotFound, "no request %q in case %s", rid, row.CaseID)
+		}
+		in := workflows.StepInput{Actor: from}
+		var body []byte
+		if from == workflows.ActorMarketplace {
+			in.Step, in.ActorName, body = workflows.StepUrgency, "marketplace", c.Get("raw_body").([]byte)
+		} else {
+			in.Step = c.Param("step")
+			if !slices.Contains(workflows.ButlerRequestSteps, in.Step) {
+				return problem(CodeNotFound, "no step %q for requests; steps: %s", in.Step, strings.Join(workflows.ButlerRequestSteps, ", "))
+			}
+			p := principalOf(c)
+			in.PartnerID, in.ActorName = p.PartnerID, p.Name
+			if body, err = readBody(c); err != nil {
+				return err
+			}
+		}
+		if len(body) == 0 {
+			body = []byte("{}")
+		}
+		var obj map[string]json.RawMessage
+		if err := decodeStrict(body, &obj); err != nil {
+			return err
+		}
+		in.Payload, in.At = body, s.now().UTC()
+		ctx := c.Request().Context()
+		opts := client.UpdateWorkflowOptions{
+			WorkflowID: workflows.RequestWorkflowID(row.CaseID, rid), UpdateName: workflows.UpdateStep, Args: []any{in},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		}
+		if key := c.Request().Header.Get("Idempotency-Key"); key != "" {
+			if len(key) > 128 {
+				return problem(CodeInvalid, "Idempotency-Key: at most 128 characters")
+			}
+			opts.UpdateID = in.Step + "/" + in.Actor + "/" + key
+		}
+		h, err := s.temporal.UpdateWorkflow(ctx, opts)
+		var v workflows.ButlerRequestView
+		if err == nil {
+			err = h.Get(ctx, &v)
+		}
+		if err != nil {
+			var nf *serviceerror.NotFound
+			if errors.As(err, &nf) {
+				return problem(CodeNotFound, "no open request %q in case %s", rid, row.CaseID)
+			}
+			return stepError(err, row)
+		}
+		return c.JSON(http.StatusOK, v)
+	}
+}
+
+// validRequestID admits request IDs such as inc-1, vul-12, con-3.
+func validRequestID(rid string) bool {
+	kind, n, ok := strings.Cut(rid, "-")
+	if !ok || kind == "" || len(kind) > 8 || n == "" || len(n) > 9 {
+		return false
+	}
+	for _, r := range kind {
+		if r < 'a' || r > 'z' {
+			return false
+		}
+	}
+	_, err := strconv.Atoi(n)
+	return err == nil
+}

@@ -24,6 +24,8 @@ func Register(r interface {
 }, acts *activities.Activities) {
 	r.RegisterWorkflowWithOptions(workflows.SOSWorkflow, workflow.RegisterOptions{Name: "SOSWorkflow"})
 	r.RegisterWorkflowWithOptions(workflows.DengbaoWorkflow, workflow.RegisterOptions{Name: "DengbaoWorkflow"})
+	r.RegisterWorkflowWithOptions(workflows.ButlerWorkflow, workflow.RegisterOptions{Name: "ButlerWorkflow"})
+	r.RegisterWorkflowWithOptions(workflows.ButlerRequestWorkflow, workflow.RegisterOptions{Name: "ButlerRequestWorkflow"})
 	r.RegisterWorkflowWithOptions(workflows.HostingWorkflow, workflow.RegisterOptions{Name: "HostingWorkflow"})
 	r.RegisterWorkflowWithOptions(workflows.EscortWorkflow, workflow.RegisterOptions{Name: "EscortWorkflow"})
 	r.RegisterWorkflowWithOptions(workflows.EngagementWorkflow, workflow.RegisterOptions{Name: "EngagementWorkflow"})

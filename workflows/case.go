@@ -139,6 +139,8 @@ func ValidateCaseInput(in CaseInput) error {
 		return fmt.Errorf("spec: %q is not an SOS spec; one of %s", in.Spec, strings.Join(SOSSpecs, ", "))
 	case in.Quantity < 1 || in.Quantity > 100000:
 		return errors.New("quantity: between 1 and 100000")
+	case in.Service == ServiceButler && !slices.Contains(ButlerEditions, in.Spec):
+		return fmt.Errorf("spec: %q is not a Security Butler edition; one of %s", in.Spec, strings.Join(ButlerEditions, ", "))
 	case in.Service == ServiceEscort && in.Quantity > MaxEscortDays:
 		return fmt.Errorf("quantity: an escort covers at most %d days", MaxEscortDays)
 	case in.AmountCents < 0 || in.AmountCents > MaxAmountCents:
@@ -275,6 +277,7 @@ type Lifecycle struct {
 var Lifecycles = map[string]Lifecycle{
 	ServiceSOS:        {Workflow: SOSWorkflow, Input: func(c CaseInput) any { return c }, Steps: SOSSteps},
 	ServiceDengbao:    {Workflow: DengbaoWorkflow, Input: func(c CaseInput) any { return DengbaoInput{CaseInput: c} }, Steps: DengbaoSteps},
+	ServiceButler:     {Workflow: ButlerWorkflow, Input: func(c CaseInput) any { return ButlerInput{CaseInput: c} }, Steps: ButlerSteps},
 	ServiceHosting:    {Workflow: HostingWorkflow, Input: func(c CaseInput) any { return HostingInput{CaseInput: c} }, Steps: HostingSteps},
 	ServiceEscort:     {Workflow: EscortWorkflow, Input: func(c CaseInput) any { return EscortInput{CaseInput: c} }, Steps: EscortSteps},
 	ServiceConsulting: engagement,
