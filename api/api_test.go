@@ -216,3 +216,12 @@ func TestSignatureBoundToRequest(t *testing.T) {
 	rec, _ = f.call(t, http.MethodGet, "/v1/cases/sos:B/report", nil, f.signedFor(http.MethodGet, path, f.now, nil))
 	assert.Equal(t, http.StatusUnauthorized, rec.Code, "a v2 signature for another path")
 }
+
+func TestIdempotencyKeyTooLong(t *testing.T) {
+	f := newFixture(t)
+	require.NoError(t, f.store.UpsertCase(context.Background(), &db.Case{CaseID: "sos:K", WorkflowID: "sos:K", Service: "sos", Status: "open", PartnerID: "p1", OpenedAt: f.now, UpdatedAt: f.now}))
+	rec, p := f.call(t, http.MethodPost, "/v1/cases/sos:K/steps/contact", []byte(`{}`), map[string]string{
+		"Authorization": "Bearer " + f.partner, "Idempotency-Key": strings.Repeat("k", 129)})
+	assert.Equal(t, http.StatusUnprocessableEntity, rec.Code, "%s", rec.Body)
+	assert.Equal(t, CodeInvalid, p.Code)
+}

@@ -276,22 +276,8 @@ func (s *Server) step(c echo.Context) error {
 func (s *Server) sendStep(c echo.Context, row *db.Case, in workflows.StepInput) error {
 	ctx := c.Request().Context()
 	in.At = s.now().UTC()
-	opts := client.UpdateWorkflowOptions{
-		WorkflowID: row.WorkflowID, UpdateName: workflows.UpdateStep, Args: []any{in},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	}
-	if key := c.Request().Header.Get("Idempotency-Key"); key != "" {
-		if len(key) > 128 {
-			return problem(CodeInvalid, "Idempotency-Key: at most 128 characters")
-		}
-		opts.UpdateID = in.Step + "/" + in.Actor + "/" + key
-	}
-	h, err := s.temporal.UpdateWorkflow(ctx, opts)
 	var v workflows.CaseView
-	if err == nil {
-		err = h.Get(ctx, &v)
-	}
-	if err != nil {
+	if err := s.update(c, row.WorkflowID, in, &v); err != nil {
 		return stepError(err, row)
 	}
 	full, err := s.caseView(ctx, row)
@@ -301,8 +287,33 @@ func (s *Server) sendStep(c echo.Context, row *db.Case, in workflows.StepInput) 
 	return c.JSON(http.StatusOK, redactFor(principalOf(c), full))
 }
 
+// update sends a step to a workflow as the step update and waits for its result. An Idempotency-Key
+// header makes the update's ID, so a repeated request gets the first result.
+func (s *Server) update(c echo.Context, workflowID string, in workflows.StepInput, out any) error {
+	opts := client.UpdateWorkflowOptions{
+		WorkflowID: workflowID, UpdateName: workflows.UpdateStep, Args: []any{in},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	}
+	if key := c.Request().Header.Get("Idempotency-Key"); key != "" {
+		if len(key) > 128 {
+			return problem(CodeInvalid, "Idempotency-Key: at most 128 characters")
+		}
+		opts.UpdateID = in.Step + "/" + in.Actor + "/" + key
+	}
+	ctx := c.Request().Context()
+	h, err := s.temporal.UpdateWorkflow(ctx, opts)
+	if err != nil {
+		return err
+	}
+	return h.Get(ctx, out)
+}
+
 // stepError maps a refused or failed update to a problem: a validator's rejection carries its reason.
 func stepError(err error, row *db.Case) error {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe
+	}
 	var ae *temporal.ApplicationError
 	if errors.As(err, &ae) {
 		switch ae.Type() {
@@ -420,22 +431,8 @@ func (s *Server) requestStep(from string) echo.HandlerFunc {
 			return err
 		}
 		in.Payload, in.At = body, s.now().UTC()
-		ctx := c.Request().Context()
-		opts := client.UpdateWorkflowOptions{
-			WorkflowID: workflows.RequestWorkflowID(row.CaseID, rid), UpdateName: workflows.UpdateStep, Args: []any{in},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		}
-		if key := c.Request().Header.Get("Idempotency-Key"); key != "" {
-			if len(key) > 128 {
-				return problem(CodeInvalid, "Idempotency-Key: at most 128 characters")
-			}
-			opts.UpdateID = in.Step + "/" + in.Actor + "/" + key
-		}
-		h, err := s.temporal.UpdateWorkflow(ctx, opts)
 		var v workflows.ButlerRequestView
-		if err == nil {
-			err = h.Get(ctx, &v)
-		}
+		err = s.update(c, workflows.RequestWorkflowID(row.CaseID, rid), in, &v)
 		if err != nil {
 			var nf *serviceerror.NotFound
 			if errors.As(err, &nf) {
