@@ -51,9 +51,6 @@ func (s *Server) getCase(c echo.Context) error {
 	return c.JSON(http.StatusOK, redactFor(principalOf(c), v))
 }
 
-// assignmentEvents name other partners, their load and answers: for managers only.
-var assignmentEvents = []string{"offered", "offer_timeout", "offer_declined", "no_partner_available"}
-
 // redactFor leaves out of a partner's view what concerns other partners.
 func redactFor(p Principal, v workflows.CaseView) workflows.CaseView {
 	if p.Role != RolePartner {
@@ -61,7 +58,7 @@ func redactFor(p Principal, v workflows.CaseView) workflows.CaseView {
 	}
 	kept := make([]workflows.TimelineEntry, 0, len(v.Timeline))
 	for _, e := range v.Timeline {
-		if !slices.Contains(assignmentEvents, e.Event) {
+		if !slices.Contains(workflows.AssignmentEvents, e.Event) {
 			kept = append(kept, e)
 		}
 	}

@@ -54,23 +54,7 @@ func (b *ButlerClocks) forgetWarnings(i int) {
 
 // status is the worst status over the clocks at now, and the next due instant of a running clock.
 func (b *ButlerClocks) status(now time.Time) (string, *time.Time) {
-	status := SLAOnTrack
-	if len(b.Breached) > 0 {
-		status = SLABreached
-	}
-	var next *time.Time
-	for _, c := range b.Clocks {
-		if st := c.Status(now); st == SLABreached {
-			status = SLABreached
-		} else if st == SLAAtRisk && status == SLAOnTrack {
-			status = SLAAtRisk
-		}
-		if c.State == sla.ClockRunning && (next == nil || c.Due.Before(*next)) {
-			due := c.Due
-			next = &due
-		}
-	}
-	return status, next
+	return worstStatus(b.Clocks, len(b.Breached) > 0, now)
 }
 
 // entries are the clocks as the case view shows them; butler clauses owe no refund (SPEC.md gives none).

@@ -22,6 +22,40 @@ const DefaultAcceptTimeout = 10 * time.Minute
 // ReassignInterval is how often assignment is retried while no partner is available.
 const ReassignInterval = 15 * time.Minute
 
+// Timeline events of partner assignment. They name other partners, their load and answers, so the API
+// shows them to managers only.
+const (
+	EventOffered       = "offered"
+	EventOfferTimeout  = "offer_timeout"
+	EventOfferDeclined = "offer_declined"
+	EventNoPartner     = "no_partner_available"
+)
+
+// AssignmentEvents lists the partner-assignment timeline events.
+var AssignmentEvents = []string{EventOffered, EventOfferTimeout, EventOfferDeclined, EventNoPartner}
+
+// worstStatus is the worst SLA status over clocks at now (breached when anyBreached), and the next due
+// instant of a running clock.
+func worstStatus(clocks []sla.Clock, anyBreached bool, now time.Time) (string, *time.Time) {
+	status := SLAOnTrack
+	if anyBreached {
+		status = SLABreached
+	}
+	var next *time.Time
+	for _, c := range clocks {
+		if st := c.Status(now); st == SLABreached {
+			status = SLABreached
+		} else if st == SLAAtRisk && status == SLAOnTrack {
+			status = SLAAtRisk
+		}
+		if c.State == sla.ClockRunning && (next == nil || c.Due.Before(*next)) {
+			due := c.Due
+			next = &due
+		}
+	}
+	return status, next
+}
+
 // caseCore is what every case lifecycle shares: the order, the stage, the partner and its assignment, the
 // refund, the timeline sequence and the projection's revision, with the methods that record, notify and
 // route. A lifecycle embeds it and sets slaFn.
@@ -102,7 +136,7 @@ func (s *caseCore) assign(ctx workflow.Context) error {
 			if !alerted {
 				alerted = true
 				detail := fmt.Sprintf("no partner with the %s skill and free capacity is left; retrying every %s", s.in.Service, ReassignInterval)
-				if err := s.record(ctx, s.event(ctx, "no_partner_available", ActorSystem, detail)); err != nil {
+				if err := s.record(ctx, s.event(ctx, EventNoPartner, ActorSystem, detail)); err != nil {
 					return err
 				}
 				s.notify(ctx, "no-partner", notifications.SeverityCritical, false, "No partner available for this "+s.label+" case", detail+". Add capacity or assign by hand.")
@@ -117,7 +151,7 @@ func (s *caseCore) assign(ctx workflow.Context) error {
 		deadline := workflow.Now(ctx).Add(s.in.AcceptTimeout)
 		s.partnerID, s.partnerName, s.answer, s.declineReason = choice.PartnerID, choice.PartnerName, "", ""
 		s.offered = append(s.offered, choice.PartnerID)
-		if err := s.record(ctx, s.event(ctx, "offered", ActorSystem, fmt.Sprintf("offered to %s (load %d of %d); accept by %s",
+		if err := s.record(ctx, s.event(ctx, EventOffered, ActorSystem, fmt.Sprintf("offered to %s (load %d of %d); accept by %s",
 			choice.PartnerID, choice.Load, choice.Capacity, deadline.Format(time.RFC3339)))); err != nil {
 			return err
 		}
@@ -129,9 +163,9 @@ func (s *caseCore) assign(ctx workflow.Context) error {
 		if s.accepted || s.status != StatusOpen {
 			return nil
 		}
-		event, detail := "offer_timeout", fmt.Sprintf("%s did not accept within %s", choice.PartnerID, s.in.AcceptTimeout)
+		event, detail := EventOfferTimeout, fmt.Sprintf("%s did not accept within %s", choice.PartnerID, s.in.AcceptTimeout)
 		if s.answer == StepDecline {
-			event, detail = "offer_declined", choice.PartnerID+" declined"
+			event, detail = EventOfferDeclined, choice.PartnerID+" declined"
 			if s.declineReason != "" {
 				detail += ": " + s.declineReason
 			}
@@ -140,7 +174,7 @@ func (s *caseCore) assign(ctx workflow.Context) error {
 		if err := s.record(ctx, s.event(ctx, event, ActorSystem, detail)); err != nil {
 			return err
 		}
-		if event == "offer_timeout" {
+		if event == EventOfferTimeout {
 			s.notify(ctx, "offer-timeout/"+choice.PartnerID+"/"+fmt.Sprint(s.seq), notifications.SeverityWarning, false, "Partner did not accept this "+s.label+" case", detail+"; offering the next partner.")
 		}
 	}

@@ -660,21 +660,5 @@ func (s *sosCase) view(now time.Time) CaseView {
 
 // slaStatus is the worst status over the case's clauses, and the next deadline of a running clock.
 func (s *sosCase) slaStatus(now time.Time) (string, *time.Time) {
-	status := SLAOnTrack
-	if len(s.breached) > 0 {
-		status = SLABreached
-	}
-	var next *time.Time
-	for _, c := range s.clocks {
-		if st := c.Status(now); st == SLABreached {
-			status = SLABreached
-		} else if st == SLAAtRisk && status == SLAOnTrack {
-			status = SLAAtRisk
-		}
-		if c.State == sla.ClockRunning && (next == nil || c.Due.Before(*next)) {
-			due := c.Due
-			next = &due
-		}
-	}
-	return status, next
+	return worstStatus(s.clocks, len(s.breached) > 0, now)
 }
