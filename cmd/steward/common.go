@@ -7,8 +7,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/slack-go/slack"
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/steward-oss/steward/activities"
@@ -23,6 +25,7 @@ import (
 type appConfig struct {
 	slackToken   string
 	slackOps     string
+	slackAPIURL  string
 	holidaysFile string
 	logLevel     string
 	accept       time.Duration
@@ -32,6 +35,7 @@ type appConfig struct {
 func (c *appConfig) register(f flags) {
 	f.str(&c.slackToken, "slack-token", "SLACK_BOT_TOKEN", "", "Slack bot token; without one, notifications go to the log")
 	f.str(&c.slackOps, "slack-ops-channel", "STEWARD_SLACK_OPS_CHANNEL", "#steward-ops", "Slack channel for operations")
+	f.str(&c.slackAPIURL, "slack-api-url", "STEWARD_SLACK_API_URL", "", "Slack Web API base URL (default: Slack's own; set for a proxy or a test peer)")
 	f.str(&c.holidaysFile, "holiday-files", sla.EnvHolidayFiles, "", "extra holiday data files, comma-separated (a year not built in)")
 	f.DurationVar(&c.accept, "accept-timeout", envDuration("STEWARD_ACCEPT_TIMEOUT", workflows.DefaultAcceptTimeout), "how long an offered partner has to accept a case ($STEWARD_ACCEPT_TIMEOUT)")
 	f.str(&c.smtp.Addr, "smtp-addr", "STEWARD_SMTP_ADDR", "", "SMTP server host:port for report e-mail; without one, e-mail goes to the log")
@@ -45,7 +49,11 @@ func (c *appConfig) notifier(logger *slog.Logger) notifications.Notifier {
 	if c.slackToken == "" {
 		return &notifications.Log{Logger: logger}
 	}
-	return notifications.NewSlack(c.slackToken, c.slackOps)
+	var opts []slack.Option
+	if c.slackAPIURL != "" {
+		opts = append(opts, slack.OptionAPIURL(strings.TrimSuffix(c.slackAPIURL, "/")+"/"))
+	}
+	return notifications.NewSlack(c.slackToken, c.slackOps, opts...)
 }
 
 func (c *appConfig) mailer(logger *slog.Logger) notifications.Mailer {

@@ -198,3 +198,38 @@ func writeJSON(path string, v any) error {
 	}
 	return os.Rename(tmp, path)
 }
+
+// runTemporal starts only the embedded Temporal server (and its Web UI) with steward's namespace and search
+// attributes, for running `steward worker` and `steward api` as separate processes beside it.
+func runTemporal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("temporal", stderr)
+	var (
+		dataDir, ip, namespace, logLevel string
+		uiPort, temporalPort             int
+	)
+	f.str(&dataDir, "data-dir", "STEWARD_DATA_DIR", "./data", "where the Temporal database lives")
+	f.str(&ip, "ip", "STEWARD_IP", "127.0.0.1", "address to listen on")
+	f.int(&uiPort, "ui-port", "STEWARD_UI_PORT", 8233, "Temporal Web UI port (0: no UI; -1: any free port)")
+	f.int(&temporalPort, "temporal-port", "STEWARD_TEMPORAL_PORT", 7233, "Temporal frontend port (-1: any free port)")
+	f.str(&namespace, "namespace", "TEMPORAL_NAMESPACE", "default", "Temporal namespace")
+	f.str(&logLevel, "log-level", "STEWARD_LOG_LEVEL", "info", "debug, info, warn or error")
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	logger := newLogger(stderr, logLevel)
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	srv, err := devserver.Start(ctx, devserver.Options{
+		DataDir: dataDir, IP: ip, FrontendPort: temporalPort, UIPort: uiPort, Namespace: namespace,
+		SearchAttributes: workflows.SearchAttributes(), Logger: logger,
+	})
+	if err != nil {
+		return fmt.Errorf("temporal: %w", err)
+	}
+	defer func() { _ = srv.Stop() }()
+	fmt.Fprintf(stdout, "temporal %s namespace %s ui %s\n", srv.FrontendHostPort(), namespace, orNone(srv.UIURL()))
+	<-ctx.Done()
+	logger.Info("stopping")
+	return nil
+}

@@ -20,6 +20,7 @@ const usage = `steward runs managed-security service cases as durable Temporal w
 
 Usage:
   steward dev        start everything embedded: Temporal, its Web UI, the database, the worker and the API
+  steward temporal   start only the embedded Temporal server and its Web UI (run worker and api beside it)
   steward worker     run a worker against TEMPORAL_ADDRESS and DATABASE_URL
   steward api        serve the HTTP API against TEMPORAL_ADDRESS and DATABASE_URL
   steward migrate    migrate the database at DATABASE_URL
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "dev":
 		return runDev(ctx, rest, stdout, stderr)
+	case "temporal":
+		return runTemporal(ctx, rest, stdout, stderr)
 	case "worker":
 		return runWorker(ctx, rest, stderr)
 	case "api":
