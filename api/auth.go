@@ -7,11 +7,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"golang.org/x/time/rate"
 
 	"github.com/steward-oss/steward/db"
 )
@@ -161,4 +164,38 @@ func requireRole(roles ...string) echo.MiddlewareFunc {
 			return problem(CodeForbidden, "this call is for %s", strings.Join(roles, " or "))
 		}
 	}
+}
+
+// rateLimiter limits each credential to perSecond requests a second, in bursts of up to burst (zero: perSecond
+// rounded up): a bearer token by its token ID, never its secret, and the marketplace's signed calls as one.
+// It runs after authentication, so a request without a valid credential is counted against no one. A
+// request over the limit is answered 429 with Retry-After. perSecond zero or less turns it off.
+func rateLimiter(perSecond float64, burst int) echo.MiddlewareFunc {
+	if perSecond <= 0 {
+		return func(next echo.HandlerFunc) echo.HandlerFunc { return next }
+	}
+	retryAfter := strconv.FormatFloat(math.Max(1, math.Ceil(1/perSecond)), 'f', 0, 64)
+	store := middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
+		Rate: rate.Limit(perSecond), Burst: burst,
+	})
+	return middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
+		Skipper:             func(c echo.Context) bool { return rateKey(c) == "" },
+		IdentifierExtractor: func(c echo.Context) (string, error) { return rateKey(c), nil },
+		Store:               store,
+		DenyHandler: func(c echo.Context, _ string, _ error) error {
+			c.Response().Header().Set("Retry-After", retryAfter)
+			return problem(CodeRateLimited, "too many requests with this credential (at most %g a second); retry after %s s", perSecond, retryAfter)
+		},
+	})
+}
+
+// rateKey names the credential a request is counted against, or "" when it has none.
+func rateKey(c echo.Context) string {
+	switch p := principalOf(c); {
+	case p.Role == RoleMarketplace:
+		return "marketplace"
+	case p.TokenID != "":
+		return "token:" + p.TokenID
+	}
+	return ""
 }

@@ -39,6 +39,12 @@ type Config struct {
 	HolidayWarnings func(now time.Time) []string
 	// AcceptTimeout is how long an offered partner has to accept a case; zero means the workflows' default.
 	AcceptTimeout time.Duration
+	// RateLimit is how many requests per second each credential may make: each bearer token, by its token
+	// ID, and the marketplace's signed calls together. Zero turns rate limiting off.
+	RateLimit float64
+	// RateBurst is how many requests a credential may make at once before RateLimit applies; zero means
+	// RateLimit rounded up.
+	RateBurst int
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
@@ -83,27 +89,31 @@ func New(cfg Config) *Server {
 	e.GET("/v1/openapi.yaml", s.openapi)
 
 	// Middleware is attached per route, not per group, so an unknown method or path is a 404/405 rather
-	// than an authentication failure.
-	market, partner, manager, both := s.marketplaceAuth, []echo.MiddlewareFunc{s.tokenAuth, requireRole(RolePartner)},
-		[]echo.MiddlewareFunc{s.tokenAuth, requireRole(RoleManager)}, []echo.MiddlewareFunc{s.tokenAuth, requireRole(RolePartner, RoleManager)}
-	e.POST("/v1/purchases", s.purchase, market)
-	e.POST("/v1/cases/:id/assets", s.submitAssets, market)
-	e.POST("/v1/cases/:id/cancel", s.cancel, market)
-	e.POST("/v1/cases/:id/requests", s.marketStep(workflows.StepRequest), market)
-	e.POST("/v1/cases/:id/renew", s.marketStep(workflows.StepRenew), market)
-	e.POST("/v1/cases/:id/servers", s.marketStep(workflows.StepServers), market)
-	e.POST("/v1/cases/:id/recipients", s.marketStep(workflows.StepRecipients), market)
-	e.POST("/v1/cases/:id/requests/:rid/urgency", s.requestStep(workflows.ActorMarketplace), market)
+	// than an authentication failure. The rate limit comes after authentication: it counts a credential's
+	// requests, and a request without a valid credential spends no one's budget.
+	limit := rateLimiter(cfg.RateLimit, cfg.RateBurst)
+	market := []echo.MiddlewareFunc{s.marketplaceAuth, limit}
+	partner := []echo.MiddlewareFunc{s.tokenAuth, limit, requireRole(RolePartner)}
+	manager := []echo.MiddlewareFunc{s.tokenAuth, limit, requireRole(RoleManager)}
+	both := []echo.MiddlewareFunc{s.tokenAuth, limit, requireRole(RolePartner, RoleManager)}
+	e.POST("/v1/purchases", s.purchase, market...)
+	e.POST("/v1/cases/:id/assets", s.submitAssets, market...)
+	e.POST("/v1/cases/:id/cancel", s.cancel, market...)
+	e.POST("/v1/cases/:id/requests", s.marketStep(workflows.StepRequest), market...)
+	e.POST("/v1/cases/:id/renew", s.marketStep(workflows.StepRenew), market...)
+	e.POST("/v1/cases/:id/servers", s.marketStep(workflows.StepServers), market...)
+	e.POST("/v1/cases/:id/recipients", s.marketStep(workflows.StepRecipients), market...)
+	e.POST("/v1/cases/:id/requests/:rid/urgency", s.requestStep(workflows.ActorMarketplace), market...)
 	e.POST("/v1/cases/:id/requests/:rid/steps/:step", s.requestStep(workflows.ActorPartner), partner...)
-	e.POST("/v1/cases/:id/delivery/accept", s.marketStep(workflows.StepAcceptDelivery), market)
-	e.POST("/v1/cases/:id/delivery/reject", s.marketStep(workflows.StepRejectDelivery), market)
-	e.POST("/v1/cases/:id/report/confirm", s.verdict(workflows.StepReportConfirm), market)
-	e.POST("/v1/cases/:id/report/dispute", s.verdict(workflows.StepReportDispute), market)
+	e.POST("/v1/cases/:id/delivery/accept", s.marketStep(workflows.StepAcceptDelivery), market...)
+	e.POST("/v1/cases/:id/delivery/reject", s.marketStep(workflows.StepRejectDelivery), market...)
+	e.POST("/v1/cases/:id/report/confirm", s.verdict(workflows.StepReportConfirm), market...)
+	e.POST("/v1/cases/:id/report/dispute", s.verdict(workflows.StepReportDispute), market...)
 	e.GET("/v1/cases", s.listCases, manager...)
 	e.GET("/v1/cases/:id", s.getCase, both...)
 	e.GET("/v1/cases/:id/contact", s.contact, both...)
 	e.POST("/v1/cases/:id/steps/:step", s.step, partner...)
-	e.GET("/v1/cases/:id/report", s.getReport, s.reportAuth)
+	e.GET("/v1/cases/:id/report", s.getReport, s.reportAuth, limit)
 	s.echo = e
 	return s
 }

@@ -45,6 +45,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		dataDir, ip, secret, namespace string
 		apiPort, uiPort, temporalPort  int
 		cfg                            appConfig
+		limits                         rateLimit
 	)
 	f.str(&dataDir, "data-dir", "STEWARD_DATA_DIR", "./data", "where the Temporal and app databases live")
 	f.str(&ip, "ip", "STEWARD_IP", "127.0.0.1", "address to listen on")
@@ -54,7 +55,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	f.str(&secret, "marketplace-secret", "STEWARD_MARKETPLACE_SECRET", "", "marketplace HMAC secret (default: generated once, kept in the data dir)")
 	f.str(&namespace, "namespace", "TEMPORAL_NAMESPACE", "default", "Temporal namespace")
 	cfg.register(f)
+	limits.register(f)
 	if err := f.Parse(args); err != nil {
+		return err
+	}
+	if err := limits.validate(); err != nil {
 		return err
 	}
 	logger := newLogger(stderr, cfg.logLevel)
@@ -102,6 +107,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	stopAPI, apiAddr, err := serveAPI(ctx, fmt.Sprintf("%s:%d", ip, apiPort), api.New(api.Config{
 		Temporal: c, Store: store, Logger: logger, MarketplaceSecret: []byte(creds.MarketplaceSecret),
 		HolidayWarnings: holidayWarnings(cals), AcceptTimeout: cfg.accept,
+		RateLimit: limits.perSecond, RateBurst: limits.burst,
 	}), logger)
 	if err != nil {
 		return err

@@ -117,12 +117,17 @@ func runAPI(ctx context.Context, args []string, stderr io.Writer) error {
 	var (
 		dsn, addr, secret string
 		cfg               appConfig
+		limits            rateLimit
 	)
 	f.str(&dsn, "database-url", "DATABASE_URL", "", "PostgreSQL URL")
 	f.str(&addr, "addr", "STEWARD_API_ADDR", ":8080", "address to serve the API on")
 	f.str(&secret, "marketplace-secret", "STEWARD_MARKETPLACE_SECRET", "", "marketplace HMAC secret (required)")
 	cfg.register(f)
+	limits.register(f)
 	if err := f.Parse(args); err != nil {
+		return err
+	}
+	if err := limits.validate(); err != nil {
 		return err
 	}
 	if len(secret) < 16 {
@@ -137,6 +142,7 @@ func runAPI(ctx context.Context, args []string, stderr io.Writer) error {
 	stop, bound, err := serveAPI(ctx, addr, api.New(api.Config{
 		Temporal: d.temporal, Store: d.store, Logger: logger, MarketplaceSecret: []byte(secret),
 		HolidayWarnings: holidayWarnings(d.calendars), AcceptTimeout: cfg.accept,
+		RateLimit: limits.perSecond, RateBurst: limits.burst,
 	}), logger)
 	if err != nil {
 		return err
