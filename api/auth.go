@@ -113,8 +113,9 @@ func (s *Server) marketplaceAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		if !bound {
 			// A v1 signature covers timestamp and body only, so headers captured from one call would
 			// verify on another with the same body (an empty GET, say). Each v1 signature is bound to the
-			// first method and path it was used for.
-			ok, err := s.store.ClaimSignature(req.Context(), req.Header.Get(HeaderSignature), req.Method+" "+req.URL.Path, s.now())
+			// first method and path it was used for. It is claimed in its canonical spelling: hex is
+			// case-insensitive, and the same MAC in upper case must not pass for a new signature.
+			ok, err := s.store.ClaimSignature(req.Context(), strings.ToLower(req.Header.Get(HeaderSignature)), req.Method+" "+req.URL.Path, s.now())
 			if err != nil {
 				return unavailable(err, "the signature store")
 			}

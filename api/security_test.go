@@ -1,0 +1,34 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/steward-oss/steward/db"
+)
+
+// TestSignatureReplayInOtherSpelling: hex is case-insensitive, so a v1 signature re-spelt in upper case is
+// the same signature; replayed on another case it is refused like the original.
+func TestSignatureReplayInOtherSpelling(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, id := range []string{"sos:A", "sos:B"} {
+		require.NoError(t, f.store.UpsertCase(ctx, &db.Case{CaseID: id, WorkflowID: id, Service: "sos", Status: "open", OpenedAt: f.now, UpdatedAt: f.now}))
+	}
+	h := f.signed(f.now, nil)
+	rec, _ := f.call(t, http.MethodGet, "/v1/cases/sos:A/report", nil, h)
+	require.Equal(t, http.StatusNotFound, rec.Code, "signed correctly, no report yet: %s", rec.Body)
+	upper := map[string]string{HeaderTimestamp: h[HeaderTimestamp], HeaderSignature: "v1=" + strings.ToUpper(strings.TrimPrefix(h[HeaderSignature], "v1="))}
+	require.NotEqual(t, h[HeaderSignature], upper[HeaderSignature])
+	rec, p := f.call(t, http.MethodGet, "/v1/cases/sos:B/report", nil, upper)
+	assert.Equal(t, http.StatusUnauthorized, rec.Code, "%s", rec.Body)
+	assert.Contains(t, p.Detail, "already used")
+	// The same request in the other spelling is a retry, not a replay.
+	rec, _ = f.call(t, http.MethodGet, "/v1/cases/sos:A/report", nil, upper)
+	assert.Equal(t, http.StatusNotFound, rec.Code, "%s", rec.Body)
+}
