@@ -22,9 +22,11 @@ import (
 
 // post is one chat.postMessage call the fake Slack received.
 type post struct {
-	Channel string
-	Text    string
-	Blocks  string
+	Channel  string
+	Text     string
+	Blocks   string
+	Metadata string
+	At       time.Time
 }
 
 // fakeSlack records chat.postMessage calls. respond, when set, may answer a call itself (to
@@ -50,7 +52,7 @@ func (f *fakeSlack) handler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
-	f.posts = append(f.posts, post{Channel: r.FormValue("channel"), Text: r.FormValue("text"), Blocks: r.FormValue("blocks")})
+	f.posts = append(f.posts, post{Channel: r.FormValue("channel"), Text: r.FormValue("text"), Blocks: r.FormValue("blocks"), Metadata: r.FormValue("metadata"), At: time.Now()})
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": r.FormValue("channel"), "ts": "1700000000.000100"})
@@ -197,6 +199,51 @@ func TestSlackRateLimited(t *testing.T) {
 		got = append(got, p.Channel)
 	}
 	assert.Equal(t, []string{"#partner-acme", "#ops"}, got, "one message per channel")
+}
+
+// TestSlackRateLimitHoldsEveryPost: after a 429 with Retry-After, a second message sent meanwhile (another
+// activity on the same worker) waits out the limit too instead of hitting the limited workspace.
+func TestSlackRateLimitHoldsEveryPost(t *testing.T) {
+	limited := make(chan time.Time, 1)
+	f := &fakeSlack{respond: func(call int, w http.ResponseWriter) bool {
+		if call == 1 {
+			w.Header().Set("Retry-After", "2")
+			w.WriteHeader(http.StatusTooManyRequests)
+			limited <- time.Now()
+			return true
+		}
+		return false
+	}}
+	s := newSlack(t, f)
+	first := make(chan error, 1)
+	go func() { first <- s.Notify(context.Background(), breachMessage()) }()
+	at := <-limited
+	time.Sleep(500 * time.Millisecond) // the first post has its 429 by now; without a shared limit, the next posts at once
+	other := breachMessage()
+	other.Key = "sos:o-2/opened"
+	require.NoError(t, s.Notify(context.Background(), other))
+	require.NoError(t, <-first)
+	posts := f.Posts()
+	require.Len(t, posts, 2)
+	for _, p := range posts {
+		assert.GreaterOrEqual(t, p.At.Sub(at), 2*time.Second-50*time.Millisecond, "a post arrived inside the rate limit")
+	}
+}
+
+// TestSlackMetadataCarriesKey: every message carries the outbox key and case ID as Slack message metadata.
+func TestSlackMetadataCarriesKey(t *testing.T) {
+	f := &fakeSlack{}
+	s := newSlack(t, f)
+	require.NoError(t, s.Notify(context.Background(), breachMessage()))
+	posts := f.Posts()
+	require.Len(t, posts, 1)
+	var meta struct {
+		EventType    string            `json:"event_type"`
+		EventPayload map[string]string `json:"event_payload"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(posts[0].Metadata), &meta), "metadata %q", posts[0].Metadata)
+	assert.Equal(t, notifications.MetadataEventType, meta.EventType)
+	assert.Equal(t, map[string]string{"key": "sos:o-1/breach/response", "case_id": "c-1"}, meta.EventPayload)
 }
 
 func TestSlackRateLimitedGivesUp(t *testing.T) {

@@ -44,7 +44,14 @@ type Slack struct {
 	mu        sync.Mutex
 	delivered map[string]struct{}
 	order     []string
+	// blockedUntil is when Slack's last rate limit ends: every post waits for it, not only the one
+	// that was refused, so concurrent activities don't keep hammering a limited workspace.
+	blockedUntil time.Time
 }
+
+// MetadataEventType names the message metadata every post carries; its payload holds the
+// notification key and case ID, so a Slack app (or an audit) can tie a message to its outbox row.
+const MetadataEventType = "steward_notification"
 
 // NewSlack returns a Slack notifier with a bot token and the operations channel (name or id).
 // opts go to slack.New; tests pass slack.OptionAPIURL(server URL + "/").
@@ -75,7 +82,7 @@ func (s *Slack) Notify(ctx context.Context, m Message) error {
 		if m.Key != "" && s.wasDelivered(m.Key, ch) {
 			continue
 		}
-		if err := s.post(ctx, ch, fallback, blocks); err != nil {
+		if err := s.post(ctx, ch, fallback, blocks, metadata(m)); err != nil {
 			errs = append(errs, fmt.Errorf("slack notify %s: %w", ch, err))
 			continue
 		}
@@ -86,28 +93,59 @@ func (s *Slack) Notify(ctx context.Context, m Message) error {
 	return errors.Join(errs...)
 }
 
-func (s *Slack) post(ctx context.Context, channel, fallback string, blocks []slack.Block) error {
+func metadata(m Message) slack.SlackMetadata {
+	return slack.SlackMetadata{EventType: MetadataEventType, EventPayload: map[string]any{"key": m.Key, "case_id": m.CaseID}}
+}
+
+func (s *Slack) post(ctx context.Context, channel, fallback string, blocks []slack.Block, meta slack.SlackMetadata) error {
 	retries := s.MaxRetries
 	if retries <= 0 {
 		retries = DefaultMaxRetries
 	}
 	for attempt := 0; ; attempt++ {
+		if err := s.waitRateLimit(ctx); err != nil {
+			return err
+		}
 		_, _, err := s.client.PostMessageContext(ctx, channel,
 			slack.MsgOptionText(fallback, false),
 			slack.MsgOptionBlocks(blocks...),
+			slack.MsgOptionMetadata(meta),
 		)
 		var rl *slack.RateLimitedError
-		if err == nil || !errors.As(err, &rl) || attempt >= retries {
+		if err == nil || !errors.As(err, &rl) {
 			return err
 		}
-		wait := min(max(rl.RetryAfter, time.Second), maxRetryAfter)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("waiting out rate limit: %w", ctx.Err())
-		case <-t.C:
+		s.limitedFor(min(max(rl.RetryAfter, time.Second), maxRetryAfter))
+		if attempt >= retries {
+			return err
 		}
+	}
+}
+
+// limitedFor records a rate limit of d from now; a longer one already in force stays.
+func (s *Slack) limitedFor(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if until := time.Now().Add(d); until.After(s.blockedUntil) {
+		s.blockedUntil = until
+	}
+}
+
+// waitRateLimit waits until the last rate limit has passed, or ctx ends.
+func (s *Slack) waitRateLimit(ctx context.Context) error {
+	s.mu.Lock()
+	wait := time.Until(s.blockedUntil)
+	s.mu.Unlock()
+	if wait <= 0 {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("waiting out rate limit: %w", ctx.Err())
+	case <-t.C:
+		return nil
 	}
 }
 
