@@ -13,7 +13,7 @@ import (
 
 // TestCatalogueThroughAPI: hosting quotas and an engagement's delivery through the API: a request over
 // its quota is 409 showing the quota state; a customer's rejection sends a delivery back; acceptance
-// closes the case.
+// closes the case. It records the engagement's history for the replay tests (see recordHistory).
 func TestCatalogueThroughAPI(t *testing.T) {
 	s := newStack(t)
 	partner := s.partners["p-alpha"]
@@ -69,4 +69,6 @@ func TestCatalogueThroughAPI(t *testing.T) {
 	rep := s.bearer(http.MethodGet, e+"/report", s.manager, nil)
 	require.Equal(t, http.StatusOK, rep.Status, "%s", rep.Body)
 	assert.Contains(t, string(rep.Body), "SDL 咨询报告")
+
+	recordHistory(t, s, "consulting:CONS-1", "", "engagement_rejected_then_accepted")
 }

@@ -15,7 +15,8 @@ import (
 
 // TestDengbaoThroughAPI: a 等保整改 purchase is offered, accepted and kicked off through the API; the
 // contact is the holder's only after it accepts; a proposal is delivered and served; cancelling refunds in
-// full before kickoff and is refused with the reason after it.
+// full before kickoff and is refused with the reason after it. It records the cancelled case's history
+// for the replay tests (see recordHistory).
 func TestDengbaoThroughAPI(t *testing.T) {
 	s := newStack(t)
 	ctx := context.Background()
@@ -76,4 +77,6 @@ func TestDengbaoThroughAPI(t *testing.T) {
 	assert.Equal(t, "rectification_proposal", rep.Header.Get("X-Report-Kind"))
 	res = step(b, "assessment", map[string]any{"result": "failed", "assessor": "X", "date": "2999-01-01", "findings": []string{"x"}})
 	assert.Equal(t, http.StatusUnprocessableEntity, res.Status, "a future assessment date: %s", res.Body)
+
+	recordHistory(t, s, "dengbao:DB-1", "", "dengbao_cancelled_before_kickoff")
 }

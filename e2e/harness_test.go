@@ -8,13 +8,19 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/steward-oss/steward/activities"
 	"github.com/steward-oss/steward/api"
@@ -56,7 +62,8 @@ func newStack(t *testing.T) *stack {
 	t.Cleanup(c.Close)
 
 	notes := &notifications.Recorder{}
-	w := worker.New(c, &activities.Activities{Store: store, Notifier: notes, Logger: logger}, sdkworker.Options{})
+	// Report e-mail goes to a log mailer, as with steward dev when no SMTP server is set.
+	w := worker.New(c, &activities.Activities{Store: store, Notifier: notes, Mailer: &notifications.LogMailer{Logger: logger}, Logger: logger}, sdkworker.Options{})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 
@@ -131,4 +138,43 @@ func mustJSON(t *testing.T, v any) []byte {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return b
+}
+
+// recordHistory writes the history of a run of workflowID (the latest run when runID is empty) to
+// workflows/testdata/<name>.json when STEWARD_RECORD_HISTORY=1. The workflows package's replay tests
+// replay every history there; name is <kind>_<scenario>.
+func recordHistory(t *testing.T, s *stack, workflowID, runID, name string) {
+	t.Helper()
+	if os.Getenv("STEWARD_RECORD_HISTORY") != "1" {
+		return
+	}
+	// A running run is recorded between workflow tasks, once its activities are done, so that the
+	// history ends where the workflow waits.
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		d, err := s.temporal.DescribeWorkflowExecution(context.Background(), workflowID, runID)
+		if assert.NoError(c, err) && d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			assert.Nil(c, d.GetPendingWorkflowTask(), "pending workflow task")
+			assert.Empty(c, d.GetPendingActivities(), "pending activities")
+		}
+	}, 20*time.Second, 100*time.Millisecond, "%s run %q did not settle", workflowID, runID)
+	h := history(t, s, workflowID, runID)
+	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
+	require.NoError(t, err)
+	path := filepath.Join("..", "workflows", "testdata", name+".json")
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	t.Logf("wrote %d events of %s to %s", len(h.Events), workflowID, path)
+}
+
+// history reads a run's history (the latest run's when runID is empty).
+func history(t *testing.T, s *stack, workflowID, runID string) *historypb.History {
+	t.Helper()
+	it := s.temporal.GetWorkflowHistory(context.Background(), workflowID, runID, false, 0)
+	h := &historypb.History{}
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		h.Events = append(h.Events, ev)
+	}
+	return h
 }

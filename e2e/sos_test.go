@@ -4,16 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/steward-oss/steward/workflows"
 )
@@ -133,9 +129,7 @@ func TestSOSCaseThroughAPI(t *testing.T) {
 	assert.Equal(t, workflows.StageClosed, result.Stage)
 	assert.Equal(t, 50, result.Refund.Percent)
 
-	if os.Getenv("STEWARD_RECORD_HISTORY") == "1" {
-		writeHistory(t, s, caseID, filepath.Join("..", "workflows", "testdata", "sos_full_case.json"))
-	}
+	recordHistory(t, s, caseID, "", "sos_full_case")
 }
 
 func (s *stack) view(c *assert.CollectT, path, token string) workflows.CaseView {
@@ -145,20 +139,4 @@ func (s *stack) view(c *assert.CollectT, path, token string) workflows.CaseView 
 		assert.NoError(c, json.Unmarshal(res.Body, &v))
 	}
 	return v
-}
-
-func writeHistory(t *testing.T, s *stack, workflowID, path string) {
-	ctx := context.Background()
-	it := s.temporal.GetWorkflowHistory(ctx, workflowID, "", false, 0)
-	h := &historypb.History{}
-	for it.HasNext() {
-		ev, err := it.Next()
-		require.NoError(t, err)
-		h.Events = append(h.Events, ev)
-	}
-	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
-	require.NoError(t, err)
-	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-	require.NoError(t, os.WriteFile(path, b, 0o644))
-	t.Logf("wrote %d events to %s", len(h.Events), path)
 }
