@@ -1,0 +1,391 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/workflows"
+)
+
+// The tests in this file drive each long-running lifecycle through the paths its replay test should
+// cover — signals, updates, timers, activities, child workflows and continue-as-new — against a real
+// server, and with STEWARD_RECORD_HISTORY=1 record the histories that the workflows package replays.
+// A case that is to continue as new within a test is started with a small CaseInput.HistoryLimit, which
+// the purchase API does not take: startCaseWithHistoryLimit stores the order and the case's row and starts
+// the workflow as the purchase callback does, and the rest goes through the API. Each such test drives a
+// first phase that takes the first run past its limit, waits for the case to continue as new, and drives
+// the rest in the second run, which stays under the limit; the limits are set from the event counts.
+
+// TestDengbaoHistoryContinuesAsNew: a 等保整改 case through every step: kickoff and the work items in the
+// first run; the proposal, a failed and a passed assessment, the service report and the close in the next.
+func TestDengbaoHistoryContinuesAsNew(t *testing.T) {
+	s := newStack(t)
+	caseID, path, first := s.startCaseWithHistoryLimit(t, workflows.ServiceDengbao, "", "DB-H", 8, 130)
+	s.awaitOffer(t, path, "p-alpha")
+	step := func(name string, payload any) workflows.CaseView {
+		t.Helper()
+		return s.partnerStep(t, path, s.partners["p-alpha"], name, payload)
+	}
+	step(workflows.StepAccept, map[string]any{})
+	step(workflows.StepKickoff, map[string]any{})
+	for _, item := range workflows.WorkItems {
+		step(workflows.StepWorkItem, map[string]any{"item": item, "owner": "Zhao Min", "status": workflows.WorkInProgress})
+		step(workflows.StepWorkItem, map[string]any{"item": item, "owner": "Zhao Min", "status": workflows.WorkDone, "evidence": item + " signed off"})
+	}
+	s.awaitRuns(t, caseID, first, 2)
+
+	step(workflows.StepDeliverable, map[string]any{"kind": workflows.DeliverableProposal, "summary": "9 gaps", "items": []string{"enable DB audit"}})
+	today := chinaToday(0)
+	step(workflows.StepAssessment, map[string]any{"result": workflows.AssessmentFailed, "assessor": "CSTC", "date": today, "findings": []string{"no DB audit log"}})
+	v := step(workflows.StepAssessment, map[string]any{"result": workflows.AssessmentPassed, "assessor": "CSTC", "date": today, "findings": []string{}})
+	assert.Equal(t, workflows.StageClosing, v.Stage)
+	step(workflows.StepDeliverable, map[string]any{"kind": workflows.DeliverableServiceReport, "summary": "passed level 3", "items": []string{}})
+	v = step(workflows.StepClose, map[string]any{"follow_up": "annual review booked"})
+	assert.Equal(t, workflows.StatusClosed, v.Status)
+	assert.Equal(t, 2, s.details(t, path)["runs"])
+
+	runs := s.awaitRuns(t, caseID, first, 2)
+	recordHistory(t, s, caseID, runs[0], "dengbao_continued_as_new")
+	recordHistory(t, s, caseID, runs[1], "dengbao_resumed_to_close")
+}
+
+// TestHostingHistoryContinuesAsNew: a hosting case declined by the first partner and accepted by the
+// next, with requests of every kind in the first run; completions and a renewal in the next.
+func TestHostingHistoryContinuesAsNew(t *testing.T) {
+	s := newStack(t)
+	s.addServices(t, workflows.ServiceHosting, "p-alpha", "p-beta")
+	caseID, path, first := s.startCaseWithHistoryLimit(t, workflows.ServiceHosting, "", "HOST-H", 2, 115)
+	s.awaitOffer(t, path, "p-alpha")
+	s.partnerStep(t, path, s.partners["p-alpha"], workflows.StepDecline, map[string]any{"reason": "no engineer free this week"})
+	s.awaitOffer(t, path, "p-beta")
+	beta := s.partners["p-beta"]
+	s.partnerStep(t, path, beta, workflows.StepAccept, map[string]any{})
+	for _, r := range []map[string]any{
+		{"kind": workflows.HostingSecurityCheck, "instance_id": "i-1", "summary": "yearly scan"},
+		{"kind": workflows.HostingHardening, "instance_id": "i-1", "summary": "harden sshd and nginx"},
+		{"kind": workflows.HostingPatching, "instance_id": "i-2", "summary": "OpenSSL advisory"},
+		{"kind": workflows.HostingIncident, "instance_id": "i-2", "summary": "miner process"},
+	} {
+		s.marketCall(t, path+"/requests", r)
+	}
+	s.awaitRuns(t, caseID, first, 2)
+
+	for _, id := range []string{"r1", "r2", "r3"} {
+		s.partnerStep(t, path, beta, workflows.StepComplete, map[string]any{"request_id": id, "summary": "done, report sent"})
+	}
+	s.marketCall(t, path+"/renew", map[string]any{"order_id": "HOST-H-2"})
+	s.partnerStep(t, path, beta, workflows.StepComplete, map[string]any{"request_id": "r4", "summary": "miner removed"})
+	d := s.details(t, path)
+	assert.Equal(t, 2, d["runs"])
+	assert.Equal(t, 1, d["renewals"])
+
+	runs := s.awaitRuns(t, caseID, first, 2)
+	recordHistory(t, s, caseID, runs[0], "hosting_continued_as_new")
+	recordHistory(t, s, caseID, runs[1], "hosting_resumed_renewed")
+}
+
+// TestEscortHistoryContinuesAsNew: an escort accepted and planned (then re-planned twice) for later days
+// in the first run; re-planned for today in the next, so its covered days begin at once, and checked in.
+func TestEscortHistoryContinuesAsNew(t *testing.T) {
+	s := newStack(t)
+	s.addServices(t, workflows.ServiceEscort, "p-alpha")
+	caseID, path, first := s.startCaseWithHistoryLimit(t, workflows.ServiceEscort, "", "ESC-H", 2, 75)
+	s.awaitOffer(t, path, "p-alpha")
+	partner := s.partners["p-alpha"]
+	s.partnerStep(t, path, partner, workflows.StepAccept, map[string]any{})
+	plan := func(startsOn string) {
+		t.Helper()
+		s.partnerStep(t, path, partner, workflows.StepPlan, map[string]any{"starts_on": startsOn, "summary": "launch week cover",
+			"items": []string{"WAF rules", "log watch"}})
+	}
+	for days := 1; days <= 3; days++ {
+		plan(chinaToday(days))
+	}
+	s.awaitRuns(t, caseID, first, 2)
+
+	plan(chinaToday(0))
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.Equal(c, workflows.StageOnDuty, s.view(c, path, partner).Stage)
+	}, 20*time.Second, 100*time.Millisecond)
+	s.partnerStep(t, path, partner, workflows.StepCheckin, map[string]any{"day": chinaToday(0), "engineer": "Li Lei", "notes": "all quiet"})
+
+	runs := s.awaitRuns(t, caseID, first, 2)
+	recordHistory(t, s, caseID, runs[0], "escort_continued_as_new")
+	recordHistory(t, s, caseID, runs[1], "escort_resumed_on_duty")
+}
+
+// TestButlerHistoryContinuesAsNew: a professional-edition subscription. In the first run, a consultation
+// opened before any partner holds the case (its request learns the partner by signal when one accepts),
+// onboarding, recipients and servers; once the consultation is answered no request is open and the case
+// continues as new. In the next run, which keeps a request open so it stays: an incident raised to urgent
+// and worked to its follow-up, an inspection that opens a vulnerability worked through a failed retest to
+// fixed, a report e-mailed, and a consultation left open.
+func TestButlerHistoryContinuesAsNew(t *testing.T) {
+	s := newStack(t)
+	s.addServices(t, workflows.ServiceButler, "p-alpha")
+	caseID, path, first := s.startCaseWithHistoryLimit(t, workflows.ServiceButler, workflows.ButlerProfessional, "BUT-H", 1, 80)
+	partner := s.partners["p-alpha"]
+	step := func(name string, payload any) {
+		t.Helper()
+		s.partnerStep(t, path, partner, name, payload)
+	}
+	request := func(rid, name string, payload any) {
+		t.Helper()
+		// The first step of a request may reach it before the partner does; later ones follow in order.
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			r := s.bearer(http.MethodPost, path+"/requests/"+rid+"/steps/"+name, partner, mustJSON(t, payload))
+			assert.Equal(c, http.StatusOK, r.Status, "%s %s: %s", rid, name, r.Body)
+		}, 20*time.Second, 200*time.Millisecond)
+	}
+
+	s.marketCall(t, path+"/requests", map[string]any{"kind": workflows.RequestConsulting, "summary": "WAF in front of the API?"})
+	s.awaitOffer(t, path, "p-alpha")
+	step(workflows.StepAccept, map[string]any{})
+	step(workflows.StepContact, map[string]any{"note": "WeChat group opened"})
+	step(workflows.StepPlan, map[string]any{"summary": "baseline and monthly reviews", "items": []string{"harden SSH"}})
+	s.marketCall(t, path+"/recipients", map[string]any{"emails": []string{"secops@example.com"}})
+	s.marketCall(t, path+"/servers", map[string]any{"bind": []string{"i-1", "i-2"}})
+	request("con-1", workflows.StepRespond, map[string]any{})
+	request("con-1", workflows.StepAnswer, map[string]any{"summary": "yes, in detection mode first"})
+	s.awaitRuns(t, caseID, first, 2)
+
+	s.marketCall(t, path+"/requests", map[string]any{"kind": workflows.RequestIncident, "summary": "webshell alert", "urgency": workflows.UrgencyNormal})
+	s.marketCall(t, path+"/requests/inc-2/urgency", map[string]any{"urgency": workflows.UrgencyUrgent})
+	request("inc-2", workflows.StepRespond, map[string]any{"note": "on it"})
+	request("inc-2", workflows.StepClassify, map[string]any{"incident_class": workflows.ClassMalware, "summary": "webshell via upload form"})
+	step(workflows.StepInspection, map[string]any{"date": chinaToday(0),
+		"checks":   []map[string]any{{"item": workflows.InspectHosts, "ok": false, "note": "old OpenSSH"}, {"item": workflows.InspectNetwork, "ok": true}},
+		"findings": []map[string]any{{"summary": "OpenSSH regreSSHion", "severity": workflows.SeverityMedium, "open_vuln": true}}})
+	request("inc-2", workflows.StepContain, map[string]any{"actions": []string{"took the form offline"}})
+	request("inc-2", workflows.StepEliminate, map[string]any{"actions": []string{"removed 2 webshells"}})
+	request("inc-2", workflows.StepRestore, map[string]any{"summary": "site back from clean image"})
+	request("inc-2", workflows.StepHarden, map[string]any{"recommendations": []string{"validate uploads"}})
+	request("inc-2", workflows.StepReassess, map[string]any{"summary": "no further webshells"})
+	request("inc-2", workflows.StepReport, map[string]any{"summary": "upload form exploited"})
+	request("inc-2", workflows.StepFollowUp, map[string]any{"note": "no recurrence after a week"})
+
+	request("vul-3", workflows.StepRespond, map[string]any{})
+	request("vul-3", workflows.StepIdentify, map[string]any{"summary": "CVE-2024-6387 on i-1"})
+	request("vul-3", workflows.StepImpact, map[string]any{"scope": "i-1 only", "zero_day": false})
+	request("vul-3", workflows.StepVerify, map[string]any{"exists": true, "severity": workflows.SeverityHigh})
+	request("vul-3", workflows.StepFixPlan, map[string]any{"steps": []string{"upgrade OpenSSH"}})
+	request("vul-3", workflows.StepRetest, map[string]any{"fixed": false, "note": "old sshd still running"})
+	request("vul-3", workflows.StepFixPlan, map[string]any{"steps": []string{"restart sshd"}})
+	s.marketCall(t, path+"/requests", map[string]any{"kind": workflows.RequestConsulting, "summary": "log retention for MLPS?"})
+	request("vul-3", workflows.StepRetest, map[string]any{"fixed": true})
+	step(workflows.StepReport, map[string]any{"period": time.Now().In(chinaZone()).Format("2006-01"), "summary": "one incident, one vulnerability",
+		"items": []string{"inc-2 resolved", "vul-3 fixed"}})
+	request("con-4", workflows.StepRespond, map[string]any{"note": "checking the regulation"})
+
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		var d workflows.ButlerState
+		if !assert.NoError(c, remarshal(s.view(c, path, s.manager).Details, &d)) || !assert.Len(c, d.Requests, 4) {
+			return
+		}
+		for _, r := range d.Requests {
+			assert.Equal(c, r.ID != "con-4", r.Status == workflows.StatusClosed, r.ID)
+		}
+		assert.Contains(c, s.timeline(c, path), "report_emailed")
+	}, 20*time.Second, 200*time.Millisecond)
+
+	runs := s.awaitRuns(t, caseID, first, 2)
+	recordHistory(t, s, caseID, runs[0], "butler_continued_as_new")
+	recordHistory(t, s, caseID, runs[1], "butler_resumed_with_requests")
+	recordHistory(t, s, workflows.RequestWorkflowID(caseID, "con-1"), "", "butler_request_consultation_partner_signalled")
+	recordHistory(t, s, workflows.RequestWorkflowID(caseID, "inc-2"), "", "butler_request_incident_resolved")
+	recordHistory(t, s, workflows.RequestWorkflowID(caseID, "vul-3"), "", "butler_request_vulnerability_fixed")
+}
+
+// TestButlerHistoryTermEnds: an emergency edition bought 15 days ago less a few seconds, through the API:
+// its contact clause is breached at once; an incident is opened and responded to; the term ends with the
+// incident open, which cancels the request's workflow and closes the case.
+func TestButlerHistoryTermEnds(t *testing.T) {
+	s := newStack(t)
+	s.addServices(t, workflows.ServiceButler, "p-alpha")
+	partner := s.partners["p-alpha"]
+	const lead = 40 * time.Second // from purchase to the end of the term
+	body := purchaseBody("BUT-E")
+	body["service"], body["spec"] = workflows.ServiceButler, workflows.ButlerEmergency
+	body["paid_at"] = time.Now().UTC().Add(-15*24*time.Hour + lead).Truncate(time.Second).Format(time.RFC3339)
+	res := s.signed(http.MethodPost, "/v1/purchases", mustJSON(t, body))
+	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
+	caseID := workflows.CaseWorkflowID(workflows.ServiceButler, "BUT-E")
+	path := "/v1/cases/" + caseID
+
+	s.marketCall(t, path+"/requests", map[string]any{"kind": workflows.RequestIncident, "summary": "ransom note on the web server"})
+	s.awaitOffer(t, path, "p-alpha")
+	s.partnerStep(t, path, partner, workflows.StepAccept, map[string]any{})
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		r := s.bearer(http.MethodPost, path+"/requests/inc-1/steps/respond", partner, []byte(`{"note":"on site in 30 minutes"}`))
+		assert.Equal(c, http.StatusOK, r.Status, "%s", r.Body)
+	}, 20*time.Second, 200*time.Millisecond)
+
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		v := s.view(c, path, s.manager)
+		assert.Equal(c, workflows.StatusClosed, v.Status)
+	}, lead+30*time.Second, 500*time.Millisecond)
+	events := s.timelineOf(t, path)
+	for _, want := range []string{"sla_breached", "request_received", "request_cancelled", "term_ended"} {
+		assert.Contains(t, events, want)
+	}
+	var res2 workflows.ButlerResult
+	require.NoError(t, s.temporal.GetWorkflow(t.Context(), caseID, "").Get(t.Context(), &res2))
+	assert.Equal(t, workflows.StageClosed, res2.Stage)
+	var canceled *temporal.CanceledError
+	err := s.temporal.GetWorkflow(t.Context(), workflows.RequestWorkflowID(caseID, "inc-1"), "").Get(t.Context(), nil)
+	assert.ErrorAs(t, err, &canceled)
+
+	recordHistory(t, s, caseID, "", "butler_emergency_term_ended")
+	recordHistory(t, s, workflows.RequestWorkflowID(caseID, "inc-1"), "", "butler_request_cancelled_at_term_end")
+}
+
+// startCaseWithHistoryLimit starts a case as the purchase callback does — the order, the case's row,
+// then its workflow — with a HistoryLimit, so that the case continues as new once its run's history is
+// that long. It returns the case ID, its API path and the first run's ID.
+func (s *stack) startCaseWithHistoryLimit(t *testing.T, service, spec, orderID string, quantity, historyLimit int) (caseID, path, runID string) {
+	t.Helper()
+	ctx := t.Context()
+	now := time.Now().UTC()
+	ci := workflows.CaseInput{
+		CaseID: workflows.CaseWorkflowID(service, orderID), OrderID: orderID, CustomerID: "cust-42", Service: service, Spec: spec,
+		Quantity: quantity, AmountCents: 500000, Currency: "CNY", PaidAt: now.Add(-time.Minute).Truncate(time.Second),
+		HistoryLimit: historyLimit,
+	}
+	require.NoError(t, workflows.ValidateCaseInput(ci))
+	_, _, err := s.store.PutOrder(ctx, &db.Order{
+		OrderID: orderID, CustomerID: ci.CustomerID, Service: service, Spec: spec, Quantity: quantity, AmountCents: ci.AmountCents,
+		Currency: ci.Currency, PaidAt: ci.PaidAt, Contact: db.Contact{Name: "Wang Li", Email: "ops@example.com"},
+		BodyHash: "started-by-test", CaseID: ci.CaseID, WorkflowID: ci.CaseID, CreatedAt: now,
+	})
+	require.NoError(t, err)
+	require.NoError(t, s.store.InsertCaseIfAbsent(ctx, &db.Case{
+		CaseID: ci.CaseID, WorkflowID: ci.CaseID, Service: service, Spec: spec, Stage: workflows.StageAssignment,
+		Status: workflows.StatusOpen, CustomerID: ci.CustomerID, OrderID: orderID, AmountCents: ci.AmountCents,
+		SLAStatus: workflows.SLAOnTrack, OpenedAt: now, UpdatedAt: now,
+	}))
+	lc := workflows.Lifecycles[service]
+	run, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: ci.CaseID, TaskQueue: workflows.TaskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.AttrServiceType.ValueSet(service), workflows.AttrOrderID.ValueSet(orderID),
+			workflows.AttrCustomerID.ValueSet(ci.CustomerID), workflows.AttrCaseStage.ValueSet(workflows.StageAssignment),
+			workflows.AttrSLAStatus.ValueSet(workflows.SLAOnTrack), workflows.AttrRefundPercent.ValueSet(0),
+		),
+	}, lc.Workflow, lc.Input(ci))
+	require.NoError(t, err)
+	return ci.CaseID, "/v1/cases/" + ci.CaseID, run.GetRunID()
+}
+
+// awaitRuns waits until the case has run want runs, continuing as new from the first, and requires that
+// it has not run more; it returns their IDs, the first first.
+func (s *stack) awaitRuns(t *testing.T, workflowID, first string, want int) []string {
+	t.Helper()
+	var runs []string
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		runs = []string{first}
+		for {
+			h := history(t, s, workflowID, runs[len(runs)-1])
+			next := h.Events[len(h.Events)-1].GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
+			if next == "" {
+				break
+			}
+			runs = append(runs, next)
+		}
+		assert.GreaterOrEqual(c, len(runs), want, "runs")
+	}, 20*time.Second, 100*time.Millisecond)
+	require.Len(t, runs, want, "%s continued as new more often than the test plans; its HistoryLimit needs raising", workflowID)
+	return runs
+}
+
+// awaitOffer waits until the case is offered to partnerID.
+func (s *stack) awaitOffer(t *testing.T, path, partnerID string) {
+	t.Helper()
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.Equal(c, partnerID, s.view(c, path, s.partners[partnerID]).PartnerID)
+	}, 20*time.Second, 100*time.Millisecond)
+}
+
+// partnerStep sends a partner's step and requires it to succeed.
+func (s *stack) partnerStep(t *testing.T, path, token, step string, payload any) workflows.CaseView {
+	t.Helper()
+	res := s.bearer(http.MethodPost, path+"/steps/"+step, token, mustJSON(t, payload))
+	require.Equal(t, http.StatusOK, res.Status, "%s: %s", step, res.Body)
+	var v workflows.CaseView
+	res.json(t, &v)
+	return v
+}
+
+// marketCall sends a signed marketplace call and requires it to succeed.
+func (s *stack) marketCall(t *testing.T, path string, payload any) {
+	t.Helper()
+	res := s.signed(http.MethodPost, path, mustJSON(t, payload))
+	require.Equal(t, http.StatusOK, res.Status, "%s: %s", path, res.Body)
+}
+
+// addServices adds service to the partners' skills.
+func (s *stack) addServices(t *testing.T, service string, partnerIDs ...string) {
+	t.Helper()
+	for _, id := range partnerIDs {
+		p, err := s.store.GetPartner(t.Context(), id)
+		require.NoError(t, err)
+		p.Services = append(p.Services, service)
+		_, err = s.store.NewUpdate().Model(p).Column("services").WherePK().Exec(t.Context())
+		require.NoError(t, err)
+	}
+}
+
+// details is the case's details (its lifecycle's state), as a manager sees them.
+func (s *stack) details(t *testing.T, path string) map[string]any {
+	t.Helper()
+	res := s.bearer(http.MethodGet, path, s.manager, nil)
+	require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
+	var v struct {
+		Details map[string]any `json:"details"`
+	}
+	res.json(t, &v)
+	for k, x := range v.Details {
+		if f, ok := x.(float64); ok && f == float64(int(f)) {
+			v.Details[k] = int(f)
+		}
+	}
+	return v.Details
+}
+
+// timeline lists the events of the case's timeline, as a manager sees it.
+func (s *stack) timeline(c *assert.CollectT, path string) []string {
+	var events []string
+	for _, e := range s.view(c, path, s.manager).Timeline {
+		events = append(events, e.Event)
+	}
+	return events
+}
+
+func (s *stack) timelineOf(t *testing.T, path string) []string {
+	t.Helper()
+	var events []string
+	require.EventuallyWithT(t, func(c *assert.CollectT) { events = s.timeline(c, path) }, 5*time.Second, 100*time.Millisecond)
+	return events
+}
+
+// chinaToday is the date days from today in China, YYYY-MM-DD.
+func chinaToday(days int) string {
+	return time.Now().In(chinaZone()).AddDate(0, 0, days).Format(time.DateOnly)
+}
+
+func chinaZone() *time.Location { return time.FixedZone("CST", 8*3600) }
+
+func remarshal(from, to any) error {
+	b, err := json.Marshal(from)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, to)
+}
