@@ -34,7 +34,7 @@ type fixture struct {
 	partner  string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{store: dbtest.MustOpen(t), temporal: &mocks.Client{}, secret: []byte("fixture-secret"), now: time.Now()}

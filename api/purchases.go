@@ -158,13 +158,18 @@ func (s *Server) purchase(c echo.Context) error {
 	return c.JSON(status, PurchaseResult{CaseID: ci.CaseID, WorkflowID: ci.CaseID})
 }
 
-// decodeStrict decodes one JSON object, refusing unknown fields, trailing data and invalid UTF-8.
+// decodeStrict decodes one JSON object, refusing anything else (null, an array, a string), unknown fields,
+// trailing data and invalid UTF-8.
 func decodeStrict(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
 		return problem(CodeBadRequest, "request body is empty; send a JSON object")
 	}
 	if !utf8.Valid(body) {
 		return problem(CodeBadRequest, "request body is not valid UTF-8")
+	}
+	if trimmed[0] != '{' {
+		return problem(CodeBadRequest, "request body must be a JSON object ({...})")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
