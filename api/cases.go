@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/api/serviceerror"
@@ -23,7 +25,9 @@ import (
 // company's cases, and another's is answered exactly like a missing one.
 func (s *Server) caseFor(c echo.Context) (*db.Case, error) {
 	id := c.Param("id")
-	if _, _, err := workflows.ParseCaseID(id); err != nil {
+	// Case IDs are a service and an order ID of letters, digits and -_. (checked at purchase); anything with
+	// control characters is no case, and must not reach the database, where PostgreSQL would drop a NUL.
+	if _, _, err := workflows.ParseCaseID(id); err != nil || len(id) > 100 || !utf8.ValidString(id) || strings.ContainsFunc(id, unicode.IsControl) {
 		return nil, problem(CodeNotFound, "no case %q", id)
 	}
 	row, err := s.store.GetCase(c.Request().Context(), id)

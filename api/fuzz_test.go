@@ -114,6 +114,8 @@ func FuzzPurchase(f *testing.F) {
 	seed("F-9", func(m map[string]any) { m["quantity"] = 1e12 })
 	seed("F-10", func(m map[string]any) { m["amount_cents"] = "100" })
 	seed("F-11", func(m map[string]any) { m["contact"] = map[string]any{"name": "Li", "phone": "call me"} })
+	seed("F-12", func(m map[string]any) { m["contact"] = map[string]any{"name": "Li\u0000", "phone": "110"} })
+	seed("F-13", func(m map[string]any) { m["contact"] = map[string]any{"name": "Li\x00Wang", "phone": "110"} })
 	for _, b := range []string{``, ` `, `null`, `[]`, `"x"`, `0`, `{}`, `{"order_id":"\ud800"}`, "{\"order_id\":\"\xff\"}", `{} {}`,
 		`{"order_id":1e999}`, `{"paid_at":"2026-02-30T00:00:00Z"}`, strings.Repeat(`[`, 20000), `{"order_id":"A","order_id":"B"}`} {
 		f.Add([]byte(b))
@@ -153,7 +155,10 @@ func FuzzPurchase(f *testing.F) {
 		if len(started) != 1 || started[0].ID != res.CaseID || started[0].TaskQueue != workflows.TaskQueue {
 			t.Fatalf("started %+v for case %s", started, res.CaseID)
 		}
-		// The customer's contact is in the order row, and nowhere in what the workflow receives.
+		// The customer's contact is in the order row as sent, and nowhere in what the workflow receives.
+		if strings.ContainsRune(in.Contact.Name+in.Contact.Phone+in.Contact.Email, 0) {
+			t.Fatalf("accepted a contact with U+0000, which PostgreSQL cannot store: %+v", in.Contact)
+		}
 		o, err := fx.store.GetOrder(context.Background(), in.OrderID)
 		if err != nil || (o.Contact != db.Contact{Name: in.Contact.Name, Phone: in.Contact.Phone, Email: in.Contact.Email}) {
 			t.Fatalf("stored order %+v (%v); sent contact %+v", o, err, in.Contact)
@@ -171,6 +176,23 @@ func FuzzPurchase(f *testing.F) {
 			}
 		}
 	})
+}
+
+// holdsNUL reports whether a decoded JSON value has U+0000 in any string or key.
+func holdsNUL(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.ContainsRune(v, 0)
+	case []any:
+		return slices.ContainsFunc(v, holdsNUL)
+	case map[string]any:
+		for k, e := range v {
+			if strings.ContainsRune(k, 0) || holdsNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // fakeUpdate is a workflow update's outcome.
@@ -218,6 +240,9 @@ func FuzzStep(f *testing.F) {
 		{"", `{}`, ""},
 		{"contact", `{"note":` + strings.Repeat(`{"a":`, 5000), ""},
 		{"contact", `{"note":"\u0000\u202e"}`, "\n"},
+		{"contact", `{"note":"\\u0000 is a literal, \\\u0000 is not"}`, ""},
+		{"contact", `{"note":"\\u0000 is only a literal here"}`, ""},
+		{"contact", `{"note\u0000":"x"}`, ""},
 	} {
 		f.Add(s.step, []byte(s.body), s.key)
 	}
@@ -231,7 +256,9 @@ func FuzzStep(f *testing.F) {
 		rec := fx.serve(http.MethodPost, "/v1/cases/"+caseID+"/steps/"+url.PathEscape(step), body, h)
 		checkAnswer(t, rec)
 		known := slices.Contains(workflows.SOSSteps, step)
-		object := len(body) == 0 || isJSONObject(body) // no body at all stands for {}
+		var decoded any
+		_ = json.Unmarshal(body, &decoded)
+		object := len(body) == 0 || (isJSONObject(body) && !holdsNUL(decoded)) // no body at all stands for {}
 		if !known || !object || len(key) > 128 {
 			if len(sent) > 0 || rec.Code < 400 {
 				t.Fatalf("step %q, body %q, key of %d: status %d and %d updates sent", step, body, len(key), rec.Code, len(sent))
@@ -247,6 +274,10 @@ func FuzzStep(f *testing.F) {
 		if o.WorkflowID != caseID || o.UpdateName != workflows.UpdateStep || in.Step != step || in.Actor != workflows.ActorPartner ||
 			in.PartnerID != "p1" || in.ActorName != "eng" || !in.At.Equal(fx.now) || !isJSONObject(in.Payload) {
 			t.Fatalf("sent %+v with input %+v", o, in)
+		}
+		var payload any
+		if err := json.Unmarshal(in.Payload, &payload); err != nil || holdsNUL(payload) {
+			t.Fatalf("sent a payload with U+0000, which PostgreSQL cannot store: %q", in.Payload)
 		}
 		if key != "" && o.UpdateID != step+"/"+workflows.ActorPartner+"/"+key {
 			t.Fatalf("update id %q for key %q", o.UpdateID, key)

@@ -159,7 +159,8 @@ func (s *Server) purchase(c echo.Context) error {
 }
 
 // decodeStrict decodes one JSON object, refusing anything else (null, an array, a string), unknown fields,
-// trailing data and invalid UTF-8.
+// trailing data, invalid UTF-8 and U+0000, which PostgreSQL's text cannot store (it would be dropped or
+// altered there, and kept on SQLite).
 func decodeStrict(body []byte, v any) error {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
@@ -170,6 +171,9 @@ func decodeStrict(body []byte, v any) error {
 	}
 	if trimmed[0] != '{' {
 		return problem(CodeBadRequest, "request body must be a JSON object ({...})")
+	}
+	if hasNUL(body) {
+		return problem(CodeInvalid, "request body holds the character U+0000 (\\u0000), which is never valid in steward's fields; remove it")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -191,4 +195,24 @@ func decodeStrict(body []byte, v any) error {
 		return problem(CodeBadRequest, "malformed JSON: data after the object")
 	}
 	return nil
+}
+
+// hasNUL reports whether a JSON text holds the escape \u0000 (a raw NUL byte is not valid JSON anyway).
+func hasNUL(body []byte) bool {
+	esc := []byte(`\u0000`)
+	for i := 0; ; {
+		j := bytes.Index(body[i:], esc)
+		if j < 0 {
+			return false
+		}
+		j += i
+		n := 0 // backslashes before this one: an odd number makes it a literal backslash, not an escape
+		for k := j - 1; k >= 0 && body[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return true
+		}
+		i = j + 1
+	}
 }

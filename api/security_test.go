@@ -32,3 +32,16 @@ func TestSignatureReplayInOtherSpelling(t *testing.T) {
 	rec, _ = f.call(t, http.MethodGet, "/v1/cases/sos:A/report", nil, upper)
 	assert.Equal(t, http.StatusNotFound, rec.Code, "%s", rec.Body)
 }
+
+// TestCaseIDWithControlCharacters: a case ID with a NUL or another control character is no case, on every
+// database (PostgreSQL would drop the NUL and find the case without it).
+func TestCaseIDWithControlCharacters(t *testing.T) {
+	f := newFixture(t)
+	require.NoError(t, f.store.UpsertCase(context.Background(), &db.Case{CaseID: "sos:A", WorkflowID: "sos:A", Service: "sos", Status: "open", OpenedAt: f.now, UpdatedAt: f.now}))
+	h := map[string]string{"Authorization": "Bearer " + f.manager}
+	for _, path := range []string{"/v1/cases/sos:A%00", "/v1/cases/sos:%00A", "/v1/cases/sos:A%0A", "/v1/cases/sos:A%FF", "/v1/cases/sos:" + strings.Repeat("A", 200)} {
+		rec, p := f.call(t, http.MethodGet, path+"/contact", nil, h)
+		assert.Equal(t, http.StatusNotFound, rec.Code, "%s: %s", path, rec.Body)
+		assert.Equal(t, CodeNotFound, p.Code, path)
+	}
+}
