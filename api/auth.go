@@ -114,8 +114,9 @@ func (s *Server) marketplaceAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			// A v1 signature covers timestamp and body only, so headers captured from one call would
 			// verify on another with the same body (an empty GET, say). Each v1 signature is bound to the
 			// first method and path it was used for. It is claimed in its canonical spelling: hex is
-			// case-insensitive, and the same MAC in upper case must not pass for a new signature.
-			ok, err := s.store.ClaimSignature(req.Context(), strings.ToLower(req.Header.Get(HeaderSignature)), req.Method+" "+req.URL.Path, s.now())
+			// case-insensitive, and the same MAC in upper case must not pass for a new signature. The path is
+			// kept escaped, in ASCII: a decoded one may hold bytes the database cannot store.
+			ok, err := s.store.ClaimSignature(req.Context(), strings.ToLower(req.Header.Get(HeaderSignature)), req.Method+" "+req.URL.EscapedPath(), s.now())
 			if err != nil {
 				return unavailable(err, "the signature store")
 			}

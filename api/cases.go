@@ -138,6 +138,11 @@ func (s *Server) listCases(c echo.Context) error {
 		}
 	}
 	f := db.CaseFilter{Service: q.Get("service"), Stage: q.Get("stage"), PartnerID: q.Get("partner_id"), SLAStatus: q.Get("sla"), Status: q.Get("status")}
+	for _, p := range []struct{ name, value string }{{"stage", f.Stage}, {"partner_id", f.PartnerID}} {
+		if len(p.value) > 128 || !utf8.ValidString(p.value) || strings.ContainsFunc(p.value, unicode.IsControl) {
+			return problem(CodeInvalid, "%s: at most 128 characters, none of them control characters", p.name)
+		}
+	}
 	if f.Service != "" && !workflows.KnownService(f.Service) {
 		return problem(CodeInvalid, "service: unknown service %q; one of %s", f.Service, strings.Join(workflows.Services, ", "))
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -41,6 +42,32 @@ func TestCaseIDWithControlCharacters(t *testing.T) {
 	h := map[string]string{"Authorization": "Bearer " + f.manager}
 	for _, path := range []string{"/v1/cases/sos:A%00", "/v1/cases/sos:%00A", "/v1/cases/sos:A%0A", "/v1/cases/sos:A%FF", "/v1/cases/sos:" + strings.Repeat("A", 200)} {
 		rec, p := f.call(t, http.MethodGet, path+"/contact", nil, h)
+		assert.Equal(t, http.StatusNotFound, rec.Code, "%s: %s", path, rec.Body)
+		assert.Equal(t, CodeNotFound, p.Code, path)
+	}
+}
+
+// TestListFiltersWithControlCharacters: a list filter that no stage or partner ID can match — invalid
+// UTF-8, a control character, too long — is 422 on every database.
+func TestListFiltersWithControlCharacters(t *testing.T) {
+	f := newFixture(t)
+	h := map[string]string{"Authorization": "Bearer " + f.manager}
+	for _, q := range []string{"stage=%00", "stage=a%FF", "partner_id=p%00", "partner_id=%0D%0A", "stage=" + strings.Repeat("a", 129)} {
+		rec, p := f.call(t, http.MethodGet, "/v1/cases?"+q, nil, h)
+		assert.Equal(t, http.StatusUnprocessableEntity, rec.Code, "%s: %s", q, rec.Body)
+		assert.Equal(t, CodeInvalid, p.Code, q)
+	}
+	rec, _ := f.call(t, http.MethodGet, "/v1/cases?stage=report&partner_id=p1", nil, h)
+	assert.Equal(t, http.StatusOK, rec.Code, "%s", rec.Body)
+}
+
+// TestSignedRequestToMalformedPath: a v1-signed call to a path with a NUL or invalid UTF-8 is answered like
+// any unknown case; binding its signature to the path does not trip the database.
+func TestSignedRequestToMalformedPath(t *testing.T) {
+	f := newFixture(t)
+	for i, path := range []string{"/v1/cases/sos:A%00/report", "/v1/cases/sos:A%FF/report"} {
+		ts := f.now.Add(time.Duration(i) * time.Second) // a signature of its own for each
+		rec, p := f.call(t, http.MethodGet, path, nil, f.signed(ts, nil))
 		assert.Equal(t, http.StatusNotFound, rec.Code, "%s: %s", path, rec.Body)
 		assert.Equal(t, CodeNotFound, p.Code, path)
 	}
