@@ -72,3 +72,38 @@ func TestSignedRequestToMalformedPath(t *testing.T) {
 		assert.Equal(t, CodeNotFound, p.Code, path)
 	}
 }
+
+// TestSecurityHeaders: every answer — JSON, problem, health, the contact — tells browsers not to sniff,
+// frame, refer or run anything, and the contact is not cached.
+func TestSecurityHeaders(t *testing.T) {
+	f := newFixture(t)
+	require.NoError(t, f.store.UpsertCase(context.Background(), &db.Case{CaseID: "sos:H", WorkflowID: "sos:H", Service: "sos", Stage: "confirmation",
+		Status: "open", PartnerID: "p1", OrderID: "H", OpenedAt: f.now, UpdatedAt: f.now}))
+	_, _, err := f.store.PutOrder(context.Background(), &db.Order{OrderID: "H", CustomerID: "c", Service: "sos", Spec: "handling", Quantity: 1,
+		Currency: "CNY", PaidAt: f.now, Contact: db.Contact{Name: "Li", Phone: "110"}, BodyHash: "h", CaseID: "sos:H", WorkflowID: "sos:H", CreatedAt: f.now})
+	require.NoError(t, err)
+	mgr := map[string]string{"Authorization": "Bearer " + f.manager}
+	for _, c := range []struct {
+		path   string
+		header map[string]string
+		status int
+	}{
+		{"/healthz", nil, http.StatusOK},
+		{"/v1/cases", mgr, http.StatusOK},
+		{"/v1/cases", nil, http.StatusUnauthorized},
+		{"/v1/cases/sos:NOPE", mgr, http.StatusNotFound},
+		{"/v1/cases/sos:H/contact", mgr, http.StatusOK},
+	} {
+		rec, _ := f.call(t, http.MethodGet, c.path, nil, c.header)
+		require.Equal(t, c.status, rec.Code, "%s: %s", c.path, rec.Body)
+		h := rec.Header()
+		assert.Equal(t, "nosniff", h.Get("X-Content-Type-Options"), c.path)
+		assert.Equal(t, "DENY", h.Get("X-Frame-Options"), c.path)
+		assert.Equal(t, "no-referrer", h.Get("Referrer-Policy"), c.path)
+		assert.Contains(t, h.Get("Content-Security-Policy"), "default-src 'none'", c.path)
+		assert.Contains(t, h.Get("Content-Security-Policy"), "frame-ancestors 'none'", c.path)
+		assert.NotEmpty(t, h.Get("X-Request-Id"), c.path)
+	}
+	rec, _ := f.call(t, http.MethodGet, "/v1/cases/sos:H/contact", nil, mgr)
+	assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
+}

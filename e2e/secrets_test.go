@@ -1,0 +1,268 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun/dialect"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/steward-oss/steward/activities"
+	"github.com/steward-oss/steward/api"
+	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/db/dbtest"
+	"github.com/steward-oss/steward/devserver"
+	"github.com/steward-oss/steward/notifications"
+	"github.com/steward-oss/steward/worker"
+	"github.com/steward-oss/steward/workflows"
+)
+
+// logBuffer collects log lines from the stack's goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// notifyBoth hands every message to each notifier: the recorder, and the log notifier steward uses when
+// no Slack token is set.
+type notifyBoth []notifications.Notifier
+
+func (n notifyBoth) Notify(ctx context.Context, m notifications.Message) error {
+	for _, x := range n {
+		if err := x.Notify(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newLoggedStack is newStack with every log — the API's, the activities', the log notifier's and mailer's,
+// the Temporal SDK's (workflow loggers included) and the embedded server's — written to logs at debug
+// level, and the given marketplace secret.
+func newLoggedStack(t *testing.T, logs *logBuffer, secret string) *stack {
+	t.Helper()
+	ctx := context.Background()
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := devserver.Start(ctx, devserver.Options{
+		DataDir: t.TempDir(), FrontendPort: -1, UIPort: 0, Namespace: "default",
+		SearchAttributes: workflows.SearchAttributes(), Logger: logger,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Stop() })
+	store := dbtest.MustOpen(t)
+	c, err := client.Dial(client.Options{HostPort: srv.FrontendHostPort(), Namespace: srv.Namespace(), Logger: sdklog.NewStructuredLogger(logger)})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	notes := &notifications.Recorder{}
+	w := worker.New(c, &activities.Activities{Store: store, Notifier: notifyBoth{notes, &notifications.Log{Logger: logger}},
+		Mailer: &notifications.LogMailer{Logger: logger}, Logger: logger}, sdkworker.Options{})
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+
+	s := &stack{t: t, temporal: c, store: store, secret: []byte(secret), notes: notes, partners: map[string]string{}}
+	s.api = httptest.NewServer(api.New(api.Config{Temporal: c, Store: store, Logger: logger, MarketplaceSecret: s.secret}).Handler())
+	t.Cleanup(s.api.Close)
+	for _, id := range []string{"p-alpha", "p-beta"} {
+		require.NoError(t, store.AddPartner(ctx, &db.Partner{ID: id, Name: id, Services: []string{"sos"}, Capacity: 3, Active: true, CreatedAt: time.Now()}))
+		tok, _, err := store.IssueToken(ctx, db.RolePartner, id, "engineer of "+id)
+		require.NoError(t, err)
+		s.partners[id] = tok
+	}
+	s.manager, _, err = store.IssueToken(ctx, db.RoleManager, "", "manager")
+	require.NoError(t, err)
+	return s
+}
+
+// tableText reads every table of the database into one string per table, for searching.
+func tableText(t *testing.T, store *db.Store) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	q := `SELECT name FROM sqlite_master WHERE type = 'table'`
+	if store.Dialect().Name() == dialect.PG {
+		q = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`
+	}
+	var tables []string
+	require.NoError(t, store.NewRaw(q).Scan(ctx, &tables))
+	out := map[string]string{}
+	for _, table := range tables {
+		rows, err := store.QueryContext(ctx, "SELECT * FROM "+table)
+		require.NoError(t, err, table)
+		cols, err := rows.Columns()
+		require.NoError(t, err)
+		var b strings.Builder
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			require.NoError(t, rows.Scan(ptrs...))
+			for _, v := range vals {
+				if raw, ok := v.([]byte); ok {
+					b.Write(raw)
+				} else {
+					fmt.Fprint(&b, v)
+				}
+				b.WriteByte('\t')
+			}
+			b.WriteByte('\n')
+		}
+		require.NoError(t, rows.Err())
+		require.NoError(t, rows.Close())
+		out[table] = b.String()
+	}
+	return out
+}
+
+// TestSecretsStayOut runs an SOS case from purchase to close — its response clock breached, so chat hears
+// of it — with the customer's contact in the purchase, the partner reading it, and bad tokens and
+// signatures along the way. Then no log line holds a secret, a token or the contact; the database holds no
+// secret or token anywhere (tokens are kept hashed) and the contact only in the orders table; and the
+// workflow's search attributes, metadata and history and the chat messages hold none of them either.
+func TestSecretsStayOut(t *testing.T) {
+	logs := &logBuffer{}
+	const marketSecret = "mkt-secret-5d1f0a7c93b2e4"
+	s := newLoggedStack(t, logs, marketSecret)
+	ctx := context.Background()
+	contact := map[string]any{"name": "Zhao Mingyu", "phone": "+86 139 2468 1357", "email": "zhao.mingyu@customer.example"}
+	body := purchaseBody("ORD-SECRET")
+	body["contact"] = contact
+	body["paid_at"] = time.Now().UTC().Add(-72 * time.Hour).Truncate(time.Second).Format(time.RFC3339)
+	res := s.signed(http.MethodPost, "/v1/purchases", mustJSON(t, body))
+	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
+	caseID, path, partner := "sos:ORD-SECRET", "/v1/cases/sos:ORD-SECRET", s.partners["p-alpha"]
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.Equal(c, "p-alpha", s.view(c, path, partner).PartnerID)
+	}, 20*time.Second, 100*time.Millisecond)
+
+	ok := func(r response) {
+		t.Helper()
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	}
+	step := func(name, payload string) {
+		ok(s.bearer(http.MethodPost, path+"/steps/"+name, partner, []byte(payload)))
+	}
+	step("accept", `{}`)
+	ok(s.signed(http.MethodPost, path+"/assets", []byte(`{"hosts":[{"instance_id":"i-web1","ip":"10.0.0.11","os":"CentOS 7"}]}`)))
+	r := s.bearer(http.MethodGet, path+"/contact", partner, nil)
+	ok(r)
+	assert.Contains(t, string(r.Body), "zhao.mingyu@customer.example", "the partner holding the case reads the contact")
+	step("contact", `{"note":"reached the on-call admin"}`)
+	step("confirm", `{"security_incident":true,"incident_class":"malware","incident_type":"webshell","summary":"webshell in uploads"}`)
+	step("eradicate", `{"cleaned":["removed the webshell"],"malware_removed":true}`)
+	step("analyze", `{"cause":"unpatched upload form"}`)
+	step("report", `{"summary":"webshell removed","recommendations":["patch the upload form"]}`)
+	ok(s.signed(http.MethodPost, path+"/report/confirm", []byte(`{"rating":5}`)))
+	step("close", `{"follow_up":"no recurrence"}`)
+	ok(s.bearer(http.MethodGet, path+"/report", s.manager, nil))
+	ok(s.bearer(http.MethodGet, "/v1/cases?service=sos", s.manager, nil))
+
+	// Refused credentials are not logged either.
+	const wrongToken = "stw_wrong_token_0c8e1f5a2b"
+	assert.Equal(t, http.StatusUnauthorized, s.bearer(http.MethodGet, path, wrongToken, nil).Status)
+	wrongSig := s.raw(http.MethodPost, path+"/cancel", []byte(`{}`), api.HeaderTimestamp, "1", api.HeaderSignature, "v1=deadbeef")
+	assert.Equal(t, http.StatusUnauthorized, wrongSig.Status)
+
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.NotEmpty(c, s.notes.Messages(), "the breach reached chat")
+	}, 20*time.Second, 100*time.Millisecond)
+
+	secrets := map[string]string{"marketplace secret": marketSecret, "manager token": s.manager, "wrong token": wrongToken}
+	for id, tok := range s.partners {
+		secrets["token of "+id] = tok
+		secrets["token of "+id+" without its prefix"] = strings.TrimPrefix(tok, "stw_")
+	}
+	personal := map[string]string{}
+	for k, v := range contact {
+		personal["contact "+k] = v.(string)
+	}
+	both := map[string]string{}
+	for k, v := range secrets {
+		both[k] = v
+	}
+	for k, v := range personal {
+		both[k] = v
+	}
+
+	// Logs: the capture works (the API logged each request), and holds none of them.
+	out := logs.String()
+	require.Contains(t, out, `"route":"/v1/cases/:id/contact"`, "the API's request log was captured")
+	require.Contains(t, out, `"msg":"notification"`, "the log notifier's lines were captured")
+	for what, v := range both {
+		assert.NotContains(t, out, v, "a log line holds the %s", what)
+	}
+
+	// Database: no secret or token in any table (tokens are stored as hashes); the contact only in orders.
+	tables := tableText(t, s.store)
+	require.Contains(t, tables, "tokens")
+	for table, text := range tables {
+		for what, v := range secrets {
+			assert.NotContains(t, text, v, "table %s holds the %s", table, what)
+		}
+		if table == "orders" {
+			continue
+		}
+		for what, v := range personal {
+			assert.NotContains(t, text, v, "table %s holds the %s", table, what)
+		}
+	}
+	assert.Contains(t, tables["orders"], "zhao.mingyu@customer.example", "the order keeps the contact")
+
+	// Temporal: search attributes, metadata and history hold no personal data and no secret.
+	desc, err := s.temporal.DescribeWorkflowExecution(ctx, caseID, "")
+	require.NoError(t, err)
+	attrs := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()
+	require.NotEmpty(t, attrs)
+	for name, p := range attrs {
+		var v any
+		require.NoError(t, converter.GetDefaultDataConverter().FromPayload(p, &v), name)
+		for what, x := range both {
+			assert.NotContains(t, fmt.Sprint(v), x, "search attribute %s holds the %s", name, what)
+		}
+	}
+	describe := desc.String()
+	for what, v := range both {
+		assert.NotContains(t, describe, v, "the workflow's description holds the %s", what)
+	}
+	for _, ev := range history(t, s, caseID, "").Events {
+		text := ev.String()
+		for what, v := range both {
+			assert.NotContains(t, text, v, "history event %d holds the %s", ev.EventId, what)
+		}
+	}
+
+	// Chat: no message carries the contact or a secret.
+	for _, m := range s.notes.Messages() {
+		b, err := json.Marshal(m)
+		require.NoError(t, err)
+		for what, v := range both {
+			assert.NotContains(t, string(b), v, "message %q holds the %s", m.Title, what)
+		}
+	}
+}
