@@ -4,7 +4,7 @@ export GOTOOLCHAIN := local
 BIN := bin/steward
 WORKFLOWCHECK_VERSION := v0.6.0
 
-.PHONY: run build test test-short lint vet workflowcheck bench bench-smoke compose-check clean
+.PHONY: run build test test-short lint vet workflowcheck bench bench-smoke reliability reliability-short compose-check clean
 
 ## run: build steward and start everything embedded (Temporal, Web UI, database, worker, API)
 run: build
@@ -38,6 +38,16 @@ bench:
 ## bench-smoke: one iteration of every benchmark, as a correctness check
 bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./sla/...
+
+## reliability: the fault battery in full (>=200 SOS cases through the API while worker and API are SIGKILLed,
+## the Temporal server, PostgreSQL and Slack fail), fuzzing, the hostile table and replay; rewrites docs/reliability.md
+reliability: build
+	STEWARD_BIN=$(CURDIR)/$(BIN) STEWARD_RELIABILITY=full STEWARD_RELIABILITY_REPORT=$(CURDIR)/docs/reliability.md \
+		$(GO) test -count=1 -timeout 60m -v -run 'TestBattery|TestChecks' ./reliability/
+
+## reliability-short: the battery's short version (CI): 20+20 cases, two SIGKILLs each, every outage once
+reliability-short: build
+	STEWARD_BIN=$(CURDIR)/$(BIN) STEWARD_RELIABILITY=short $(GO) test -count=1 -timeout 15m -v -run TestBattery ./reliability/
 
 compose-check:
 	docker-compose -f docker-compose.yml config -q

@@ -1,0 +1,419 @@
+package reliability
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/workflows"
+)
+
+// Environment that selects and shapes the battery.
+const (
+	// EnvMode is "short" (CI) or "full" (make reliability); unset skips the battery.
+	EnvMode = "STEWARD_RELIABILITY"
+	// EnvReport names the Markdown file the figures are written to.
+	EnvReport = "STEWARD_RELIABILITY_REPORT"
+	// EnvBin names a built steward binary to run (default: built into a temporary directory).
+	EnvBin = "STEWARD_BIN"
+	// EnvPGRestart is the command that restarts PostgreSQL (default: pg_ctlcluster when it is installed).
+	EnvPGRestart = "STEWARD_PG_RESTART"
+)
+
+// plan is the battery's size.
+type plan struct {
+	Mode                  string
+	Bots                  int
+	CrashCases            int              // at least this many cases in the crash phase
+	WorkerKills, APIKills int              // SIGKILLs of each process in the crash phase
+	KillGap               [2]time.Duration // random wait between kills
+	Down                  [2]time.Duration // how long a killed process stays down
+	OutageCases           int
+	SlackOutage           time.Duration // each of: 500s, then 429s
+	CaseTimeout           time.Duration // a bot gives up on a case after this
+}
+
+func planFor(mode string) plan {
+	if mode == "calm" { // no faults: a baseline while debugging the battery itself
+		p := planFor("short")
+		p.Mode, p.WorkerKills, p.APIKills = mode, 0, 0
+		return p
+	}
+	if mode == "full" {
+		return plan{Mode: mode, Bots: 12, CrashCases: 200, WorkerKills: 6, APIKills: 6,
+			KillGap: [2]time.Duration{2 * time.Second, 7 * time.Second}, Down: [2]time.Duration{200 * time.Millisecond, 2 * time.Second},
+			OutageCases: 100, SlackOutage: 8 * time.Second, CaseTimeout: 5 * time.Minute}
+	}
+	return plan{Mode: mode, Bots: 4, CrashCases: 20, WorkerKills: 2, APIKills: 2,
+		KillGap: [2]time.Duration{time.Second, 3 * time.Second}, Down: [2]time.Duration{200 * time.Millisecond, time.Second},
+		OutageCases: 20, SlackOutage: 3 * time.Second, CaseTimeout: 2 * time.Minute}
+}
+
+func randBetween(r [2]time.Duration) time.Duration {
+	n, _ := rand.Int(rand.Reader, big.NewInt(int64(r[1]-r[0])+1))
+	return r[0] + time.Duration(n.Int64())
+}
+
+// battery is the stack under test: three steward processes, the database, a fake Slack and the bots.
+type battery struct {
+	t        *testing.T
+	plan     plan
+	dir      string
+	dsn      string
+	pg       bool
+	store    *db.Store
+	slack    *FakeSlack
+	temporal *Proc
+	worker   *Proc
+	api      *Proc
+	tc       client.Client
+	bots     *Client
+	tport    int
+
+	mu     sync.Mutex
+	orders []SOSOrder
+	failed []string
+	events []string // what the chaos did, in order, for the report
+	start  time.Time
+}
+
+func (b *battery) logEvent(format string, args ...any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	line := fmt.Sprintf("%6.1fs  ", time.Since(b.start).Seconds()) + fmt.Sprintf(format, args...)
+	b.events = append(b.events, line)
+	b.t.Log(line)
+}
+
+// TestBattery is the reliability battery (see the package comment). It runs only when STEWARD_RELIABILITY
+// is set: `make reliability` (full) and CI (short).
+func TestBattery(t *testing.T) {
+	mode := os.Getenv(EnvMode)
+	if mode == "" {
+		t.Skip("set " + EnvMode + "=short or full (make reliability) to run the fault battery")
+	}
+	b := newBattery(t, planFor(mode))
+	ctx := t.Context()
+
+	crash := b.phase(ctx, "crash", b.plan.CrashCases, func(ctx context.Context) {
+		var wg sync.WaitGroup
+		wg.Go(func() { b.chaos(ctx, b.worker, b.plan.WorkerKills, nil) })
+		wg.Go(func() { b.chaos(ctx, b.api, b.plan.APIKills, b.apiReady) })
+		wg.Wait()
+	})
+	outage := b.phase(ctx, "outage", b.plan.OutageCases, b.outages)
+
+	rep := b.verify(ctx)
+	rep.Plan, rep.Crash, rep.Outage = b.plan, crash, outage
+	rep.Events = b.events
+	text := rep.markdown()
+	t.Log("\n" + text)
+	if out := os.Getenv(EnvReport); out != "" {
+		require.NoError(t, writeReport(out, text))
+	}
+	require.Empty(t, b.failed, "bots that could not finish their case")
+	require.Zero(t, rep.Lost, "lost cases")
+	require.Zero(t, rep.WrongState, "cases not in their expected state")
+	require.Zero(t, rep.DoubledEvents, "doubled timeline rows")
+	require.Zero(t, rep.DoubledRefunds, "doubled refunds")
+	require.Equal(t, rep.RefundExpected, rep.RefundActual, "refund sum")
+	require.Zero(t, rep.NotSent, "notifications not sent")
+	require.Zero(t, rep.SlackMissing, "notifications missing in Slack")
+	require.Zero(t, rep.SlackDoubled, "notifications doubled in Slack")
+	require.Zero(t, rep.Slack.Early, "requests inside Slack's rate limit, this long after the 429: %v", rep.Slack.EarlyAt)
+	require.Positive(t, rep.Slack.Served500, "Slack outage happened")
+	require.Positive(t, rep.Slack.Served429, "Slack rate limit happened")
+}
+
+func newBattery(t *testing.T, p plan) *battery {
+	ctx := t.Context()
+	dir := t.TempDir()
+	b := &battery{t: t, plan: p, dir: dir, slack: NewFakeSlack(), start: time.Now()}
+	t.Cleanup(b.slack.Close)
+	bin, err := BuildSteward(ctx, os.Getenv(EnvBin), dir)
+	require.NoError(t, err)
+
+	b.dsn, b.pg = "sqlite:"+filepath.Join(dir, "steward.db"), false
+	if base := os.Getenv("TEST_DATABASE_URL"); base != "" {
+		b.dsn, b.pg = pgSchema(t, base), true
+	}
+	b.store, err = db.Open(ctx, b.dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.store.Close() })
+	require.NoError(t, b.store.Migrate(ctx))
+
+	secret := "reliability-marketplace-secret"
+	partners := map[string]string{}
+	for _, id := range []string{"rel-a", "rel-b"} {
+		require.NoError(t, b.store.AddPartner(ctx, &db.Partner{ID: id, Name: id, Services: []string{workflows.ServiceSOS},
+			Capacity: 10_000, SlackChannel: "#partner-" + id, Active: true, CreatedAt: time.Now()}))
+		partners[id], _, err = b.store.IssueToken(ctx, db.RolePartner, id, "bot of "+id)
+		require.NoError(t, err)
+	}
+	manager, _, err := b.store.IssueToken(ctx, db.RoleManager, "", "reliability manager")
+	require.NoError(t, err)
+
+	b.tport, err = FreePort()
+	require.NoError(t, err)
+	aport, err := FreePort()
+	require.NoError(t, err)
+	env := []string{
+		"TEMPORAL_ADDRESS=127.0.0.1:" + fmt.Sprint(b.tport), "TEMPORAL_NAMESPACE=default", "DATABASE_URL=" + b.dsn,
+		"SLACK_BOT_TOKEN=xoxb-reliability", "STEWARD_SLACK_API_URL=" + b.slack.URL(), "STEWARD_SLACK_OPS_CHANNEL=#ops",
+		"STEWARD_LOG_LEVEL=warn", "STEWARD_MARKETPLACE_SECRET=" + secret, "STEWARD_API_ADDR=127.0.0.1:" + fmt.Sprint(aport),
+		"STEWARD_RATE_LIMIT=0",
+	}
+	logs := filepath.Join(dir, "logs")
+	require.NoError(t, os.MkdirAll(logs, 0o700))
+	mk := func(name string, args ...string) *Proc {
+		p := &Proc{Name: name, Bin: bin, Args: args, Env: env, Log: filepath.Join(logs, name+".log")}
+		t.Cleanup(func() {
+			p.Stop()
+			if t.Failed() {
+				if out, err := os.ReadFile(p.Log); err == nil {
+					t.Logf("--- %s log (tail)\n%s", name, tail(string(out), 4000))
+				}
+			}
+		})
+		return p
+	}
+	b.temporal = mk("temporal", "temporal", "--data-dir", filepath.Join(dir, "temporal"), "--temporal-port", fmt.Sprint(b.tport), "--ui-port", "0", "--log-level", "warn")
+	b.worker = mk("worker", "worker")
+	b.api = mk("api", "api")
+
+	require.NoError(t, b.temporal.Start())
+	b.tc = b.dialTemporal(ctx)
+	t.Cleanup(b.tc.Close)
+	require.NoError(t, b.worker.Start())
+	require.NoError(t, b.api.Start())
+	b.bots = &Client{BaseURL: "http://127.0.0.1:" + fmt.Sprint(aport), Secret: []byte(secret), Manager: manager, Partners: partners,
+		HTTP: &http.Client{Timeout: 30 * time.Second}}
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	require.NoError(t, WaitFor(rctx, b.apiReady))
+	b.logEvent("stack up: temporal :%d, api :%d, database %s", b.tport, aport, map[bool]string{true: "PostgreSQL", false: "SQLite"}[b.pg])
+	return b
+}
+
+func (b *battery) dialTemporal(ctx context.Context) client.Client {
+	var c client.Client
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	require.NoError(b.t, WaitFor(rctx, func(ctx context.Context) error {
+		var err error
+		if c == nil {
+			if c, err = client.DialContext(ctx, client.Options{HostPort: fmt.Sprintf("127.0.0.1:%d", b.tport), Namespace: "default", Logger: quietLogger{}}); err != nil {
+				return err
+			}
+		}
+		// Ready once the namespace answers a query on steward's search attributes.
+		_, err = c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "ServiceType = 'sos' AND CaseStage = 'closed'"})
+		return err
+	}))
+	return c
+}
+
+// pgSchema makes a fresh schema on base for the battery, dropped at the end, and returns its URL.
+func pgSchema(t *testing.T, base string) string {
+	ctx := t.Context()
+	admin, err := db.Open(ctx, base)
+	require.NoError(t, err)
+	buf := make([]byte, 6)
+	_, _ = rand.Read(buf)
+	schema := "reliability_" + hex.EncodeToString(buf)
+	_, err = admin.ExecContext(ctx, "CREATE SCHEMA "+schema)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		_ = admin.Close()
+	})
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func (b *battery) apiReady(ctx context.Context) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.bots.BaseURL+"/readyz", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("readyz: %d", res.StatusCode)
+	}
+	return nil
+}
+
+// phaseStats is what one phase did.
+type phaseStats struct {
+	Name     string
+	Cases    int
+	Duration time.Duration
+}
+
+// phase drives at least minCases SOS cases with the bots while chaos runs, and keeps starting cases until
+// chaos is over, so every fault lands on a loaded stack.
+func (b *battery) phase(ctx context.Context, name string, minCases int, chaos func(context.Context)) phaseStats {
+	start := time.Now()
+	b.logEvent("phase %s: %d bots, at least %d cases", name, b.plan.Bots, minCases)
+	var started atomic.Int64
+	chaosDone := make(chan struct{})
+	go func() {
+		defer close(chaosDone)
+		chaos(ctx)
+	}()
+	more := func() bool {
+		select {
+		case <-chaosDone:
+			return started.Load() < int64(minCases)
+		default:
+			return true
+		}
+	}
+	var wg sync.WaitGroup
+	for range b.plan.Bots {
+		wg.Go(func() {
+			for more() {
+				n := started.Add(1)
+				o := SOSOrder{OrderID: fmt.Sprintf("REL-%s-%04d", strings.ToUpper(name), n), PaidAt: time.Now().Add(-time.Minute), AmountCents: 500_000}
+				if n%4 == 0 {
+					// Paid four days ago, inside the 5-day asset window: the 20-business-minute response clock
+					// breached long ago (always, but in the week-long holidays), so the case owes 50%.
+					o.PaidAt = time.Now().Add(-96 * time.Hour)
+				}
+				b.mu.Lock()
+				b.orders = append(b.orders, o)
+				b.mu.Unlock()
+				cctx, cancel := context.WithTimeout(ctx, b.plan.CaseTimeout)
+				_, err := b.bots.RunSOS(cctx, o)
+				cancel()
+				if err != nil {
+					b.logEvent("bot gave up: %v", err)
+					b.mu.Lock()
+					b.failed = append(b.failed, err.Error())
+					b.mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	<-chaosDone
+	st := phaseStats{Name: name, Cases: int(started.Load()), Duration: time.Since(start)}
+	b.logEvent("phase %s done: %d cases in %s", name, st.Cases, st.Duration.Round(100*time.Millisecond))
+	return st
+}
+
+// chaos SIGKILLs p n times at random moments and starts it again after a random pause.
+func (b *battery) chaos(ctx context.Context, p *Proc, n int, ready func(context.Context) error) {
+	for i := 1; i <= n && ctx.Err() == nil; i++ {
+		time.Sleep(randBetween(b.plan.KillGap))
+		p.Kill()
+		down := randBetween(b.plan.Down)
+		b.logEvent("SIGKILL %s (%d of %d), down %s", p.Name, i, n, down.Round(time.Millisecond))
+		time.Sleep(down)
+		if err := p.Start(); err != nil {
+			b.t.Errorf("restart %s: %v", p.Name, err)
+			return
+		}
+		if ready != nil {
+			t0 := time.Now()
+			rctx, cancel := context.WithTimeout(ctx, time.Minute)
+			if err := WaitFor(rctx, ready); err != nil {
+				b.t.Errorf("%s not ready after restart: %v", p.Name, err)
+			}
+			cancel()
+			b.logEvent("%s ready %s after restart", p.Name, time.Since(t0).Round(time.Millisecond))
+		}
+	}
+}
+
+// outages restarts the Temporal server, then PostgreSQL (when the battery runs on it), then takes Slack down
+// and rate-limits it, one after the other while the bots work.
+func (b *battery) outages(ctx context.Context) {
+	time.Sleep(2 * time.Second)
+	b.temporal.Kill()
+	b.logEvent("SIGKILL temporal server")
+	time.Sleep(time.Second)
+	if err := b.temporal.Start(); err != nil {
+		b.t.Errorf("restart temporal: %v", err)
+		return
+	}
+	t0 := time.Now()
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	err := WaitFor(rctx, func(ctx context.Context) error {
+		_, err := b.tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+		return err
+	})
+	cancel()
+	if err != nil {
+		b.t.Errorf("temporal not back: %v", err)
+	}
+	b.logEvent("temporal server serving again %s after restart", time.Since(t0).Round(time.Millisecond))
+
+	time.Sleep(2 * time.Second)
+	if cmd := b.pgRestart(); cmd != "" {
+		t0 := time.Now()
+		out, err := exec.CommandContext(ctx, "sh", "-c", cmd).CombinedOutput()
+		if err != nil {
+			b.t.Errorf("%s: %v\n%s", cmd, err, out)
+		}
+		b.logEvent("PostgreSQL restarted (%s) in %s", cmd, time.Since(t0).Round(time.Millisecond))
+	} else {
+		b.logEvent("PostgreSQL restart skipped (SQLite run, or no %s and no pg_ctlcluster)", EnvPGRestart)
+	}
+
+	time.Sleep(2 * time.Second)
+	b.slack.SetMode(SlackDown)
+	b.logEvent("Slack answers 500 for %s", b.plan.SlackOutage)
+	time.Sleep(b.plan.SlackOutage)
+	b.slack.SetMode(SlackRateLimited)
+	b.logEvent("Slack answers 429 (Retry-After %s) for %s", b.slack.RetryAfter, b.plan.SlackOutage)
+	time.Sleep(b.plan.SlackOutage)
+	b.slack.SetMode(SlackOK)
+	b.logEvent("Slack healthy again")
+}
+
+func (b *battery) pgRestart() string {
+	if !b.pg {
+		return ""
+	}
+	if cmd := os.Getenv(EnvPGRestart); cmd != "" {
+		return cmd
+	}
+	if _, err := exec.LookPath("pg_ctlcluster"); err != nil {
+		return ""
+	}
+	versions, err := os.ReadDir("/etc/postgresql")
+	if err != nil || len(versions) != 1 {
+		return ""
+	}
+	return "pg_ctlcluster --skip-systemctl-redirect " + versions[0].Name() + " main restart"
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}

@@ -1,0 +1,132 @@
+package reliability
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// SlackMode is how the fake Slack answers chat.postMessage.
+type SlackMode int
+
+// The fake Slack's modes.
+const (
+	SlackOK          SlackMode = iota // delivers
+	SlackDown                         // answers 500, delivers nothing
+	SlackRateLimited                  // answers 429 with Retry-After, delivers nothing
+)
+
+// earlyGrace is how long after a 429 a request still counts as sent before the client could have read it.
+const earlyGrace = 250 * time.Millisecond
+
+// timerSlop is how early before the limit's end a request may arrive and still count as honouring it
+// (Retry-After is whole seconds, timers and clocks are not exact).
+const timerSlop = 50 * time.Millisecond
+
+// FakeSlack is a Slack Web API peer for the battery: it counts each (notification key, channel) it
+// delivered, can fail with 500 or rate-limit with 429 + Retry-After, and counts requests that arrive while
+// a rate limit it announced is still in force (a client that does not honour Retry-After).
+type FakeSlack struct {
+	Server     *httptest.Server
+	RetryAfter time.Duration
+
+	mu           sync.Mutex
+	mode         SlackMode
+	delivered    map[string]int // key + "\x00" + channel → deliveries
+	served500    int
+	served429    int
+	early        int
+	earlyAt      []time.Duration
+	limitedSince time.Time
+	blockedUntil time.Time
+	maxWait      time.Duration // the longest gap between a 429 and the next delivery
+}
+
+// NewFakeSlack starts the fake on a free port.
+func NewFakeSlack() *FakeSlack {
+	f := &FakeSlack{delivered: map[string]int{}, RetryAfter: 2 * time.Second}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/chat.postMessage", f.postMessage)
+	f.Server = httptest.NewServer(mux)
+	return f
+}
+
+// URL is the base URL for STEWARD_SLACK_API_URL.
+func (f *FakeSlack) URL() string { return f.Server.URL + "/" }
+
+// Close stops the server.
+func (f *FakeSlack) Close() { f.Server.Close() }
+
+// SetMode switches how the fake answers from now on.
+func (f *FakeSlack) SetMode(m SlackMode) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mode = m
+}
+
+func (f *FakeSlack) postMessage(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	now := time.Now()
+	f.mu.Lock()
+	if !f.limitedSince.IsZero() && now.Before(f.blockedUntil.Add(-timerSlop)) && now.Sub(f.limitedSince) > earlyGrace {
+		f.early++
+		f.earlyAt = append(f.earlyAt, now.Sub(f.limitedSince))
+	}
+	switch f.mode {
+	case SlackDown:
+		f.served500++
+		f.mu.Unlock()
+		http.Error(w, "unavailable", http.StatusInternalServerError)
+		return
+	case SlackRateLimited:
+		f.served429++
+		f.limitedSince, f.blockedUntil = now, now.Add(f.RetryAfter)
+		f.mu.Unlock()
+		w.Header().Set("Retry-After", strconv.Itoa(int(f.RetryAfter/time.Second)))
+		w.WriteHeader(http.StatusTooManyRequests)
+		return
+	}
+	if !f.limitedSince.IsZero() {
+		f.maxWait = max(f.maxWait, now.Sub(f.limitedSince))
+		f.limitedSince = time.Time{}
+	}
+	var meta struct {
+		Payload struct {
+			Key string `json:"key"`
+		} `json:"event_payload"`
+	}
+	_ = json.Unmarshal([]byte(r.FormValue("metadata")), &meta)
+	f.delivered[meta.Payload.Key+"\x00"+r.FormValue("channel")]++
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": r.FormValue("channel"), "ts": strconv.FormatInt(now.UnixMicro(), 10)})
+}
+
+// SlackStats is what the fake saw.
+type SlackStats struct {
+	Delivered map[string]int
+	Served500 int
+	Served429 int
+	// Early counts requests that arrived while an announced rate limit was in force (0: honoured).
+	Early int
+	EarlyAt []time.Duration
+	// MaxWait is the longest time from a 429 to the next delivered message.
+	MaxWait time.Duration
+}
+
+// Stats returns a copy of what the fake saw.
+func (f *FakeSlack) Stats() SlackStats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d := make(map[string]int, len(f.delivered))
+	for k, v := range f.delivered {
+		d[k] = v
+	}
+	return SlackStats{Delivered: d, Served500: f.served500, Served429: f.served429, Early: f.early, EarlyAt: append([]time.Duration(nil), f.earlyAt...), MaxWait: f.maxWait}
+}

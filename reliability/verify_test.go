@@ -1,0 +1,196 @@
+package reliability
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/workflows"
+)
+
+// report is the battery's outcome.
+type report struct {
+	Plan          plan
+	Crash, Outage phaseStats
+	Events        []string
+	Database      string
+
+	Cases, Closed, Lost, WrongState, DoubledEvents int
+	Refunds, DoubledRefunds                        int
+	RefundExpected, RefundActual                   int64
+	Notifications, NotSent                         int
+	SlackDelivered, SlackMissing, SlackDoubled     int
+	SlackUnexpected                                int
+	Slack                                          SlackStats
+	Steps, Calls, Transport, Status5xx             int64
+	WorkerKills, APIKills, TemporalKills           int
+}
+
+// verify waits for every case's workflow to end and checks the case, its timeline, refunds and
+// notifications against what the bots did.
+func (b *battery) verify(ctx context.Context) report {
+	t := b.t
+	rep := report{Database: map[bool]string{true: "PostgreSQL", false: "SQLite"}[b.pg]}
+	_, rep.WorkerKills = b.worker.Counts()
+	_, rep.APIKills = b.api.Counts()
+	_, rep.TemporalKills = b.temporal.Counts()
+	rep.Steps, rep.Calls = b.bots.Steps.Load(), b.bots.Calls.Load()
+	rep.Transport, rep.Status5xx = b.bots.Transport.Load(), b.bots.Status5xx.Load()
+
+	b.mu.Lock()
+	orders := append([]SOSOrder(nil), b.orders...)
+	b.mu.Unlock()
+	rep.Cases = len(orders)
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	for _, o := range orders {
+		caseID := workflows.CaseWorkflowID(workflows.ServiceSOS, o.OrderID)
+		late := o.PaidAt.Before(time.Now().Add(-24 * time.Hour))
+		var res workflows.SOSResult
+		if err := b.tc.GetWorkflow(wctx, caseID, "").Get(wctx, &res); err != nil {
+			rep.Lost++
+			t.Logf("lost %s: %v", caseID, err)
+			continue
+		}
+		wantPercent, wantRefunds := 0, 0
+		if late {
+			wantPercent, wantRefunds = 50, 1
+			rep.RefundExpected += o.AmountCents / 2
+		}
+		row, err := b.store.GetCase(ctx, caseID)
+		if err != nil || res.Stage != workflows.StageClosed || res.Refund.Percent != wantPercent || row.Status != db.CaseClosed || row.RefundPercent != wantPercent {
+			rep.WrongState++
+			t.Logf("%s: stage %s refund %d%% projection %+v (%v); want closed, %d%%", caseID, res.Stage, res.Refund.Percent, row, err, wantPercent)
+			continue
+		}
+		rep.Closed++
+		refunds, err := b.store.ListRefunds(ctx, caseID)
+		require.NoError(t, err)
+		rep.Refunds += len(refunds)
+		if len(refunds) > wantRefunds {
+			rep.DoubledRefunds += len(refunds) - wantRefunds
+		}
+		for _, r := range refunds {
+			rep.RefundActual += r.AmountCents
+		}
+		events, err := b.store.ListEvents(ctx, caseID)
+		require.NoError(t, err)
+		count := map[string]int{}
+		for _, e := range events {
+			count[e.Event]++
+		}
+		for _, want := range SOSEvents() {
+			switch n := count[want]; {
+			case n > 1:
+				rep.DoubledEvents += n - 1
+				t.Logf("%s: %d %q events", caseID, n, want)
+			case n == 0:
+				rep.WrongState++
+				t.Logf("%s: no %q event", caseID, want)
+			}
+		}
+	}
+
+	notes, err := b.store.ListNotifications(ctx, "", 0)
+	require.NoError(t, err)
+	rep.Notifications = len(notes)
+	rep.Slack = b.slack.Stats()
+	expected := map[string]bool{}
+	for _, n := range notes {
+		if n.Status != db.NotificationSent {
+			rep.NotSent++
+			t.Logf("notification %s is %s: %s", n.Key, n.Status, n.LastError)
+		}
+		channels := []string{"#ops"}
+		if n.Channel != "" && n.Channel != "#ops" {
+			channels = append(channels, n.Channel)
+		}
+		for _, ch := range channels {
+			k := n.Key + "\x00" + ch
+			expected[k] = true
+			switch d := rep.Slack.Delivered[k]; {
+			case d == 0:
+				rep.SlackMissing++
+				t.Logf("notification %s never reached %s", n.Key, ch)
+			case d > 1:
+				rep.SlackDoubled += d - 1
+				t.Logf("notification %s reached %s %d times", n.Key, ch, d)
+			}
+		}
+	}
+	for k, d := range rep.Slack.Delivered {
+		rep.SlackDelivered += d
+		if !expected[k] {
+			rep.SlackUnexpected += d
+		}
+	}
+	return rep
+}
+
+func (r report) markdown() string {
+	var s strings.Builder
+	p := r.Plan
+	fmt.Fprintf(&s, "Run: `%s` mode, %s, %d bots, %s, %d CPUs, %s.\n\n", p.Mode, time.Now().UTC().Format("2006-01-02"), p.Bots, r.Database, runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(&s, "| figure | value |\n|---|---|\n")
+	row := func(name string, v any) { fmt.Fprintf(&s, "| %s | %v |\n", name, v) }
+	row("crash phase: cases / duration", fmt.Sprintf("%d / %s", r.Crash.Cases, r.Crash.Duration.Round(time.Second)))
+	row("outage phase: cases / duration", fmt.Sprintf("%d / %s", r.Outage.Cases, r.Outage.Duration.Round(time.Second)))
+	row("SIGKILLs: worker / API / Temporal server", fmt.Sprintf("%d / %d / %d", r.WorkerKills, r.APIKills, r.TemporalKills))
+	row("cases closed as expected", fmt.Sprintf("%d of %d", r.Closed, r.Cases))
+	row("lost cases", r.Lost)
+	row("cases in a wrong state", r.WrongState)
+	row("steps answered (HTTP calls incl. retries)", fmt.Sprintf("%d (%d)", r.Steps, r.Calls))
+	row("bot retries: transport errors / 5xx", fmt.Sprintf("%d / %d", r.Transport, r.Status5xx))
+	row("doubled timeline rows", r.DoubledEvents)
+	row("refund rows / doubled", fmt.Sprintf("%d / %d", r.Refunds, r.DoubledRefunds))
+	row("refunds expected / recorded (cents)", fmt.Sprintf("%d / %d", r.RefundExpected, r.RefundActual))
+	row("notifications in the outbox / not sent", fmt.Sprintf("%d / %d", r.Notifications, r.NotSent))
+	row("Slack deliveries / missing / doubled / unexpected", fmt.Sprintf("%d / %d / %d / %d", r.SlackDelivered, r.SlackMissing, r.SlackDoubled, r.SlackUnexpected))
+	row("Slack 500s / 429s served", fmt.Sprintf("%d / %d", r.Slack.Served500, r.Slack.Served429))
+	row("requests inside an announced rate limit", r.Slack.Early)
+	row("longest wait from a 429 to the next delivery", r.Slack.MaxWait.Round(10*time.Millisecond))
+	s.WriteString("\nWhat happened, in order:\n\n```\n")
+	for _, e := range r.Events {
+		s.WriteString(e + "\n")
+	}
+	s.WriteString("```\n")
+	return s.String()
+}
+
+// Markers around the generated part of docs/reliability.md.
+const (
+	beginMarker = "<!-- battery:begin -->"
+	endMarker   = "<!-- battery:end -->"
+)
+
+// writeReport puts text between the markers of path, keeping the rest of the file; a file without markers
+// gets them appended.
+func writeReport(path, text string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	doc := string(old)
+	block := beginMarker + "\n" + text + endMarker
+	i, j := strings.Index(doc, beginMarker), strings.Index(doc, endMarker)
+	if i >= 0 && j > i {
+		doc = doc[:i] + block + doc[j+len(endMarker):]
+	} else {
+		doc += "\n" + block + "\n"
+	}
+	return os.WriteFile(path, []byte(doc), 0o644)
+}
+
+// quietLogger drops the SDK client's logs: the battery reports what matters itself.
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}
