@@ -126,7 +126,7 @@ func TestBattery(t *testing.T) {
 	text := rep.markdown()
 	t.Log("\n" + text)
 	if out := os.Getenv(EnvReport); out != "" {
-		require.NoError(t, writeReport(out, text))
+		require.NoError(t, writeReport(out, "battery", text))
 	}
 	require.Empty(t, b.failed, "bots that could not finish their case")
 	require.Zero(t, rep.Lost, "lost cases")

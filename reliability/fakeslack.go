@@ -114,7 +114,7 @@ type SlackStats struct {
 	Served500 int
 	Served429 int
 	// Early counts requests that arrived while an announced rate limit was in force (0: honoured).
-	Early int
+	Early   int
 	EarlyAt []time.Duration
 	// MaxWait is the longest time from a 429 to the next delivered message.
 	MaxWait time.Duration

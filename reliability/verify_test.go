@@ -163,24 +163,19 @@ func (r report) markdown() string {
 	return s.String()
 }
 
-// Markers around the generated part of docs/reliability.md.
-const (
-	beginMarker = "<!-- battery:begin -->"
-	endMarker   = "<!-- battery:end -->"
-)
-
-// writeReport puts text between the markers of path, keeping the rest of the file; a file without markers
-// gets them appended.
-func writeReport(path, text string) error {
+// writeReport puts text between the "<!-- name:begin -->" and "<!-- name:end -->" markers of path, keeping
+// the rest of the file; a file without them gets them appended.
+func writeReport(path, name, text string) error {
 	old, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
 	doc := string(old)
-	block := beginMarker + "\n" + text + endMarker
-	i, j := strings.Index(doc, beginMarker), strings.Index(doc, endMarker)
+	begin, end := "<!-- "+name+":begin -->", "<!-- "+name+":end -->"
+	block := begin + "\n" + text + end
+	i, j := strings.Index(doc, begin), strings.Index(doc, end)
 	if i >= 0 && j > i {
-		doc = doc[:i] + block + doc[j+len(endMarker):]
+		doc = doc[:i] + block + doc[j+len(end):]
 	} else {
 		doc += "\n" + block + "\n"
 	}
