@@ -28,6 +28,7 @@ type appConfig struct {
 	slackAPIURL  string
 	holidaysFile string
 	logLevel     string
+	pprofAddr    string
 	accept       time.Duration
 	smtp         notifications.SMTP
 }
@@ -43,6 +44,7 @@ func (c *appConfig) register(f flags) {
 	f.str(&c.smtp.Username, "smtp-username", "STEWARD_SMTP_USERNAME", "", "SMTP user (AUTH PLAIN)")
 	f.str(&c.smtp.Password, "smtp-password", "STEWARD_SMTP_PASSWORD", "", "SMTP password")
 	f.str(&c.logLevel, "log-level", "STEWARD_LOG_LEVEL", "info", "debug, info, warn or error")
+	f.str(&c.pprofAddr, "pprof-addr", "STEWARD_PPROF_ADDR", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; off when empty")
 }
 
 func (c *appConfig) notifier(logger *slog.Logger) notifications.Notifier {

@@ -67,6 +67,9 @@ func connect(ctx context.Context, cfg *appConfig, dsn string, logger *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	if err := servePprof(cfg.pprofAddr, logger); err != nil {
+		return nil, fmt.Errorf("pprof: %w", err)
+	}
 	store, err := openStore(ctx, dsn)
 	if err != nil {
 		return nil, err

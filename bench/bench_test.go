@@ -1,0 +1,554 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/steward-oss/steward/reliability"
+	"github.com/steward-oss/steward/workflows"
+)
+
+// Environment that selects and shapes the run.
+const (
+	// envMode is "full" (make bench) or "smoke" (make bench-smoke, CI); unset skips TestBench.
+	envMode = "STEWARD_BENCH"
+	// envReport names the Markdown file the figures are written to (make bench: docs/benchmarks.md).
+	envReport = "STEWARD_BENCH_REPORT"
+	// envCases, envOpen and envLate override the lifecycle cases per side, the open cases of the footprint
+	// and the clocks of the lateness figure.
+	envCases = "STEWARD_BENCH_CASES"
+	envOpen  = "STEWARD_BENCH_OPEN"
+	envLate  = "STEWARD_BENCH_LATE"
+	// envProfile names a directory for CPU profiles of the API and the worker, taken during the lifecycle.
+	envProfile = "STEWARD_BENCH_PROFILE"
+)
+
+// plan is the run's size. Every comparison runs both sides at Concurrency.
+type plan struct {
+	Mode        string
+	Concurrency int
+	Starts      int // purchases through the API, and as many raw starts
+	Rounds      int // the start and step comparisons alternate sides in this many rounds
+	Lifecycles  int // SOS cases driven through every step, and as many raw 8-update workflows
+	Open        int // open cases waiting on clocks when the footprint is read
+	Late        int // asset-window clocks falling due within LateSpread
+	LateLead    time.Duration
+	LateSpread  time.Duration
+}
+
+func planFor(mode string) plan {
+	p := plan{Mode: mode, Concurrency: 16, Starts: 1000, Rounds: 4, Lifecycles: 1000, Open: 10_000, Late: 1000,
+		LateLead: 90 * time.Second, LateSpread: time.Minute}
+	if mode == "smoke" {
+		p = plan{Mode: mode, Concurrency: 4, Starts: 20, Rounds: 2, Lifecycles: 20, Open: 60, Late: 20,
+			LateLead: 20 * time.Second, LateSpread: 10 * time.Second}
+	}
+	for env, v := range map[string]*int{envCases: &p.Lifecycles, envOpen: &p.Open, envLate: &p.Late} {
+		if n, err := strconv.Atoi(os.Getenv(env)); err == nil && n > 0 {
+			*v = n
+		}
+	}
+	p.Open = max(p.Open, 2*p.Starts)
+	return p
+}
+
+// TestBench measures steward against the raw SDK (see the package comment). It runs only when
+// STEWARD_BENCH is set: `make bench` (full) and `make bench-smoke` (CI, correctness only).
+func TestBench(t *testing.T) {
+	mode := os.Getenv(envMode)
+	if mode == "" {
+		t.Skip("set " + envMode + "=smoke or full (make bench) to run the benchmarks against the embedded stack")
+	}
+	began := time.Now()
+	p := planFor(mode)
+	s := newStack(t)
+	r := &report{Plan: p, PG: s.pg, Began: began}
+	ctx := t.Context()
+	t.Logf("stack up in %s (database %s); plan %+v", time.Since(began).Round(time.Second), map[bool]string{true: "PostgreSQL", false: "SQLite"}[s.pg], p)
+
+	apiCases, rawCases := s.startOverhead(ctx, r)
+	s.stepRoundTrip(ctx, r, apiCases, rawCases)
+	s.lifecycle(ctx, r)
+	s.footprint(ctx, r, 2*p.Starts)
+	s.lateness(ctx, r)
+	r.Took = time.Since(began)
+	r.versions(ctx, s)
+
+	text := r.markdown()
+	t.Log("\n" + text)
+	if out := os.Getenv(envReport); out != "" && mode == "full" {
+		require.NoError(t, os.WriteFile(out, []byte(text), 0o644))
+	}
+	require.Empty(t, r.Errors, "errors during the run")
+}
+
+// pool runs fn(i) for i in [0, n) on c goroutines and returns the errors, at most 20 of them.
+func pool(n, c int, fn func(i int) error) []error {
+	var (
+		next atomic.Int64
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for range min(c, n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					mu.Lock()
+					if len(errs) < 20 {
+						errs = append(errs, err)
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errs
+}
+
+func (r *report) fail(what string, errs []error) {
+	for _, err := range errs {
+		r.Errors = append(r.Errors, what+": "+err.Error())
+	}
+}
+
+// startOptions are the options the API's purchase handler starts an SOS case with.
+func startOptions(in workflows.CaseInput) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       in.CaseID,
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.AttrServiceType.ValueSet(in.Service), workflows.AttrOrderID.ValueSet(in.OrderID),
+			workflows.AttrCustomerID.ValueSet(in.CustomerID), workflows.AttrCaseStage.ValueSet(workflows.StageAssignment),
+			workflows.AttrSLAStatus.ValueSet(workflows.SLAOnTrack), workflows.AttrRefundPercent.ValueSet(0),
+		),
+		StaticSummary: fmt.Sprintf("%s %s · order %s", in.Service, in.Spec, in.OrderID),
+	}
+}
+
+// startOverhead compares purchases through POST /v1/purchases with client.ExecuteWorkflow of the same
+// SOS workflow, with the same input and options, in alternating rounds. It returns both sides' cases,
+// which stay open for the step comparison.
+func (s *stack) startOverhead(ctx context.Context, r *report) (apiCases, rawCases []order) {
+	p := r.Plan
+	paid := time.Now().Add(-time.Minute)
+	for i := range p.Starts {
+		apiCases = append(apiCases, order{ID: fmt.Sprintf("BENCH-SA-%05d", i), PaidAt: paid})
+		rawCases = append(rawCases, order{ID: fmt.Sprintf("BENCH-SR-%05d", i), PaidAt: paid})
+	}
+	var apiDur, rawDur time.Duration
+	apiSide := func(batch []order) {
+		start := time.Now()
+		r.fail("purchase", pool(len(batch), p.Concurrency, func(i int) error { return s.purchase(ctx, batch[i]) }))
+		apiDur += time.Since(start)
+	}
+	rawSide := func(batch []order) {
+		start := time.Now()
+		r.fail("raw start", pool(len(batch), p.Concurrency, func(i int) error {
+			in := batch[i].caseInput()
+			_, err := s.tc.ExecuteWorkflow(ctx, startOptions(in), workflows.SOSWorkflow, in)
+			return err
+		}))
+		rawDur += time.Since(start)
+	}
+	for round := range p.Rounds {
+		lo, hi := round*p.Starts/p.Rounds, (round+1)*p.Starts/p.Rounds
+		if round%2 == 0 {
+			rawSide(rawCases[lo:hi])
+			apiSide(apiCases[lo:hi])
+		} else {
+			apiSide(apiCases[lo:hi])
+			rawSide(rawCases[lo:hi])
+		}
+	}
+	r.StartAPI = float64(p.Starts) / apiDur.Seconds()
+	r.StartRaw = float64(p.Starts) / rawDur.Seconds()
+	s.t.Logf("start: API %.0f/s, raw %.0f/s", r.StartAPI, r.StartRaw)
+	return apiCases, rawCases
+}
+
+// stepRoundTrip compares POST /v1/cases/{id}/steps/accept with UpdateWorkflow of the same step update on
+// the same kind of case (an SOS case offered to a partner), in alternating rounds.
+func (s *stack) stepRoundTrip(ctx context.Context, r *report, apiCases, rawCases []order) {
+	p := r.Plan
+	all := append(slices.Clone(apiCases), rawCases...)
+	partners := make([]string, len(all))
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	r.fail("offer", pool(len(all), p.Concurrency, func(i int) (err error) {
+		partners[i], err = s.partnerOf(wctx, all[i].caseID())
+		return err
+	}))
+	cancel()
+	var mu sync.Mutex
+	var apiLat, rawLat []time.Duration
+	measure := func(lat *[]time.Duration, fn func() error) error {
+		start := time.Now()
+		err := fn()
+		d := time.Since(start)
+		mu.Lock()
+		*lat = append(*lat, d)
+		mu.Unlock()
+		return err
+	}
+	apiSide := func(lo, hi int) {
+		r.fail("api step", pool(hi-lo, p.Concurrency, func(i int) error {
+			return measure(&apiLat, func() error {
+				return s.step(ctx, apiCases[lo+i].caseID(), partners[lo+i], workflows.StepAccept, []byte(`{}`))
+			})
+		}))
+	}
+	rawSide := func(lo, hi int) {
+		r.fail("raw update", pool(hi-lo, p.Concurrency, func(i int) error {
+			partner := partners[p.Starts+lo+i]
+			return measure(&rawLat, func() error {
+				h, err := s.tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+					WorkflowID: rawCases[lo+i].caseID(), UpdateName: workflows.UpdateStep, WaitForStage: client.WorkflowUpdateStageCompleted,
+					Args: []any{workflows.StepInput{Step: workflows.StepAccept, Actor: workflows.ActorPartner, PartnerID: partner,
+						ActorName: "bot of " + partner, At: time.Now().UTC(), Payload: json.RawMessage(`{}`)}},
+				})
+				if err != nil {
+					return err
+				}
+				var v workflows.CaseView
+				return h.Get(ctx, &v)
+			})
+		}))
+	}
+	for round := range p.Rounds {
+		lo, hi := round*p.Starts/p.Rounds, (round+1)*p.Starts/p.Rounds
+		if round%2 == 0 {
+			rawSide(lo, hi)
+			apiSide(lo, hi)
+		} else {
+			apiSide(lo, hi)
+			rawSide(lo, hi)
+		}
+	}
+	r.StepAPI, r.StepRaw = latencies(apiLat), latencies(rawLat)
+	s.t.Logf("step: API %+v, raw %+v", r.StepAPI, r.StepRaw)
+}
+
+// lifecycle drives SOS cases through every step with the partner bots, then raw 8-update workflows, at
+// the same concurrency, reading each process's CPU time and memory.
+func (s *stack) lifecycle(ctx context.Context, r *report) {
+	p := r.Plan
+	bots := s.bots()
+	procs := map[string]int{"temporal": s.temporal.PID(), "worker": s.worker.PID(), "api": s.api.PID(), "bench": os.Getpid()}
+
+	var stopProfile func()
+	if dir := os.Getenv(envProfile); dir != "" {
+		stopProfile = s.profile(ctx, dir)
+	}
+	m := startMeter(procs)
+	paid := time.Now().Add(-time.Minute)
+	var ids []string
+	for i := range p.Lifecycles {
+		ids = append(ids, fmt.Sprintf("BENCH-L-%05d", i))
+	}
+	r.fail("lifecycle", pool(p.Lifecycles, p.Concurrency, func(i int) error {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		defer cancel()
+		_, err := bots.RunSOS(cctx, reliability.SOSOrder{OrderID: ids[i], PaidAt: paid, AmountCents: 500_000})
+		return err
+	}))
+	r.LifeSteward = m.stop(p.Lifecycles, int(bots.Steps.Load()))
+	if stopProfile != nil {
+		stopProfile()
+	}
+	s.t.Logf("lifecycle steward: %+v", r.LifeSteward)
+	// Every case ends closed in the projection the API lists.
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	r.fail("closed", pool(len(ids), p.Concurrency, func(i int) error {
+		id := workflows.CaseWorkflowID(workflows.ServiceSOS, ids[i])
+		return reliability.WaitFor(cctx, func(ctx context.Context) error {
+			row, err := s.store.GetCase(ctx, id)
+			if err != nil {
+				return err
+			}
+			if row.Status != workflows.StatusClosed || row.Stage != workflows.StageClosed {
+				return fmt.Errorf("%s: %s/%s", id, row.Status, row.Stage)
+			}
+			return nil
+		})
+	}))
+	cancel()
+
+	m = startMeter(procs)
+	var steps atomic.Int64
+	r.fail("raw lifecycle", pool(p.Lifecycles, p.Concurrency, func(i int) error {
+		run, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("bench-raw-%05d", i), TaskQueue: rawTaskQueue}, RawLifecycle, rawSteps)
+		if err != nil {
+			return err
+		}
+		for k := 1; k <= rawSteps; k++ {
+			h, err := s.tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: run.GetID(), RunID: run.GetRunID(),
+				UpdateName: rawUpdate, Args: []any{k}, WaitForStage: client.WorkflowUpdateStageCompleted})
+			if err != nil {
+				return err
+			}
+			var got int
+			if err := h.Get(ctx, &got); err != nil {
+				return err
+			}
+			steps.Add(1)
+		}
+		var done int
+		if err := run.Get(ctx, &done); err != nil || done != rawSteps {
+			return fmt.Errorf("raw lifecycle %s: %d steps, %v", run.GetID(), done, err)
+		}
+		return nil
+	}))
+	r.LifeRaw = m.stop(p.Lifecycles, int(steps.Load()))
+	s.t.Logf("lifecycle raw: %+v", r.LifeRaw)
+}
+
+// rawSteps is the raw lifecycle's number of updates: SOS's eight partner steps.
+const rawSteps = 8
+
+// footprint opens cases through the API until open of them wait on their clocks (the ones already open
+// count), lets the stack settle, and reads the worker's memory and both databases' sizes.
+func (s *stack) footprint(ctx context.Context, r *report, alreadyOpen int) {
+	p := r.Plan
+	f := &r.Foot
+	f.Open = p.Open
+	f.Added = p.Open - alreadyOpen
+	var err error
+	app0, tmp0 := s.appDBSize(ctx), dirSize(filepath.Join(s.dir, "temporal"))
+	paid := time.Now().Add(-time.Minute)
+	orders := make([]order, f.Added)
+	for i := range orders {
+		orders[i] = order{ID: fmt.Sprintf("BENCH-F-%05d", i), PaidAt: paid}
+	}
+	start := time.Now()
+	r.fail("footprint purchase", pool(len(orders), p.Concurrency, func(i int) error { return s.purchase(ctx, orders[i]) }))
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+	r.fail("footprint offer", pool(len(orders), p.Concurrency, func(i int) error {
+		_, err := s.partnerOf(wctx, orders[i].caseID())
+		return err
+	}))
+	cancel()
+	f.Settled = time.Since(start)
+	time.Sleep(5 * time.Second) // notifications of the last offers
+	f.AppDB, f.TemporalDB = s.appDBSize(ctx), dirSize(filepath.Join(s.dir, "temporal"))
+	f.AppDelta, f.TemporalDelta = f.AppDB-app0, f.TemporalDB-tmp0
+	f.Worker, err = readProc(s.worker.PID())
+	if err != nil {
+		r.Errors = append(r.Errors, "worker memory: "+err.Error())
+	}
+	f.Temporal, _ = readProc(s.temporal.PID())
+	f.API, _ = readProc(s.api.PID())
+	s.t.Logf("footprint: %+v", *f)
+}
+
+// lateness opens cases whose asset-list window (5 natural days from payment, a 7x24 clock) falls due
+// within one LateSpread, starting LateLead from now, and measures from each due instant to the arrival of
+// the case's expiry notification in Slack.
+func (s *stack) lateness(ctx context.Context, r *report) {
+	p := r.Plan
+	l := &r.Late
+	l.N = p.Late
+	first := time.Now().Add(p.LateLead).Truncate(time.Second)
+	orders := make([]order, p.Late)
+	due := make([]time.Time, p.Late)
+	for i := range orders {
+		due[i] = first.Add(time.Duration(i) * p.LateSpread / time.Duration(p.Late))
+		orders[i] = order{ID: fmt.Sprintf("BENCH-T-%05d", i), PaidAt: due[i].Add(-workflows.AssetWindow)}
+	}
+	r.fail("lateness purchase", pool(len(orders), p.Concurrency, func(i int) error { return s.purchase(ctx, orders[i]) }))
+	l.OpenedBefore = time.Until(first)
+	if l.OpenedBefore < 0 {
+		r.Errors = append(r.Errors, fmt.Sprintf("lateness: the cases were still being opened %s after the first clock was due; raise LateLead", -l.OpenedBefore))
+	}
+	deadline := first.Add(p.LateSpread + 5*time.Minute)
+	var lat []time.Duration
+	for {
+		lat = lat[:0]
+		for i, o := range orders {
+			if at, ok := s.slack.arrival(o.caseID() + "/expired"); ok {
+				lat = append(lat, at.Sub(due[i]))
+			}
+		}
+		if len(lat) == len(orders) || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+	l.Arrived = len(lat)
+	l.Lat = latencies(lat)
+	if l.Arrived != l.N {
+		r.Errors = append(r.Errors, fmt.Sprintf("lateness: %d of %d expiry notifications arrived", l.Arrived, l.N))
+	}
+	for _, d := range lat {
+		if d < 0 {
+			r.Errors = append(r.Errors, fmt.Sprintf("lateness: a notification arrived %s before its clock was due", -d))
+			break
+		}
+	}
+	s.t.Logf("lateness: %+v", *l)
+}
+
+// profile takes 30-second CPU profiles of the API and the worker into dir, in the background.
+func (s *stack) profile(ctx context.Context, dir string) (wait func()) {
+	var wg sync.WaitGroup
+	for name, addr := range s.pprof {
+		wg.Go(func() {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/profile?seconds=30", nil)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				s.t.Logf("profile %s: %v", name, err)
+				return
+			}
+			defer res.Body.Close()
+			out, err := os.Create(filepath.Join(dir, name+".cpu.pprof"))
+			if err != nil {
+				s.t.Logf("profile %s: %v", name, err)
+				return
+			}
+			defer out.Close()
+			_, _ = out.ReadFrom(res.Body)
+		})
+	}
+	return wg.Wait
+}
+
+// latency is a distribution's summary.
+type latency struct {
+	N             int
+	P50, P99, Max time.Duration
+}
+
+func latencies(d []time.Duration) latency {
+	if len(d) == 0 {
+		return latency{}
+	}
+	d = slices.Clone(d)
+	slices.Sort(d)
+	q := func(p float64) time.Duration { return d[max(0, int(math.Ceil(p*float64(len(d))))-1)] }
+	return latency{N: len(d), P50: q(0.50), P99: q(0.99), Max: d[len(d)-1]}
+}
+
+// meter samples the processes' memory while a phase runs and takes their CPU time at its start and end.
+type meter struct {
+	procs map[string]int
+	start time.Time
+	cpu0  map[string]time.Duration
+	mu    sync.Mutex
+	peak  map[string]int64
+	done  chan struct{}
+	wg    sync.WaitGroup
+}
+
+// phase is what one side of the lifecycle comparison did and cost.
+type phase struct {
+	Cases, Steps int
+	Took         time.Duration
+	CPU          map[string]time.Duration // CPU time per process during the phase
+	PeakRSS      map[string]int64         // largest resident set sampled during the phase
+}
+
+func startMeter(procs map[string]int) *meter {
+	m := &meter{procs: procs, start: time.Now(), cpu0: map[string]time.Duration{}, peak: map[string]int64{}, done: make(chan struct{})}
+	m.sample(true)
+	m.wg.Go(func() {
+		for {
+			select {
+			case <-m.done:
+				return
+			case <-time.After(500 * time.Millisecond):
+				m.sample(false)
+			}
+		}
+	})
+	return m
+}
+
+func (m *meter) sample(first bool) map[string]time.Duration {
+	cpu := map[string]time.Duration{}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name, pid := range m.procs {
+		st, err := readProc(pid)
+		if err != nil {
+			continue
+		}
+		cpu[name] = st.CPU
+		if first {
+			m.cpu0[name] = st.CPU
+		}
+		m.peak[name] = max(m.peak[name], st.RSS)
+	}
+	return cpu
+}
+
+func (m *meter) stop(cases, steps int) phase {
+	took := time.Since(m.start)
+	close(m.done)
+	m.wg.Wait()
+	cpu := m.sample(false)
+	ph := phase{Cases: cases, Steps: steps, Took: took, CPU: map[string]time.Duration{}, PeakRSS: m.peak}
+	for name, c := range cpu {
+		ph.CPU[name] = c - m.cpu0[name]
+	}
+	return ph
+}
+
+// dirSize is the total size of the files under dir.
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			n += info.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+// appDBSize is the app database's size: the SQLite files (database, WAL, shared memory), or the total
+// size of the run's PostgreSQL schema (tables, indexes, TOAST).
+func (s *stack) appDBSize(ctx context.Context) int64 {
+	if !s.pg {
+		var n int64
+		base := filepath.Join(s.dir, "steward.db")
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if info, err := os.Stat(base + suffix); err == nil {
+				n += info.Size()
+			}
+		}
+		return n
+	}
+	var n int64
+	err := s.store.DB.NewRaw(`SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c
+		JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = ? AND c.relkind = 'r'`, s.schema).Scan(ctx, &n)
+	if err != nil {
+		s.t.Logf("app database size: %v", err)
+	}
+	return n
+}

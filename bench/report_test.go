@@ -1,0 +1,234 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// report is the figures of one run.
+type report struct {
+	Plan  plan
+	PG    bool
+	Began time.Time
+	Took  time.Duration
+
+	StartAPI, StartRaw   float64 // starts a second
+	StepAPI, StepRaw     latency
+	LifeSteward, LifeRaw phase
+	Foot                 footprint
+	Late                 lateness
+	Errors               []string
+
+	GoVersion, Server, SDK, DBDriver, DBVersion, CPU, Memory string
+}
+
+// footprint is the cost of the open cases.
+type footprint struct {
+	Open, Added             int
+	Settled                 time.Duration // from the first added purchase to the last added case offered
+	AppDB, TemporalDB       int64
+	AppDelta, TemporalDelta int64
+	Worker, Temporal, API   procStat
+}
+
+// lateness is how late the expiry notifications arrived.
+type lateness struct {
+	N, Arrived   int
+	OpenedBefore time.Duration // how long before the first clock was due every case was open
+	Lat          latency
+}
+
+// versions fills in what the run ran on.
+func (r *report) versions(ctx context.Context, s *stack) {
+	r.GoVersion = runtime.Version()
+	mods := map[string]string{}
+	if b, err := os.ReadFile("../go.mod"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 {
+				mods[f[0]] = f[1]
+			}
+		}
+	}
+	r.Server, r.SDK = mods["go.temporal.io/server"], mods["go.temporal.io/sdk"]
+	if s.pg {
+		r.DBDriver = "pgx " + mods["github.com/jackc/pgx/v5"]
+		_ = s.store.DB.NewRaw("SELECT current_setting('server_version')").Scan(ctx, &r.DBVersion)
+		r.DBVersion = "PostgreSQL " + r.DBVersion
+	} else {
+		r.DBDriver = "modernc.org/sqlite " + mods["modernc.org/sqlite"]
+		_ = s.store.DB.NewRaw("SELECT sqlite_version()").Scan(ctx, &r.DBVersion)
+		r.DBVersion = "SQLite " + r.DBVersion + " (WAL)"
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				r.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if line, _, ok := strings.Cut(string(b), "\n"); ok {
+			r.Memory = strings.Join(strings.Fields(line)[1:], " ")
+		}
+	}
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+func met(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
+
+func (ph phase) perMin() float64 { return float64(ph.Cases) / ph.Took.Minutes() }
+func (ph phase) stepsPerSec() float64 {
+	return float64(ph.Steps) / ph.Took.Seconds()
+}
+
+// cpuLine is a phase's CPU time per process, as cores busy on average and CPU milliseconds per case.
+func (ph phase) cpuLine(names ...string) string {
+	var parts []string
+	var total time.Duration
+	for _, n := range names {
+		c := ph.CPU[n]
+		total += c
+		parts = append(parts, fmt.Sprintf("%s %.2f cores (%.0f ms/case)", n, c.Seconds()/ph.Took.Seconds(), float64(c.Milliseconds())/float64(ph.Cases)))
+	}
+	return fmt.Sprintf("%s; total %.2f of %d cores", strings.Join(parts, ", "), total.Seconds()/ph.Took.Seconds(), runtime.NumCPU())
+}
+
+func (ph phase) rssLine(names ...string) string {
+	var parts []string
+	for _, n := range names {
+		parts = append(parts, n+" "+mib(ph.PeakRSS[n]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (r *report) markdown() string {
+	p := r.Plan
+	db := "SQLite"
+	if r.PG {
+		db = "PostgreSQL"
+	}
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("# Benchmarks")
+	w("")
+	w("Written by `make bench` (package `bench`, `TestBench`) from a run on %s, %s UTC; the run took %s.",
+		r.Began.UTC().Format("2006-01-02"), r.Began.UTC().Format("15:04"), r.Took.Round(time.Second))
+	w("steward's side is the real stack: `steward temporal` (embedded server, SQLite), `steward worker` and `steward api`")
+	w("as separate processes, the app database in %s, Slack a local peer. The raw SDK side is a client and a worker in", db)
+	w("the benchmark's own process, against the same server, at the same concurrency (%d callers), in the same run.", p.Concurrency)
+	w("Another engineer's test battery may have shared the machine at times; figures can be a little disturbed.")
+	w("")
+	w("| figure | steward | raw SDK | ratio | target | met? |")
+	w("|---|---|---|---|---|---|")
+	startRatio := r.StartAPI / r.StartRaw
+	w("| 1. starts/s (`POST /v1/purchases` vs `ExecuteWorkflow`) | %.0f/s | %.0f/s | %.2f | ≥0.9 | %s |", r.StartAPI, r.StartRaw, startRatio, met(startRatio >= 0.9))
+	p50Ratio := float64(r.StepAPI.P50) / float64(r.StepRaw.P50)
+	p99Ratio := float64(r.StepAPI.P99) / float64(r.StepRaw.P99)
+	w("| 2. step round trip p50 (`POST …/steps/accept` vs `UpdateWorkflow`) | %s | %s | %.2f× | — | — |", ms(r.StepAPI.P50), ms(r.StepRaw.P50), p50Ratio)
+	w("| 2. step round trip p99 | %s | %s | %.2f× | ≤1.2× | %s |", ms(r.StepAPI.P99), ms(r.StepRaw.P99), p99Ratio, met(p99Ratio <= 1.2))
+	lifeRatio := r.LifeSteward.perMin() / r.LifeRaw.perMin()
+	w("| 3. lifecycles/min (SOS, every step, vs 8-update workflow) | %.0f/min | %.0f/min | %.2f | ≥0.7 | %s |", r.LifeSteward.perMin(), r.LifeRaw.perMin(), lifeRatio, met(lifeRatio >= 0.7))
+	w("| 3. steps/s | %.0f/s | %.0f/s | %.2f | — | — |", r.LifeSteward.stepsPerSec(), r.LifeRaw.stepsPerSec(), r.LifeSteward.stepsPerSec()/r.LifeRaw.stepsPerSec())
+	perCase := float64(r.Foot.AppDelta+r.Foot.TemporalDelta) / float64(max(1, r.Foot.Added))
+	w("| 4. worker RSS with %d open cases | %s | — | — | <1 GiB | %s |", r.Foot.Open, mib(r.Foot.Worker.RSS), met(r.Foot.Worker.RSS > 0 && r.Foot.Worker.RSS < 1<<30))
+	w("| 4. bytes per open case (app + Temporal database) | %.1f KiB | — | — | — | — |", perCase/1024)
+	w("| 5. breach-type notification lateness p50 (%d clocks in %s) | %s | — | — | — | — |", r.Late.N, r.Plan.LateSpread, ms(r.Late.Lat.P50))
+	w("| 5. notification lateness p99 | %s | — | — | ≤2 s | %s |", ms(r.Late.Lat.P99), met(r.Late.Arrived == r.Late.N && r.Late.Lat.P99 <= 2*time.Second))
+	w("| 6. sla hot paths | see below | — | — | — | — |")
+	w("")
+	if len(r.Errors) > 0 {
+		w("**Errors during the run (%d):**", len(r.Errors))
+		w("")
+		for _, e := range r.Errors {
+			w("- %s", e)
+		}
+		w("")
+	}
+
+	w("## What each figure is")
+	w("")
+	w("1. **Start overhead.** steward: %d signed purchase callbacks (`POST /v1/purchases`: signature and replay check,", p.Starts)
+	w("   validation, the order row, the case row, then `ExecuteWorkflow`). Raw: %d `client.ExecuteWorkflow` calls of the same", p.Starts)
+	w("   `SOSWorkflow` with the same input, options and search attributes, on the same task queue, served by the same")
+	w("   worker. The sides alternate in %d rounds so both meet the same backlog of the cases already started.", p.Rounds)
+	w("2. **Step round trip.** The `accept` step of the cases just started, once each: steward's side through")
+	w("   `POST /v1/cases/{id}/steps/accept` with a partner token (token check, case row, the update, then the case view")
+	w("   with its timeline); the raw side `UpdateWorkflow` of the same `step` update with the same `StepInput`, waiting")
+	w("   for completion. %d calls a side, alternating in %d rounds.", p.Starts, p.Rounds)
+	w("3. **Lifecycle throughput.** steward: %d SOS cases, each bought and driven through all %d calls of the happy path",
+		p.Lifecycles, len(steps()))
+	w("   (accept, assets, contact, confirm, contain, eradicate, analyze, report, the customer's confirmation, close)")
+	w("   by partner bots through the API, each step writing the timeline, the projection and notifications. Raw: %d", p.Lifecycles)
+	w("   workflows that take 8 updates with a validator and no activities (`RawLifecycle`), in the benchmark's process.")
+	w("   - steward: %d cases in %s; CPU: %s.", r.LifeSteward.Cases, r.LifeSteward.Took.Round(time.Second), r.LifeSteward.cpuLine("temporal", "worker", "api", "bench"))
+	w("     Peak RSS: %s (bench = the bots).", r.LifeSteward.rssLine("temporal", "worker", "api", "bench"))
+	w("   - raw: %d workflows in %s; CPU: %s.", r.LifeRaw.Cases, r.LifeRaw.Took.Round(time.Second), r.LifeRaw.cpuLine("temporal", "bench"))
+	w("     Peak RSS: %s (bench = the raw worker and callers).", r.LifeRaw.rssLine("temporal", "bench"))
+	w("4. **Open-case footprint.** %d SOS cases open at once, each offered to a partner and waiting on its clocks (the", r.Foot.Open)
+	w("   response clock, the 5-day asset window, the offer's timeout): %d from figures 1–2 plus %d more bought through", r.Foot.Open-r.Foot.Added, r.Foot.Added)
+	w("   the API, so each has its order, case row, timeline and notification rows as in production (%s until the last",
+		r.Foot.Settled.Round(time.Second))
+	w("   was offered). Worker RSS %s (peak %s); Temporal server RSS %s; API RSS %s. App database %s, Temporal database",
+		mib(r.Foot.Worker.RSS), mib(r.Foot.Worker.HWM), mib(r.Foot.Temporal.RSS), mib(r.Foot.API.RSS), mib(r.Foot.AppDB))
+	w("   (SQLite files) %s in all; the %d cases added grew them by %s and %s: %.1f + %.1f KiB per case.",
+		mib(r.Foot.TemporalDB), r.Foot.Added, mib(r.Foot.AppDelta), mib(r.Foot.TemporalDelta),
+		float64(r.Foot.AppDelta)/float64(max(1, r.Foot.Added))/1024, float64(r.Foot.TemporalDelta)/float64(max(1, r.Foot.Added))/1024)
+	w("5. **Timer lateness.** %d SOS cases bought with `paid_at` chosen so that their asset-list window (5 natural days", r.Late.N)
+	w("   from payment, a 7x24 SLA clock) falls due within one %s, evenly spread, starting %s after they are bought; all", p.LateSpread, p.LateLead)
+	w("   were open %s before the first was due. Lateness is from the due instant to the case's expiry notification", r.Late.OpenedBefore.Round(time.Second))
+	w("   arriving at the Slack peer: the timer, the workflow task, the timeline and projection write, the notification")
+	w("   activity and its HTTP call. %d of %d arrived; p50 %s, p99 %s, max %s.", r.Late.Arrived, r.Late.N, ms(r.Late.Lat.P50), ms(r.Late.Lat.P99), ms(r.Late.Lat.Max))
+	w("   The SOS response clock (20 business minutes, 5x8 Asia/Shanghai) would be the breach clock to use, but it can")
+	w("   only fall due inside Beijing business hours; the asset window runs the same path (timer → record → notify) at")
+	w("   any hour, so `make bench` gives the same figure whenever it runs.")
+	w("6. **sla hot paths.** `go test -bench . -benchmem ./sla/` (printed by `make bench` after this report):")
+	w("   `BenchmarkAdd20MinAcrossNationalDay`, `BenchmarkAdd20MinAcrossSpringFestival` (the 20-minute response target")
+	w("   across a 9-day holiday) and `BenchmarkBetweenAYear` (a year of 5x8 time).")
+	w("")
+	w("%s", profileNotes)
+	w("")
+	w("## Versions and machine")
+	w("")
+	w("- %s, GOTOOLCHAIN=local; go.temporal.io/server %s (embedded, SQLite persistence); go.temporal.io/sdk %s", r.GoVersion, r.Server, r.SDK)
+	w("- app database: %s through %s", r.DBVersion, r.DBDriver)
+	w("- machine: %d cores (%s), %s memory, Linux", runtime.NumCPU(), r.CPU, r.Memory)
+	w("- plan: %d callers; %d starts and %d steps a side; %d lifecycles a side; %d open cases; %d clocks",
+		p.Concurrency, p.Starts, p.Starts, p.Lifecycles, p.Open, p.Late)
+	w("")
+	w("## Reproduce")
+	w("")
+	w("```")
+	w("make bench                                   # this report, on SQLite; then the sla Go benchmarks")
+	w("TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable make bench   # app database on PostgreSQL")
+	w("STEWARD_BENCH_CASES=200 STEWARD_BENCH_OPEN=2000 STEWARD_BENCH_LATE=200 make bench        # smaller sizes")
+	w("STEWARD_BENCH_PROFILE=/tmp/prof make bench   # also 30 s CPU profiles of the API and worker during figure 3")
+	w("make bench-smoke                             # CI: 20 cases each, checks correctness only, no figures")
+	w("```")
+	w("")
+	w("The API and worker serve `/debug/pprof/` when `STEWARD_PPROF_ADDR` (`--pprof-addr`) is set; the benchmark")
+	w("sets it on loopback ports. The API runs with `STEWARD_RATE_LIMIT=0` and offers with `STEWARD_ACCEPT_TIMEOUT=24h`.")
+	return b.String()
+}
+
+// steps are the calls of an SOS case's happy path after the purchase.
+func steps() []string {
+	return []string{"accept", "assets", "contact", "confirm", "contain", "eradicate", "analyze", "report", "confirm (customer)", "close"}
+}
+
+// profileNotes is what profiling the worst ratio found, and what was changed.
+const profileNotes = `## Profile
+
+(filled in from the profiling run)`

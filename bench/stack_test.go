@@ -1,0 +1,425 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/steward-oss/steward/api"
+	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/reliability"
+	"github.com/steward-oss/steward/workflows"
+)
+
+// rawTaskQueue is the task queue of the raw SDK side's worker, which runs in the test process.
+const rawTaskQueue = "bench-raw"
+
+// rawUpdate is the raw lifecycle's one update.
+const rawUpdate = "step"
+
+// RawLifecycle is the raw SDK side of the lifecycle comparison: a workflow that takes steps 1..n as
+// updates, each checked by a validator to be the next one, and ends when the last is done. It does no
+// activities, so it is what the server costs for a case of n updates and nothing more.
+func RawLifecycle(ctx workflow.Context, n int) (int, error) {
+	done := 0
+	err := workflow.SetUpdateHandlerWithOptions(ctx, rawUpdate, func(ctx workflow.Context, step int) (int, error) {
+		done = step
+		return done, nil
+	}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, step int) error {
+		if step != done+1 {
+			return fmt.Errorf("step %d out of order; next is %d", step, done+1)
+		}
+		return nil
+	}})
+	if err != nil {
+		return 0, err
+	}
+	if err := workflow.Await(ctx, func() bool { return done == n && workflow.AllHandlersFinished(ctx) }); err != nil {
+		return 0, err
+	}
+	return done, nil
+}
+
+// stack is steward's three processes on one embedded Temporal server, the app database, a Slack peer
+// that records when each notification arrived, and the raw side's client and worker.
+type stack struct {
+	t        *testing.T
+	dir      string
+	dsn      string
+	pg       bool
+	schema   string
+	store    *db.Store
+	slack    *slackRecorder
+	temporal *reliability.Proc
+	worker   *reliability.Proc
+	api      *reliability.Proc
+	tc       client.Client
+	raw      sdkworker.Worker
+	baseURL  string
+	secret   []byte
+	manager  string
+	partners map[string]string // partner ID → token
+	pprof    map[string]string // process name → pprof address
+	http     *http.Client
+}
+
+// envBin names a built steward binary (default: built into a temporary directory).
+const envBin = "STEWARD_BIN"
+
+func newStack(t *testing.T) *stack {
+	ctx := t.Context()
+	dir := t.TempDir()
+	s := &stack{t: t, dir: dir, slack: newSlackRecorder(), secret: []byte("bench-marketplace-secret-0123456789"),
+		partners: map[string]string{}, pprof: map[string]string{},
+		http: &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	t.Cleanup(s.slack.Close)
+	bin, err := reliability.BuildSteward(ctx, os.Getenv(envBin), dir)
+	require.NoError(t, err)
+
+	s.dsn = "sqlite:" + filepath.Join(dir, "steward.db")
+	if base := os.Getenv("TEST_DATABASE_URL"); base != "" {
+		s.dsn, s.schema = pgSchema(t, base)
+		s.pg = true
+	}
+	s.store, err = db.Open(ctx, s.dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.store.Close() })
+	require.NoError(t, s.store.Migrate(ctx))
+	for _, id := range []string{"bench-a", "bench-b"} {
+		require.NoError(t, s.store.AddPartner(ctx, &db.Partner{ID: id, Name: id, Services: []string{workflows.ServiceSOS},
+			Capacity: 1_000_000, SlackChannel: "#partner-" + id, Active: true, CreatedAt: time.Now()}))
+		s.partners[id], _, err = s.store.IssueToken(ctx, db.RolePartner, id, "bot of "+id)
+		require.NoError(t, err)
+	}
+	s.manager, _, err = s.store.IssueToken(ctx, db.RoleManager, "", "bench manager")
+	require.NoError(t, err)
+
+	tport, aport := freePort(t), freePort(t)
+	env := []string{
+		"TEMPORAL_ADDRESS=127.0.0.1:" + strconv.Itoa(tport), "TEMPORAL_NAMESPACE=default", "DATABASE_URL=" + s.dsn,
+		"SLACK_BOT_TOKEN=xoxb-bench", "STEWARD_SLACK_API_URL=" + s.slack.URL(), "STEWARD_SLACK_OPS_CHANNEL=#ops",
+		"STEWARD_LOG_LEVEL=warn", "STEWARD_MARKETPLACE_SECRET=" + string(s.secret), "STEWARD_API_ADDR=127.0.0.1:" + strconv.Itoa(aport),
+		// No per-token rate limit: the bots are one marketplace and two partners sending as fast as they can.
+		"STEWARD_RATE_LIMIT=0",
+		// Offers do not time out during the run, so open cases wait on their clocks and nothing else.
+		"STEWARD_ACCEPT_TIMEOUT=24h",
+	}
+	logs := filepath.Join(dir, "logs")
+	require.NoError(t, os.MkdirAll(logs, 0o700))
+	mk := func(name string, args ...string) *reliability.Proc {
+		penv := env
+		if name != "temporal" {
+			addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+			s.pprof[name] = addr
+			penv = append(append([]string(nil), env...), "STEWARD_PPROF_ADDR="+addr)
+		}
+		p := &reliability.Proc{Name: name, Bin: bin, Args: args, Env: penv, Log: filepath.Join(logs, name+".log")}
+		t.Cleanup(func() {
+			p.Stop()
+			if t.Failed() {
+				if out, err := os.ReadFile(p.Log); err == nil {
+					t.Logf("--- %s log (tail)\n%s", name, tail(string(out), 4000))
+				}
+			}
+		})
+		return p
+	}
+	s.temporal = mk("temporal", "temporal", "--data-dir", filepath.Join(dir, "temporal"), "--temporal-port", strconv.Itoa(tport), "--ui-port", "0", "--log-level", "warn")
+	s.worker = mk("worker", "worker")
+	s.api = mk("api", "api")
+	require.NoError(t, s.temporal.Start())
+	s.tc = dialTemporal(t, tport)
+	t.Cleanup(s.tc.Close)
+	require.NoError(t, s.worker.Start())
+	require.NoError(t, s.api.Start())
+	s.baseURL = "http://127.0.0.1:" + strconv.Itoa(aport)
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	require.NoError(t, reliability.WaitFor(rctx, s.apiReady))
+
+	s.raw = sdkworker.New(s.tc, rawTaskQueue, sdkworker.Options{})
+	s.raw.RegisterWorkflow(RawLifecycle)
+	require.NoError(t, s.raw.Start())
+	t.Cleanup(s.raw.Stop)
+	return s
+}
+
+func dialTemporal(t *testing.T, port int) client.Client {
+	var c client.Client
+	rctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	require.NoError(t, reliability.WaitFor(rctx, func(ctx context.Context) error {
+		var err error
+		if c == nil {
+			if c, err = client.DialContext(ctx, client.Options{HostPort: fmt.Sprintf("127.0.0.1:%d", port), Namespace: "default", Logger: quietLogger{}}); err != nil {
+				return err
+			}
+		}
+		// Ready once the namespace answers a query on steward's search attributes.
+		_, err = c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "ServiceType = 'sos' AND CaseStage = 'closed'"})
+		return err
+	}))
+	return c
+}
+
+func freePort(t *testing.T) int {
+	p, err := reliability.FreePort()
+	require.NoError(t, err)
+	return p
+}
+
+// pgSchema makes a fresh schema on base for the run, dropped at the end, and returns its URL and name.
+func pgSchema(t *testing.T, base string) (string, string) {
+	ctx := t.Context()
+	admin, err := db.Open(ctx, base)
+	require.NoError(t, err)
+	buf := make([]byte, 6)
+	_, _ = rand.Read(buf)
+	schema := "bench_" + hex.EncodeToString(buf)
+	_, err = admin.ExecContext(ctx, "CREATE SCHEMA "+schema)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		_ = admin.Close()
+	})
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), schema
+}
+
+func (s *stack) apiReady(ctx context.Context) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.baseURL+"/readyz", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("readyz: %d", res.StatusCode)
+	}
+	return nil
+}
+
+// bots is a reliability client on this stack, for whole SOS cases.
+func (s *stack) bots() *reliability.Client {
+	return &reliability.Client{BaseURL: s.baseURL, Secret: s.secret, Manager: s.manager, Partners: s.partners, HTTP: s.http}
+}
+
+// order is one SOS purchase.
+type order struct {
+	ID     string
+	PaidAt time.Time
+}
+
+func (o order) caseID() string { return workflows.CaseWorkflowID(workflows.ServiceSOS, o.ID) }
+
+func (o order) purchaseBody() []byte {
+	b, _ := json.Marshal(map[string]any{
+		"order_id": o.ID, "customer_id": "cust-bench", "service": workflows.ServiceSOS, "spec": workflows.SpecAnalysisRemote,
+		"quantity": 1, "amount_cents": 500_000, "currency": "CNY", "paid_at": o.PaidAt.UTC().Format(time.RFC3339Nano),
+		"contact": map[string]any{"name": "Bench Bot", "phone": "+86 138 0000 0000", "email": "bot@example.com"},
+	})
+	return b
+}
+
+// caseInput is what the API's purchase handler starts the workflow with for o.
+func (o order) caseInput() workflows.CaseInput {
+	return workflows.CaseInput{CaseID: o.caseID(), OrderID: o.ID, CustomerID: "cust-bench", Service: workflows.ServiceSOS,
+		Spec: workflows.SpecAnalysisRemote, Quantity: 1, AmountCents: 500_000, Currency: "CNY", PaidAt: o.PaidAt.UTC(),
+		AcceptTimeout: 24 * time.Hour}
+}
+
+// do sends one request once (no retries: a benchmark counts a failure, it does not hide it) and wants
+// the status.
+func (s *stack) do(ctx context.Context, method, path string, body []byte, want int, decorate func(*http.Request)) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, s.baseURL+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	decorate(req)
+	res, err := s.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	out, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode != want {
+		return out, fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, tail(string(out), 300))
+	}
+	return out, nil
+}
+
+// purchase is the marketplace's signed purchase callback.
+func (s *stack) purchase(ctx context.Context, o order) error {
+	body := o.purchaseBody()
+	_, err := s.do(ctx, http.MethodPost, "/v1/purchases", body, http.StatusCreated, func(req *http.Request) {
+		ts := time.Now()
+		req.Header.Set(api.HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
+		req.Header.Set(api.HeaderSignature, api.SignRequest(s.secret, ts, req.Method, req.URL.Path, body))
+	})
+	return err
+}
+
+// step is a partner's step through the API.
+func (s *stack) step(ctx context.Context, caseID, partner, step string, body []byte) error {
+	_, err := s.do(ctx, http.MethodPost, "/v1/cases/"+caseID+"/steps/"+step, body, http.StatusOK, func(req *http.Request) {
+		req.Header.Set("Authorization", "Bearer "+s.partners[partner])
+	})
+	return err
+}
+
+// partnerOf waits until the case has been offered to a partner and returns it.
+func (s *stack) partnerOf(ctx context.Context, caseID string) (string, error) {
+	for {
+		row, err := s.store.GetCase(ctx, caseID)
+		if err == nil && row.PartnerID != "" {
+			return row.PartnerID, nil
+		}
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
+			return "", err
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("%s: no partner offered: %w", caseID, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// slackRecorder is a Slack Web API peer that records when each notification (by its key) first arrived.
+type slackRecorder struct {
+	srv *httptest.Server
+
+	mu      sync.Mutex
+	arrived map[string]time.Time
+	posts   int
+}
+
+func newSlackRecorder() *slackRecorder {
+	r := &slackRecorder{arrived: map[string]time.Time{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/chat.postMessage", r.postMessage)
+	r.srv = httptest.NewServer(mux)
+	return r
+}
+
+func (r *slackRecorder) URL() string { return r.srv.URL + "/" }
+
+func (r *slackRecorder) Close() { r.srv.Close() }
+
+func (r *slackRecorder) postMessage(w http.ResponseWriter, req *http.Request) {
+	now := time.Now()
+	if err := req.ParseForm(); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var meta struct {
+		Payload struct {
+			Key string `json:"key"`
+		} `json:"event_payload"`
+	}
+	_ = json.Unmarshal([]byte(req.FormValue("metadata")), &meta)
+	r.mu.Lock()
+	r.posts++
+	if _, ok := r.arrived[meta.Payload.Key]; !ok {
+		r.arrived[meta.Payload.Key] = now
+	}
+	r.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": req.FormValue("channel"), "ts": strconv.FormatInt(now.UnixMicro(), 10)})
+}
+
+// arrival returns when the notification with key first arrived.
+func (r *slackRecorder) arrival(key string) (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	at, ok := r.arrived[key]
+	return at, ok
+}
+
+// procStat is a process's CPU time so far and its memory.
+type procStat struct {
+	CPU      time.Duration // user + system
+	RSS, HWM int64         // resident set now and at its peak, bytes
+}
+
+// readProc reads /proc/<pid>/stat and status (Linux).
+func readProc(pid int) (procStat, error) {
+	var st procStat
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return st, err
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	if len(f) < 13 {
+		return st, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	st.CPU = time.Duration(utime+stime) * time.Second / clockTicks
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return st, err
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch k {
+		case "VmRSS":
+			st.RSS = kb << 10
+		case "VmHWM":
+			st.HWM = kb << 10
+		}
+	}
+	return st, nil
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times; 100 on every Linux this runs on.
+const clockTicks = 100
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}
+
+// quietLogger drops the SDK client's logs.
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}
