@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"time"
 
@@ -147,7 +148,13 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
 	if m.Link == "" && a.UIBaseURL != "" && m.WorkflowID != "" {
 		m.Link = WorkflowURL(a.UIBaseURL, a.Namespace, m.WorkflowID)
 	}
-	if err := a.Notifier.Notify(ctx, m); err != nil {
+	send := a.Notifier.Notify
+	if cn, ok := a.Notifier.(notifications.ChannelNotifier); ok {
+		send = func(ctx context.Context, m notifications.Message) error {
+			return a.notifyChannels(ctx, cn, m, n.CreatedAt)
+		}
+	}
+	if err := send(ctx, m); err != nil {
 		if merr := a.Store.MarkNotificationFailed(ctx, m.Key, err.Error()); merr != nil {
 			a.logger().WarnContext(ctx, "mark notification failed", "key", m.Key, "error", merr)
 		}
@@ -157,6 +164,57 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
 		return fmt.Errorf("mark notification %s sent: %w", m.Key, err)
 	}
 	return nil
+}
+
+// notifyChannels delivers m channel by channel, recording each delivery. A channel whose last attempt was
+// cut short (the worker died between sending and recording) is looked up first: if the message is there,
+// it is only recorded, so a crash neither loses nor repeats a message. When the look-up itself fails, the
+// message is sent again — a repeat is better than a loss. since is when the notification was first recorded.
+func (a *Activities) notifyChannels(ctx context.Context, cn notifications.ChannelNotifier, m notifications.Message, since time.Time) error {
+	var errs []error
+	for _, ch := range cn.Channels(m) {
+		prev, err := a.Store.BeginChannelDelivery(ctx, m.Key, ch, time.Now())
+		if err != nil {
+			return err
+		}
+		switch prev {
+		case db.ChannelSent:
+			continue
+		case db.ChannelSending:
+			found, err := cn.Delivered(ctx, m, ch, since)
+			if err != nil {
+				a.logger().WarnContext(ctx, "cannot tell whether an interrupted notification was delivered; sending it again",
+					"key", m.Key, "channel", ch, "error", err)
+			}
+			if found {
+				if err := a.Store.EndChannelDelivery(ctx, m.Key, ch, db.ChannelSent, time.Now()); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if err := cn.NotifyChannel(ctx, m, ch); err != nil {
+			errs = append(errs, err)
+			if !uncertain(ctx, err) {
+				if err := a.Store.EndChannelDelivery(ctx, m.Key, ch, db.ChannelFailed, time.Now()); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if err := a.Store.EndChannelDelivery(ctx, m.Key, ch, db.ChannelSent, time.Now()); err != nil {
+			return err
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// uncertain tells whether a failed send may still have been delivered: it timed out or was cancelled
+// rather than refused.
+func uncertain(ctx context.Context, err error) bool {
+	var ne net.Error
+	return ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		(errors.As(err, &ne) && ne.Timeout())
 }
 
 // WorkflowURL is the Temporal Web UI's page for a workflow.

@@ -42,6 +42,18 @@ func newMigrations() *migrate.Migrations {
 	}, []string{
 		`DROP TABLE IF EXISTS signatures`,
 	})
+	add("20261125000003", "notification channels", []string{
+		`CREATE TABLE IF NOT EXISTS notification_channels (
+			key        TEXT NOT NULL,
+			channel    TEXT NOT NULL,
+			status     TEXT NOT NULL,
+			attempts   INTEGER NOT NULL DEFAULT 0,
+			updated_at {ts} NOT NULL,
+			PRIMARY KEY (key, channel)
+		)`,
+	}, []string{
+		`DROP TABLE IF EXISTS notification_channels`,
+	})
 	add("20261125000001", "case revision", []string{
 		`ALTER TABLE cases ADD COLUMN revision BIGINT NOT NULL DEFAULT 0`,
 	}, []string{

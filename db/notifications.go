@@ -127,3 +127,66 @@ func (s *Store) updateNotification(ctx context.Context, key, what string, set fu
 	}
 	return nil
 }
+
+// Channel delivery states of a notification (NotificationChannel.Status).
+const (
+	// ChannelSending: an attempt began; whether it reached the channel is unknown until it is marked.
+	ChannelSending = "sending"
+	// ChannelSent: the channel has the message.
+	ChannelSent = "sent"
+	// ChannelFailed: the last attempt was refused; the channel does not have the message.
+	ChannelFailed = "failed"
+)
+
+// NotificationChannel records the delivery of one notification to one chat channel, so that an attempt
+// cut short by a crash is known to be uncertain and can be looked up before the message is sent again.
+type NotificationChannel struct {
+	bun.BaseModel `bun:"table:notification_channels"`
+
+	Key       string    `bun:"key,pk"`
+	Channel   string    `bun:"channel,pk"`
+	Status    string    `bun:"status"`
+	Attempts  int       `bun:"attempts"`
+	UpdatedAt time.Time `bun:"updated_at"`
+}
+
+// BeginChannelDelivery records that an attempt to deliver key to channel begins and returns the state the
+// previous attempt left: "" (none), ChannelSent (nothing to do), ChannelFailed (not delivered) or
+// ChannelSending (it may or may not have been delivered). The row is left in ChannelSending unless it was sent.
+func (s *Store) BeginChannelDelivery(ctx context.Context, key, channel string, at time.Time) (string, error) {
+	if key == "" || channel == "" {
+		return "", fmt.Errorf("begin channel delivery: empty key or channel: %w", ErrInvalid)
+	}
+	row := &NotificationChannel{Key: key, Channel: channel, Status: ChannelSending, Attempts: 1, UpdatedAt: utcOrNow(at)}
+	created, err := s.insertOnce(ctx, row, "key, channel", "begin channel delivery "+key)
+	if err != nil || created {
+		return "", err
+	}
+	prev := new(NotificationChannel)
+	if err := s.NewSelect().Model(prev).Where("key = ? AND channel = ?", key, channel).Scan(ctx); err != nil {
+		return "", fmt.Errorf("begin channel delivery %s: %w", key, err)
+	}
+	if prev.Status == ChannelSent {
+		return ChannelSent, nil
+	}
+	if _, err := s.NewUpdate().Model((*NotificationChannel)(nil)).
+		Set("status = ?", ChannelSending).Set("attempts = attempts + 1").Set("updated_at = ?", utcOrNow(at)).
+		Where("key = ? AND channel = ? AND status <> ?", key, channel, ChannelSent).Exec(ctx); err != nil {
+		return "", fmt.Errorf("begin channel delivery %s: %w", key, err)
+	}
+	return prev.Status, nil
+}
+
+// EndChannelDelivery records the outcome of an attempt: ChannelSent or ChannelFailed. A channel already
+// sent stays sent.
+func (s *Store) EndChannelDelivery(ctx context.Context, key, channel, status string, at time.Time) error {
+	if status != ChannelSent && status != ChannelFailed {
+		return fmt.Errorf("end channel delivery: status %q: %w", status, ErrInvalid)
+	}
+	if _, err := s.NewUpdate().Model((*NotificationChannel)(nil)).
+		Set("status = ?", status).Set("updated_at = ?", utcOrNow(at)).
+		Where("key = ? AND channel = ? AND status <> ?", key, channel, ChannelSent).Exec(ctx); err != nil {
+		return fmt.Errorf("end channel delivery %s: %w", key, err)
+	}
+	return nil
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Severity says how urgent a message is; it picks the emoji and the log level.
@@ -48,10 +49,24 @@ type Notifier interface {
 	Notify(ctx context.Context, m Message) error
 }
 
+// ChannelNotifier is a Notifier that delivers channel by channel and can look a delivery up. The outbox
+// records each channel's delivery with it, so that an attempt cut short by a crash (the message may or may
+// not have reached the channel) is looked up rather than sent again: every channel gets a message once.
+type ChannelNotifier interface {
+	Notifier
+	// Channels lists where m goes, in order.
+	Channels(m Message) []string
+	// NotifyChannel delivers m to one channel.
+	NotifyChannel(ctx context.Context, m Message, channel string) error
+	// Delivered reports whether a message with m.Key reached channel at or after since.
+	Delivered(ctx context.Context, m Message, channel string, since time.Time) (bool, error)
+}
+
 var (
-	_ Notifier = (*Slack)(nil)
-	_ Notifier = (*Log)(nil)
-	_ Notifier = (*Recorder)(nil)
+	_ ChannelNotifier = (*Slack)(nil)
+	_ Notifier        = (*Slack)(nil)
+	_ Notifier        = (*Log)(nil)
+	_ Notifier        = (*Recorder)(nil)
 )
 
 // Log is the notifier used when no Slack token is configured: it logs the title, case and

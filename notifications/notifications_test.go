@@ -246,6 +246,35 @@ func TestSlackMetadataCarriesKey(t *testing.T) {
 	assert.Equal(t, map[string]string{"key": "sos:o-1/breach/response", "case_id": "c-1"}, meta.EventPayload)
 }
 
+// TestSlackDelivered finds a message in a channel's history by the key in its metadata, and not another's.
+func TestSlackDelivered(t *testing.T) {
+	var history []map[string]any
+	srv := slacktest.NewTestServer(func(c slacktest.Customize) {
+		c.Handle("/conversations.history", func(w http.ResponseWriter, r *http.Request) {
+			_ = r.ParseForm()
+			assert.Equal(t, "C0OPS", r.FormValue("channel"))
+			assert.Equal(t, "1", r.FormValue("include_all_metadata"))
+			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "messages": history})
+		})
+	})
+	srv.Start()
+	t.Cleanup(srv.Stop)
+	s := notifications.NewSlack("xoxb-test", "C0OPS", slack.OptionAPIURL(srv.GetAPIURL()))
+	m := breachMessage()
+	history = []map[string]any{
+		{"type": "message", "ts": "1700000001.000100", "metadata": map[string]any{"event_type": notifications.MetadataEventType, "event_payload": map[string]any{"key": "other"}}},
+		{"type": "message", "ts": "1700000000.000100", "text": "no metadata"},
+	}
+	found, err := s.Delivered(context.Background(), m, "C0OPS", time.Now())
+	require.NoError(t, err)
+	assert.False(t, found)
+	history = append(history, map[string]any{"type": "message", "ts": "1700000002.000100",
+		"metadata": map[string]any{"event_type": notifications.MetadataEventType, "event_payload": map[string]any{"key": m.Key, "case_id": m.CaseID}}})
+	found, err = s.Delivered(context.Background(), m, "C0OPS", time.Now())
+	require.NoError(t, err)
+	assert.True(t, found)
+}
+
 func TestSlackRateLimitedGivesUp(t *testing.T) {
 	f := &fakeSlack{respond: func(_ int, w http.ResponseWriter) bool {
 		w.Header().Set("Retry-After", "1")

@@ -71,26 +71,81 @@ func (s *Slack) Notify(ctx context.Context, m Message) error {
 	if s.opsChannel == "" {
 		return errors.New("slack notify: no ops channel")
 	}
-	channels := []string{s.opsChannel}
-	if m.PartnerChannel != "" && m.PartnerChannel != s.opsChannel {
-		channels = []string{m.PartnerChannel, s.opsChannel}
-	}
-	blocks := Blocks(m)
-	fallback := FallbackText(m)
 	var errs []error
-	for _, ch := range channels {
-		if m.Key != "" && s.wasDelivered(m.Key, ch) {
-			continue
-		}
-		if err := s.post(ctx, ch, fallback, blocks, metadata(m)); err != nil {
-			errs = append(errs, fmt.Errorf("slack notify %s: %w", ch, err))
-			continue
-		}
-		if m.Key != "" {
-			s.markDelivered(m.Key, ch)
+	for _, ch := range s.Channels(m) {
+		if err := s.NotifyChannel(ctx, m, ch); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Channels is the partner's channel (when set and not the ops channel), then the ops channel.
+func (s *Slack) Channels(m Message) []string {
+	if m.PartnerChannel != "" && m.PartnerChannel != s.opsChannel {
+		return []string{m.PartnerChannel, s.opsChannel}
+	}
+	return []string{s.opsChannel}
+}
+
+// NotifyChannel posts m to channel, unless this process already delivered m.Key there.
+func (s *Slack) NotifyChannel(ctx context.Context, m Message, channel string) error {
+	if channel == "" {
+		return errors.New("slack notify: no channel")
+	}
+	if m.Key != "" && s.wasDelivered(m.Key, channel) {
+		return nil
+	}
+	if err := s.post(ctx, channel, FallbackText(m), Blocks(m), metadata(m)); err != nil {
+		return fmt.Errorf("slack notify %s: %w", channel, err)
+	}
+	if m.Key != "" {
+		s.markDelivered(m.Key, channel)
+	}
+	return nil
+}
+
+// historyPages bounds how far back Delivered reads a channel (pages of historyPageSize messages).
+const (
+	historyPages    = 5
+	historyPageSize = 200
+)
+
+// Delivered looks in channel's history, from a minute before since, for a message whose metadata carries
+// m.Key. Slack's conversations.history needs a channel ID (C…); with a channel name it answers
+// channel_not_found, which is returned as an error (the caller then sends again: at least once).
+func (s *Slack) Delivered(ctx context.Context, m Message, channel string, since time.Time) (bool, error) {
+	if m.Key == "" {
+		return false, errors.New("slack delivered: message without key")
+	}
+	params := &slack.GetConversationHistoryParameters{
+		ChannelID: channel, Oldest: fmt.Sprintf("%d.000000", since.Add(-time.Minute).Unix()),
+		Limit: historyPageSize, IncludeAllMetadata: true,
+	}
+	for range historyPages {
+		if err := s.waitRateLimit(ctx); err != nil {
+			return false, err
+		}
+		res, err := s.client.GetConversationHistoryContext(ctx, params)
+		if err != nil {
+			var rl *slack.RateLimitedError
+			if errors.As(err, &rl) {
+				s.limitedFor(min(max(rl.RetryAfter, time.Second), maxRetryAfter))
+			}
+			return false, fmt.Errorf("slack history of %s: %w", channel, err)
+		}
+		for _, msg := range res.Messages {
+			if msg.Metadata.EventType == MetadataEventType && msg.Metadata.EventPayload["key"] == m.Key {
+				s.markDelivered(m.Key, channel)
+				return true, nil
+			}
+		}
+		if !res.HasMore || res.ResponseMetaData.NextCursor == "" {
+			return false, nil
+		}
+		params.Cursor = res.ResponseMetaData.NextCursor
+	}
+	return false, nil
 }
 
 func metadata(m Message) slack.SlackMetadata {
