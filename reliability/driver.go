@@ -169,10 +169,7 @@ func (c *Client) RunSOS(ctx context.Context, o SOSOrder) (string, error) {
 	if err != nil {
 		return caseID, err
 	}
-	token, ok := c.Partners[partner]
-	if !ok {
-		return caseID, fmt.Errorf("%s offered to unknown partner %q", caseID, partner)
-	}
+	token := c.Partners[partner]
 	for _, s := range sosSteps {
 		a := bearer(token)
 		if s.marketplace {
@@ -195,11 +192,25 @@ func (c *Client) RunSOS(ctx context.Context, o SOSOrder) (string, error) {
 	return caseID, nil
 }
 
+// awaitPartner waits until the case is offered to a partner and that partner's engineer can see it, as a
+// partner bot would find it in its own list: the manager's view reads the workflow, the partner's access
+// follows the case projection, which a worker restart can hold back for a few seconds.
 func (c *Client) awaitPartner(ctx context.Context, caseID string) (string, error) {
+	var (
+		v   workflows.CaseView
+		err error
+	)
 	for {
-		v, err := c.View(ctx, caseID)
+		v, err = c.View(ctx, caseID)
 		if err == nil && v.PartnerID != "" {
-			return v.PartnerID, nil
+			if token, ok := c.Partners[v.PartnerID]; ok {
+				var res result
+				if res, err = c.call(ctx, http.MethodGet, "/v1/cases/"+caseID, nil, bearer(token)); err == nil && res.Status == http.StatusOK {
+					return v.PartnerID, nil
+				}
+			} else {
+				return "", fmt.Errorf("%s offered to unknown partner %q", caseID, v.PartnerID)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -35,7 +35,9 @@ type FakeSlack struct {
 
 	mu           sync.Mutex
 	mode         SlackMode
-	delivered    map[string]int // key + "\x00" + channel → deliveries
+	delivered    map[string]int               // key + "\x00" + channel → deliveries
+	channels     map[string][]json.RawMessage // channel → metadata of each message, oldest first
+	lookups      int
 	served500    int
 	served429    int
 	early        int
@@ -47,9 +49,10 @@ type FakeSlack struct {
 
 // NewFakeSlack starts the fake on a free port.
 func NewFakeSlack() *FakeSlack {
-	f := &FakeSlack{delivered: map[string]int{}, RetryAfter: 2 * time.Second}
+	f := &FakeSlack{delivered: map[string]int{}, channels: map[string][]json.RawMessage{}, RetryAfter: 2 * time.Second}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/chat.postMessage", f.postMessage)
+	mux.HandleFunc("/conversations.history", f.history)
 	f.Server = httptest.NewServer(mux)
 	return f
 }
@@ -103,9 +106,27 @@ func (f *FakeSlack) postMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = json.Unmarshal([]byte(r.FormValue("metadata")), &meta)
 	f.delivered[meta.Payload.Key+"\x00"+r.FormValue("channel")]++
+	f.channels[r.FormValue("channel")] = append(f.channels[r.FormValue("channel")], json.RawMessage(r.FormValue("metadata")))
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": r.FormValue("channel"), "ts": strconv.FormatInt(now.UnixMicro(), 10)})
+}
+
+// history answers conversations.history with every message of the channel (names are accepted as IDs).
+func (f *FakeSlack) history(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	f.lookups++
+	var msgs []map[string]any
+	for i, meta := range f.channels[r.FormValue("channel")] {
+		msgs = append(msgs, map[string]any{"type": "message", "ts": strconv.Itoa(1_700_000_000+i) + ".000100", "metadata": meta})
+	}
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "messages": msgs, "has_more": false})
 }
 
 // SlackStats is what the fake saw.
@@ -116,6 +137,8 @@ type SlackStats struct {
 	// Early counts requests that arrived while an announced rate limit was in force (0: honoured).
 	Early   int
 	EarlyAt []time.Duration
+	// Lookups counts conversations.history calls: retries of deliveries a crash interrupted.
+	Lookups int
 	// MaxWait is the longest time from a 429 to the next delivered message.
 	MaxWait time.Duration
 }
@@ -128,5 +151,5 @@ func (f *FakeSlack) Stats() SlackStats {
 	for k, v := range f.delivered {
 		d[k] = v
 	}
-	return SlackStats{Delivered: d, Served500: f.served500, Served429: f.served429, Early: f.early, EarlyAt: append([]time.Duration(nil), f.earlyAt...), MaxWait: f.maxWait}
+	return SlackStats{Delivered: d, Served500: f.served500, Served429: f.served429, Early: f.early, EarlyAt: append([]time.Duration(nil), f.earlyAt...), Lookups: f.lookups, MaxWait: f.maxWait}
 }

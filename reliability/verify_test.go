@@ -47,13 +47,16 @@ func (b *battery) verify(ctx context.Context) report {
 	orders := append([]SOSOrder(nil), b.orders...)
 	b.mu.Unlock()
 	rep.Cases = len(orders)
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
+	deadline := time.Now().Add(5 * time.Minute)
 	for _, o := range orders {
 		caseID := workflows.CaseWorkflowID(workflows.ServiceSOS, o.OrderID)
 		late := o.PaidAt.Before(time.Now().Add(-24 * time.Hour))
 		var res workflows.SOSResult
-		if err := b.tc.GetWorkflow(wctx, caseID, "").Get(wctx, &res); err != nil {
+		// Each case gets at least 30 s, so one stuck case can't make the rest look lost.
+		wctx, cancel := context.WithDeadline(ctx, later(deadline, time.Now().Add(30*time.Second)))
+		err := b.tc.GetWorkflow(wctx, caseID, "").Get(wctx, &res)
+		cancel()
+		if err != nil {
 			rep.Lost++
 			t.Logf("lost %s: %v", caseID, err)
 			continue
@@ -133,6 +136,13 @@ func (b *battery) verify(ctx context.Context) report {
 	return rep
 }
 
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 func (r report) markdown() string {
 	var s strings.Builder
 	p := r.Plan
@@ -152,6 +162,7 @@ func (r report) markdown() string {
 	row("refunds expected / recorded (cents)", fmt.Sprintf("%d / %d", r.RefundExpected, r.RefundActual))
 	row("notifications in the outbox / not sent", fmt.Sprintf("%d / %d", r.Notifications, r.NotSent))
 	row("Slack deliveries / missing / doubled / unexpected", fmt.Sprintf("%d / %d / %d / %d", r.SlackDelivered, r.SlackMissing, r.SlackDoubled, r.SlackUnexpected))
+	row("interrupted deliveries looked up in channel history", r.Slack.Lookups)
 	row("Slack 500s / 429s served", fmt.Sprintf("%d / %d", r.Slack.Served500, r.Slack.Served429))
 	row("requests inside an announced rate limit", r.Slack.Early)
 	row("longest wait from a 429 to the next delivery", r.Slack.MaxWait.Round(10*time.Millisecond))
