@@ -31,12 +31,17 @@ workflowcheck:
 	@command -v workflowcheck >/dev/null 2>&1 || $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION)
 	workflowcheck ./workflows/...
 
-## bench: Go benchmarks of the sla hot paths
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./sla/...
+## bench: steward vs the raw SDK on the embedded stack (starts, step round trip, lifecycles, open-case
+## footprint, timer lateness; PostgreSQL as the app database when TEST_DATABASE_URL is set) and the sla Go
+## benchmarks; rewrites docs/benchmarks.md
+bench: build
+	STEWARD_BIN=$(CURDIR)/$(BIN) STEWARD_BENCH=full STEWARD_BENCH_REPORT=$(CURDIR)/docs/benchmarks.md \
+		$(GO) test -count=1 -timeout 90m -v -run '^TestBench$$' ./bench/
 
-## bench-smoke: one iteration of every benchmark, as a correctness check
-bench-smoke:
+## bench-smoke: the benchmarks at small sizes (20 cases) and one iteration of every Go benchmark, as a
+## correctness check (CI): every case ends as it should, no errors; no figures
+bench-smoke: build
+	STEWARD_BIN=$(CURDIR)/$(BIN) STEWARD_BENCH=smoke $(GO) test -count=1 -timeout 10m -v -run '^TestBench$$' ./bench/
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./sla/...
 
 ## reliability: the fault battery in full (>=200 SOS cases through the API while worker and API are SIGKILLed,

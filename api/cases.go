@@ -85,9 +85,17 @@ func (s *Server) caseView(ctx context.Context, row *db.Case) (workflows.CaseView
 		}
 		v = viewFromRow(row)
 	}
-	events, err := s.store.ListEvents(ctx, row.CaseID)
+	if err := s.addTimeline(ctx, row.CaseID, &v); err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+// addTimeline completes a case view with the case's timeline from the database.
+func (s *Server) addTimeline(ctx context.Context, caseID string, v *workflows.CaseView) error {
+	events, err := s.store.ListEvents(ctx, caseID)
 	if err != nil {
-		return v, unavailable(err, "the timeline store")
+		return unavailable(err, "the timeline store")
 	}
 	v.Timeline = make([]workflows.TimelineEntry, 0, len(events))
 	for _, e := range events {
@@ -96,7 +104,7 @@ func (s *Server) caseView(ctx context.Context, row *db.Case) (workflows.CaseView
 	if v.SLA == nil {
 		v.SLA = []workflows.SLAEntry{}
 	}
-	return v, nil
+	return nil
 }
 
 func viewFromRow(row *db.Case) workflows.CaseView {
@@ -286,11 +294,17 @@ func (s *Server) sendStep(c echo.Context, row *db.Case, in workflows.StepInput) 
 	if err := s.update(c, row.WorkflowID, in, &v); err != nil {
 		return stepError(err, row)
 	}
-	full, err := s.caseView(ctx, row)
-	if err != nil {
+	// The update answers with the case as the step left it, so only its timeline is read; querying the
+	// workflow again would cost another round trip through the server and the worker on every step.
+	if v.CaseID == "" {
+		var err error
+		if v, err = s.caseView(ctx, row); err != nil {
+			return err
+		}
+	} else if err := s.addTimeline(ctx, row.CaseID, &v); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, redactFor(principalOf(c), full))
+	return c.JSON(http.StatusOK, redactFor(principalOf(c), v))
 }
 
 // update sends a step to a workflow as the step update and waits for its result. An Idempotency-Key

@@ -7,9 +7,11 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,12 +32,14 @@ const (
 	envMode = "STEWARD_BENCH"
 	// envReport names the Markdown file the figures are written to (make bench: docs/benchmarks.md).
 	envReport = "STEWARD_BENCH_REPORT"
-	// envCases, envOpen and envLate override the lifecycle cases per side, the open cases of the footprint
-	// and the clocks of the lateness figure.
-	envCases = "STEWARD_BENCH_CASES"
-	envOpen  = "STEWARD_BENCH_OPEN"
-	envLate  = "STEWARD_BENCH_LATE"
-	// envProfile names a directory for CPU profiles of the API and the worker, taken during the lifecycle.
+	// envCases, envOpen, envLate and envStarts override the lifecycle cases per side, the open cases of the
+	// footprint, the clocks of the lateness figure and the starts (and steps) per side.
+	envCases  = "STEWARD_BENCH_CASES"
+	envOpen   = "STEWARD_BENCH_OPEN"
+	envLate   = "STEWARD_BENCH_LATE"
+	envStarts = "STEWARD_BENCH_STARTS"
+	// envProfile names a directory for CPU profiles of the server, the API and the worker, taken during the
+	// lifecycle.
 	envProfile = "STEWARD_BENCH_PROFILE"
 )
 
@@ -59,7 +63,7 @@ func planFor(mode string) plan {
 		p = plan{Mode: mode, Concurrency: 4, Starts: 20, Rounds: 2, Lifecycles: 20, Open: 60, Late: 20,
 			LateLead: 20 * time.Second, LateSpread: 10 * time.Second}
 	}
-	for env, v := range map[string]*int{envCases: &p.Lifecycles, envOpen: &p.Open, envLate: &p.Late} {
+	for env, v := range map[string]*int{envCases: &p.Lifecycles, envOpen: &p.Open, envLate: &p.Late, envStarts: &p.Starts} {
 		if n, err := strconv.Atoi(os.Getenv(env)); err == nil && n > 0 {
 			*v = n
 		}
@@ -87,6 +91,9 @@ func TestBench(t *testing.T) {
 	s.lifecycle(ctx, r)
 	s.footprint(ctx, r, 2*p.Starts)
 	s.lateness(ctx, r)
+	if mode == "full" {
+		r.SLABench, r.SLAErr = slaBenchmarks(ctx)
+	}
 	r.Took = time.Since(began)
 	r.versions(ctx, s)
 
@@ -96,6 +103,23 @@ func TestBench(t *testing.T) {
 		require.NoError(t, os.WriteFile(out, []byte(text), 0o644))
 	}
 	require.Empty(t, r.Errors, "errors during the run")
+}
+
+// slaBenchmarks runs the sla package's Go benchmarks and returns their result lines.
+func slaBenchmarks(ctx context.Context) ([]string, error) {
+	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "1", "./sla/")
+	cmd.Dir = ".."
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("sla benchmarks: %w\n%s", err, out)
+	}
+	var lines []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "Benchmark") {
+			lines = append(lines, strings.Join(strings.Fields(line), " "))
+		}
+	}
+	return lines, nil
 }
 
 // pool runs fn(i) for i in [0, n) on c goroutines and returns the errors, at most 20 of them.

@@ -22,6 +22,8 @@ type report struct {
 	Foot                 footprint
 	Late                 lateness
 	Errors               []string
+	SLABench             []string // `go test -bench` result lines of package sla
+	SLAErr               error
 
 	GoVersion, Server, SDK, DBDriver, DBVersion, CPU, Memory string
 }
@@ -147,7 +149,7 @@ func (r *report) markdown() string {
 	w("| 4. bytes per open case (app + Temporal database) | %.1f KiB | — | — | — | — |", perCase/1024)
 	w("| 5. breach-type notification lateness p50 (%d clocks in %s) | %s | — | — | — | — |", r.Late.N, r.Plan.LateSpread, ms(r.Late.Lat.P50))
 	w("| 5. notification lateness p99 | %s | — | — | ≤2 s | %s |", ms(r.Late.Lat.P99), met(r.Late.Arrived == r.Late.N && r.Late.Lat.P99 <= 2*time.Second))
-	w("| 6. sla hot paths | see below | — | — | — | — |")
+	w("| 6. sla hot paths (`go test -bench ./sla/`) | see below | — | — | — | — |")
 	w("")
 	if len(r.Errors) > 0 {
 		w("**Errors during the run (%d):**", len(r.Errors))
@@ -194,10 +196,30 @@ func (r *report) markdown() string {
 	w("   The SOS response clock (20 business minutes, 5x8 Asia/Shanghai) would be the breach clock to use, but it can")
 	w("   only fall due inside Beijing business hours; the asset window runs the same path (timer → record → notify) at")
 	w("   any hour, so `make bench` gives the same figure whenever it runs.")
-	w("6. **sla hot paths.** `go test -bench . -benchmem ./sla/` (printed by `make bench` after this report):")
+	w("6. **sla hot paths.** `go test -bench . -benchmem ./sla/`, run by the benchmark after the figures above:")
 	w("   `BenchmarkAdd20MinAcrossNationalDay`, `BenchmarkAdd20MinAcrossSpringFestival` (the 20-minute response target")
 	w("   across a 9-day holiday) and `BenchmarkBetweenAYear` (a year of 5x8 time).")
 	w("")
+	if r.SLAErr != nil {
+		w("The sla benchmarks failed: %v", r.SLAErr)
+		w("")
+	}
+	if len(r.SLABench) > 0 {
+		w("| sla benchmark | iterations | time/op | allocs |")
+		w("|---|---|---|---|")
+		for _, line := range r.SLABench {
+			f := strings.Fields(line)
+			row := []string{f[0], "", "", ""}
+			if len(f) >= 4 {
+				row[1], row[2] = f[1], f[2]+" "+f[3]
+			}
+			if len(f) >= 8 {
+				row[3] = f[4] + " " + f[5] + ", " + f[6] + " " + f[7]
+			}
+			w("| %s |", strings.Join(row, " | "))
+		}
+		w("")
+	}
 	w("%s", profileNotes)
 	w("")
 	w("## Versions and machine")
@@ -211,14 +233,14 @@ func (r *report) markdown() string {
 	w("## Reproduce")
 	w("")
 	w("```")
-	w("make bench                                   # this report, on SQLite; then the sla Go benchmarks")
+	w("make bench                                   # this report (the sla Go benchmarks included), on SQLite")
 	w("TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable make bench   # app database on PostgreSQL")
 	w("STEWARD_BENCH_CASES=200 STEWARD_BENCH_OPEN=2000 STEWARD_BENCH_LATE=200 make bench        # smaller sizes")
-	w("STEWARD_BENCH_PROFILE=/tmp/prof make bench   # also 30 s CPU profiles of the API and worker during figure 3")
-	w("make bench-smoke                             # CI: 20 cases each, checks correctness only, no figures")
+	w("STEWARD_BENCH_PROFILE=/tmp/prof make bench   # also 30 s CPU profiles of the server, API and worker during figure 3")
+	w("make bench-smoke                             # CI: 20 cases each and one iteration of the sla benchmarks; correctness only")
 	w("```")
 	w("")
-	w("The API and worker serve `/debug/pprof/` when `STEWARD_PPROF_ADDR` (`--pprof-addr`) is set; the benchmark")
+	w("`steward temporal`, `api` and `worker` serve `/debug/pprof/` when `STEWARD_PPROF_ADDR` (`--pprof-addr`) is set; the benchmark")
 	w("sets it on loopback ports. The API runs with `STEWARD_RATE_LIMIT=0` and offers with `STEWARD_ACCEPT_TIMEOUT=24h`.")
 	return b.String()
 }

@@ -128,12 +128,9 @@ func newStack(t *testing.T) *stack {
 	logs := filepath.Join(dir, "logs")
 	require.NoError(t, os.MkdirAll(logs, 0o700))
 	mk := func(name string, args ...string) *reliability.Proc {
-		penv := env
-		if name != "temporal" {
-			addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-			s.pprof[name] = addr
-			penv = append(append([]string(nil), env...), "STEWARD_PPROF_ADDR="+addr)
-		}
+		addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+		s.pprof[name] = addr
+		penv := append(append([]string(nil), env...), "STEWARD_PPROF_ADDR="+addr)
 		p := &reliability.Proc{Name: name, Bin: bin, Args: args, Env: penv, Log: filepath.Join(logs, name+".log")}
 		t.Cleanup(func() {
 			p.Stop()

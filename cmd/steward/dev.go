@@ -210,8 +210,8 @@ func writeJSON(path string, v any) error {
 func runTemporal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("temporal", stderr)
 	var (
-		dataDir, ip, namespace, logLevel string
-		uiPort, temporalPort             int
+		dataDir, ip, namespace, logLevel, pprofAddr string
+		uiPort, temporalPort                        int
 	)
 	f.str(&dataDir, "data-dir", "STEWARD_DATA_DIR", "./data", "where the Temporal database lives")
 	f.str(&ip, "ip", "STEWARD_IP", "127.0.0.1", "address to listen on")
@@ -219,10 +219,14 @@ func runTemporal(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	f.int(&temporalPort, "temporal-port", "STEWARD_TEMPORAL_PORT", 7233, "Temporal frontend port (-1: any free port)")
 	f.str(&namespace, "namespace", "TEMPORAL_NAMESPACE", "default", "Temporal namespace")
 	f.str(&logLevel, "log-level", "STEWARD_LOG_LEVEL", "info", "debug, info, warn or error")
+	f.str(&pprofAddr, "pprof-addr", "STEWARD_PPROF_ADDR", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; off when empty")
 	if err := f.Parse(args); err != nil {
 		return err
 	}
 	logger := newLogger(stderr, logLevel)
+	if err := servePprof(pprofAddr, logger); err != nil {
+		return fmt.Errorf("pprof: %w", err)
+	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
