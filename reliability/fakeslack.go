@@ -41,6 +41,8 @@ type FakeSlack struct {
 	served500    int
 	served429    int
 	early        int
+	soon         int
+	connLimited  map[string]time.Time // client address → end of the rate limit last announced to it
 	earlyAt      []time.Duration
 	limitedSince time.Time
 	blockedUntil time.Time
@@ -49,7 +51,7 @@ type FakeSlack struct {
 
 // NewFakeSlack starts the fake on a free port.
 func NewFakeSlack() *FakeSlack {
-	f := &FakeSlack{delivered: map[string]int{}, channels: map[string][]json.RawMessage{}, RetryAfter: 2 * time.Second}
+	f := &FakeSlack{delivered: map[string]int{}, channels: map[string][]json.RawMessage{}, connLimited: map[string]time.Time{}, RetryAfter: 2 * time.Second}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/chat.postMessage", f.postMessage)
 	mux.HandleFunc("/conversations.history", f.history)
@@ -78,8 +80,14 @@ func (f *FakeSlack) postMessage(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	f.mu.Lock()
 	if !f.limitedSince.IsZero() && now.Before(f.blockedUntil.Add(-timerSlop)) && now.Sub(f.limitedSince) > earlyGrace {
+		f.soon++
+	}
+	// A connection reads a 429 before it carries another request, so a request on it (more than the grace
+	// after: another sender may have taken the connection before the 429 was handled) before the Retry-After
+	// has passed ignored the limit.
+	if until, ok := f.connLimited[r.RemoteAddr]; ok && now.Before(until.Add(-timerSlop)) && until.Sub(now) < f.RetryAfter-earlyGrace {
 		f.early++
-		f.earlyAt = append(f.earlyAt, now.Sub(f.limitedSince))
+		f.earlyAt = append(f.earlyAt, until.Sub(now))
 	}
 	switch f.mode {
 	case SlackDown:
@@ -90,6 +98,7 @@ func (f *FakeSlack) postMessage(w http.ResponseWriter, r *http.Request) {
 	case SlackRateLimited:
 		f.served429++
 		f.limitedSince, f.blockedUntil = now, now.Add(f.RetryAfter)
+		f.connLimited[r.RemoteAddr] = now.Add(f.RetryAfter)
 		f.mu.Unlock()
 		w.Header().Set("Retry-After", strconv.Itoa(int(f.RetryAfter/time.Second)))
 		w.WriteHeader(http.StatusTooManyRequests)
@@ -134,9 +143,13 @@ type SlackStats struct {
 	Delivered map[string]int
 	Served500 int
 	Served429 int
-	// Early counts requests that arrived while an announced rate limit was in force (0: honoured).
+	// Early counts requests sent on a connection before the Retry-After announced on it had passed
+	// (0: honoured); EarlyAt says how early each was.
 	Early   int
 	EarlyAt []time.Duration
+	// Soon counts requests that arrived (on any connection, more than 250 ms later) within Retry-After of
+	// another request's 429 — senders that had not yet seen that 429 included.
+	Soon int
 	// Lookups counts conversations.history calls: retries of deliveries a crash interrupted.
 	Lookups int
 	// MaxWait is the longest time from a 429 to the next delivered message.
@@ -151,5 +164,5 @@ func (f *FakeSlack) Stats() SlackStats {
 	for k, v := range f.delivered {
 		d[k] = v
 	}
-	return SlackStats{Delivered: d, Served500: f.served500, Served429: f.served429, Early: f.early, EarlyAt: append([]time.Duration(nil), f.earlyAt...), Lookups: f.lookups, MaxWait: f.maxWait}
+	return SlackStats{Delivered: d, Served500: f.served500, Served429: f.served429, Early: f.early, Soon: f.soon, EarlyAt: append([]time.Duration(nil), f.earlyAt...), Lookups: f.lookups, MaxWait: f.maxWait}
 }
