@@ -87,6 +87,8 @@ type battery struct {
 	bots     *Client
 	tport    int
 
+	midDeliveryKills atomic.Int64
+
 	mu     sync.Mutex
 	orders []SOSOrder
 	failed []string
@@ -114,8 +116,8 @@ func TestBattery(t *testing.T) {
 
 	crash := b.phase(ctx, "crash", b.plan.CrashCases, func(ctx context.Context) {
 		var wg sync.WaitGroup
-		wg.Go(func() { b.chaos(ctx, b.worker, b.plan.WorkerKills, nil) })
-		wg.Go(func() { b.chaos(ctx, b.api, b.plan.APIKills, b.apiReady) })
+		wg.Go(func() { b.chaos(ctx, b.worker, b.plan.WorkerKills, nil, true) })
+		wg.Go(func() { b.chaos(ctx, b.api, b.plan.APIKills, b.apiReady, false) })
 		wg.Wait()
 	})
 	outage := b.phase(ctx, "outage", b.plan.OutageCases, b.outages)
@@ -138,6 +140,9 @@ func TestBattery(t *testing.T) {
 	require.Zero(t, rep.SlackMissing, "notifications missing in Slack")
 	require.Zero(t, rep.SlackDoubled, "notifications doubled in Slack")
 	require.Zero(t, rep.Slack.Early, "requests inside Slack's rate limit, this long after the 429: %v", rep.Slack.EarlyAt)
+	if b.midDeliveryKills.Load() > 0 {
+		require.Positive(t, rep.Slack.Lookups, "a delivery cut short by a SIGKILL is looked up before it is sent again")
+	}
 	require.Positive(t, rep.Slack.Served500, "Slack outage happened")
 	require.Positive(t, rep.Slack.Served429, "Slack rate limit happened")
 }
@@ -324,13 +329,30 @@ func (b *battery) phase(ctx context.Context, name string, minCases int, chaos fu
 	return st
 }
 
-// chaos SIGKILLs p n times at random moments and starts it again after a random pause.
-func (b *battery) chaos(ctx context.Context, p *Proc, n int, ready func(context.Context) error) {
+// chaos SIGKILLs p n times at random moments and starts it again after a random pause. With midDelivery,
+// every second kill lands at the worst moment for notifications: Slack has taken a message and the worker
+// has not heard back, so the outbox cannot know whether it was delivered.
+func (b *battery) chaos(ctx context.Context, p *Proc, n int, ready func(context.Context) error, midDelivery bool) {
 	for i := 1; i <= n && ctx.Err() == nil; i++ {
 		time.Sleep(randBetween(b.plan.KillGap))
-		p.Kill()
+		moment := "at a random moment"
+		if midDelivery && i%2 == 0 {
+			killed := make(chan struct{})
+			b.slack.OnNextDelivery(func() { p.Kill(); close(killed) })
+			select {
+			case <-killed:
+				moment = "while Slack was answering a post"
+				b.midDeliveryKills.Add(1)
+			case <-time.After(10 * time.Second):
+				b.slack.OnNextDelivery(nil)
+				p.Kill()
+				moment = "at a random moment (no post within 10 s)"
+			}
+		} else {
+			p.Kill()
+		}
 		down := randBetween(b.plan.Down)
-		b.logEvent("SIGKILL %s (%d of %d), down %s", p.Name, i, n, down.Round(time.Millisecond))
+		b.logEvent("SIGKILL %s (%d of %d) %s, down %s", p.Name, i, n, moment, down.Round(time.Millisecond))
 		time.Sleep(down)
 		if err := p.Start(); err != nil {
 			b.t.Errorf("restart %s: %v", p.Name, err)

@@ -38,6 +38,7 @@ type FakeSlack struct {
 	delivered    map[string]int               // key + "\x00" + channel → deliveries
 	channels     map[string][]json.RawMessage // channel → metadata of each message, oldest first
 	lookups      int
+	onDelivered  func()
 	served500    int
 	served429    int
 	early        int
@@ -64,6 +65,13 @@ func (f *FakeSlack) URL() string { return f.Server.URL + "/" }
 
 // Close stops the server.
 func (f *FakeSlack) Close() { f.Server.Close() }
+
+// OnNextDelivery runs fn once, when the next message has been delivered and before it is answered.
+func (f *FakeSlack) OnNextDelivery(fn func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.onDelivered = fn
+}
 
 // SetMode switches how the fake answers from now on.
 func (f *FakeSlack) SetMode(m SlackMode) {
@@ -116,7 +124,12 @@ func (f *FakeSlack) postMessage(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal([]byte(r.FormValue("metadata")), &meta)
 	f.delivered[meta.Payload.Key+"\x00"+r.FormValue("channel")]++
 	f.channels[r.FormValue("channel")] = append(f.channels[r.FormValue("channel")], json.RawMessage(r.FormValue("metadata")))
+	hook := f.onDelivered
+	f.onDelivered = nil
 	f.mu.Unlock()
+	if hook != nil {
+		hook() // before the answer: the sender never learns the message arrived
+	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": r.FormValue("channel"), "ts": strconv.FormatInt(now.UnixMicro(), 10)})
 }
