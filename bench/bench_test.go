@@ -30,7 +30,8 @@ import (
 const (
 	// envMode is "full" (make bench) or "smoke" (make bench-smoke, CI); unset skips TestBench.
 	envMode = "STEWARD_BENCH"
-	// envReport names the Markdown file the figures are written to (make bench: docs/benchmarks.md).
+	// envReport names the Markdown file the figures are written to (make bench: docs/benchmarks.md); a run
+	// with PostgreSQL as the app database writes them beside it, to benchmarks-postgresql.md.
 	envReport = "STEWARD_BENCH_REPORT"
 	// envCases, envOpen, envLate and envStarts override the lifecycle cases per side, the open cases of the
 	// footprint, the clocks of the lateness figure and the starts (and steps) per side.
@@ -100,6 +101,9 @@ func TestBench(t *testing.T) {
 	text := r.markdown()
 	t.Log("\n" + text)
 	if out := os.Getenv(envReport); out != "" && mode == "full" {
+		if s.pg { // the SQLite figures stay where they are
+			out = strings.TrimSuffix(out, ".md") + "-postgresql.md"
+		}
 		require.NoError(t, os.WriteFile(out, []byte(text), 0o644))
 	}
 	require.Empty(t, r.Errors, "errors during the run")
