@@ -164,7 +164,7 @@ func (r report) markdown() string {
 	row("Slack deliveries / missing / doubled / unexpected", fmt.Sprintf("%d / %d / %d / %d", r.SlackDelivered, r.SlackMissing, r.SlackDoubled, r.SlackUnexpected))
 	row("interrupted deliveries looked up in channel history", r.Slack.Lookups)
 	row("Slack 500s / 429s served", fmt.Sprintf("%d / %d", r.Slack.Served500, r.Slack.Served429))
-	row("requests on a connection inside the Retry-After it was given", r.Slack.Early)
+	row("requests on a connection inside the Retry-After it was given (see below)", r.Slack.Early)
 	row("requests within Retry-After of another request's 429 (informational)", r.Slack.Soon)
 	row("longest wait from a 429 to the next delivery", r.Slack.MaxWait.Round(10*time.Millisecond))
 	s.WriteString("\nWhat happened, in order:\n\n```\n")
