@@ -87,14 +87,27 @@ func TestBench(t *testing.T) {
 	ctx := t.Context()
 	t.Logf("stack up in %s (database %s); plan %+v", time.Since(began).Round(time.Second), map[bool]string{true: "PostgreSQL", false: "SQLite"}[s.pg], p)
 
+	all := s.othersFrom()
+	o := s.othersFrom()
 	apiCases, rawCases := s.startOverhead(ctx, r)
+	r.Others.Start = o.cores()
+	o = s.othersFrom()
 	s.stepRoundTrip(ctx, r, apiCases, rawCases)
+	r.Others.Step = o.cores()
+	o = s.othersFrom()
 	s.lifecycle(ctx, r)
+	r.Others.Life = o.cores()
+	o = s.othersFrom()
 	s.footprint(ctx, r, 2*p.Starts)
+	r.Others.Foot = o.cores()
+	o = s.othersFrom()
 	s.lateness(ctx, r)
+	r.Others.Late = o.cores()
+	r.Others.All = all.cores()
 	if mode == "full" {
 		r.SLABench, r.SLAErr = slaBenchmarks(ctx)
 	}
+	r.Retries = s.retries.Load()
 	r.Took = time.Since(began)
 	r.versions(ctx, s)
 
@@ -212,6 +225,7 @@ func (s *stack) startOverhead(ctx context.Context, r *report) (apiCases, rawCase
 			rawSide(rawCases[lo:hi])
 		}
 	}
+	r.StartRetries = s.retries.Load()
 	r.StartAPI = float64(p.Starts) / apiDur.Seconds()
 	r.StartRaw = float64(p.Starts) / rawDur.Seconds()
 	s.t.Logf("start: API %.0f/s, raw %.0f/s", r.StartAPI, r.StartRaw)

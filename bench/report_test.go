@@ -17,6 +17,8 @@ type report struct {
 	Took  time.Duration
 
 	StartAPI, StartRaw   float64 // starts a second
+	StartRetries         int64   // purchase callbacks sent again during figure 1
+	Retries              int64   // purchase callbacks sent again in the whole run
 	StepAPI, StepRaw     latency
 	LifeSteward, LifeRaw phase
 	Foot                 footprint
@@ -24,6 +26,8 @@ type report struct {
 	Errors               []string
 	SLABench             []string // `go test -bench` result lines of package sla
 	SLAErr               error
+	// Others is how many cores other processes on the machine kept busy on average, per figure and overall.
+	Others struct{ Start, Step, Life, Foot, Late, All float64 }
 
 	GoVersion, Server, SDK, DBDriver, DBVersion, CPU, Memory string
 }
@@ -131,7 +135,10 @@ func (r *report) markdown() string {
 	w("steward's side is the real stack: `steward temporal` (embedded server, SQLite), `steward worker` and `steward api`")
 	w("as separate processes, the app database in %s, Slack a local peer. The raw SDK side is a client and a worker in", db)
 	w("the benchmark's own process, against the same server, at the same concurrency (%d callers), in the same run.", p.Concurrency)
-	w("Other jobs may have shared this 2-core machine during the run, so figures can be disturbed.")
+	w("Other processes on this %d-core machine kept %.2f cores busy on average during the run (figures 1–5: %.2f, %.2f,",
+		runtime.NumCPU(), r.Others.All, r.Others.Start, r.Others.Step)
+	w("%.2f, %.2f, %.2f), measured from /proc/stat less the stack's and the benchmark's own CPU time; where that is", r.Others.Life, r.Others.Foot, r.Others.Late)
+	w("well above zero the figures are disturbed, both sides alike for the comparisons.")
 	w("")
 	w("| figure | steward | raw SDK | ratio | target | met? |")
 	w("|---|---|---|---|---|---|")
@@ -166,6 +173,8 @@ func (r *report) markdown() string {
 	w("   validation, the order row, the case row, then `ExecuteWorkflow`). Raw: %d `client.ExecuteWorkflow` calls of the same", p.Starts)
 	w("   `SOSWorkflow` with the same input, options and search attributes, on the same task queue, served by the same")
 	w("   worker. The sides alternate in %d rounds so both meet the same backlog of the cases already started.", p.Rounds)
+	w("   A purchase answered 503 (the API could not start the case in time) is sent again, as the marketplace does,")
+	w("   and counts in steward's time: %d were during figure 1, %d in the whole run.", r.StartRetries, r.Retries)
 	w("2. **Step round trip.** The `accept` step of the cases just started, once each: steward's side through")
 	w("   `POST /v1/cases/{id}/steps/accept` with a partner token (token check, case row, the update, then the case view")
 	w("   with its timeline); the raw side `UpdateWorkflow` of the same `step` update with the same `StepInput`, waiting")

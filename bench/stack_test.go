@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,6 +83,7 @@ type stack struct {
 	partners map[string]string // partner ID → token
 	pprof    map[string]string // process name → pprof address
 	http     *http.Client
+	retries  atomic.Int64 // purchase callbacks sent again after a 5xx or no answer
 }
 
 // envBin names a built steward binary (default: built into a temporary directory).
@@ -250,9 +252,8 @@ func (o order) caseInput() workflows.CaseInput {
 		AcceptTimeout: 24 * time.Hour}
 }
 
-// do sends one request once (no retries: a benchmark counts a failure, it does not hide it) and wants
-// the status.
-func (s *stack) do(ctx context.Context, method, path string, body []byte, want int, decorate func(*http.Request)) ([]byte, error) {
+// do sends one request once and wants the status; with want 0 any status is returned in *got instead.
+func (s *stack) do(ctx context.Context, method, path string, body []byte, want int, decorate func(*http.Request), got ...*int) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, s.baseURL+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -268,21 +269,45 @@ func (s *stack) do(ctx context.Context, method, path string, body []byte, want i
 	if err != nil {
 		return nil, err
 	}
+	if want == 0 {
+		*got[0] = res.StatusCode
+		return out, nil
+	}
 	if res.StatusCode != want {
 		return out, fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, tail(string(out), 300))
 	}
 	return out, nil
 }
 
-// purchase is the marketplace's signed purchase callback.
+// purchase is the marketplace's signed purchase callback. Like the marketplace, it sends the callback again
+// when the answer is a 5xx or none (the API answers 503 when it could not start the case in time, and a
+// repeated callback completes it), for up to two minutes; the retries are counted.
 func (s *stack) purchase(ctx context.Context, o order) error {
 	body := o.purchaseBody()
-	_, err := s.do(ctx, http.MethodPost, "/v1/purchases", body, http.StatusCreated, func(req *http.Request) {
-		ts := time.Now()
-		req.Header.Set(api.HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
-		req.Header.Set(api.HeaderSignature, api.SignRequest(s.secret, ts, req.Method, req.URL.Path, body))
-	})
-	return err
+	backoff := 200 * time.Millisecond
+	giveUp := time.Now().Add(2 * time.Minute)
+	for {
+		var status int
+		_, err := s.do(ctx, http.MethodPost, "/v1/purchases", body, 0, func(req *http.Request) {
+			ts := time.Now()
+			req.Header.Set(api.HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
+			req.Header.Set(api.HeaderSignature, api.SignRequest(s.secret, ts, req.Method, req.URL.Path, body))
+		}, &status)
+		switch {
+		case err == nil && (status == http.StatusCreated || status == http.StatusOK):
+			return nil
+		case err == nil && status < 500:
+			return fmt.Errorf("purchase %s: %d", o.ID, status)
+		case time.Now().After(giveUp) || ctx.Err() != nil:
+			return fmt.Errorf("purchase %s: gave up: status %d, %v", o.ID, status, err)
+		}
+		s.retries.Add(1)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
 }
 
 // step is a partner's step through the API.
@@ -401,6 +426,56 @@ func readProc(pid int) (procStat, error) {
 		}
 	}
 	return st, nil
+}
+
+// machineBusy is the CPU time all processes on the machine have used since boot (/proc/stat: everything but
+// idle and iowait).
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	var busy int64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 || i >= 8 {
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		busy += n
+	}
+	return time.Duration(busy) * time.Second / clockTicks
+}
+
+// others measures how busy the rest of the machine was: the CPU time used by processes other than the
+// stack's and the benchmark's own, as cores on average.
+type others struct {
+	s     *stack
+	start time.Time
+	busy  time.Duration
+	ours  time.Duration
+}
+
+func (s *stack) ourCPU() time.Duration {
+	var total time.Duration
+	for _, pid := range []int{s.temporal.PID(), s.worker.PID(), s.api.PID(), os.Getpid()} {
+		if st, err := readProc(pid); err == nil {
+			total += st.CPU
+		}
+	}
+	return total
+}
+
+func (s *stack) othersFrom() others {
+	return others{s: s, start: time.Now(), busy: machineBusy(), ours: s.ourCPU()}
+}
+
+// cores is the other processes' average number of busy cores since o was taken.
+func (o others) cores() float64 {
+	wall := time.Since(o.start).Seconds()
+	other := (machineBusy() - o.busy) - (o.s.ourCPU() - o.ours)
+	return max(0, other.Seconds()/wall)
 }
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times; 100 on every Linux this runs on.
