@@ -197,6 +197,9 @@ func (r *report) markdown() string {
 	w("   (SQLite files) %s in all; the %d cases added grew them by %s and %s: %.1f + %.1f KiB per case.",
 		mib(r.Foot.TemporalDB), r.Foot.Added, mib(r.Foot.AppDelta), mib(r.Foot.TemporalDelta),
 		float64(r.Foot.AppDelta)/float64(max(1, r.Foot.Added))/1024, float64(r.Foot.TemporalDelta)/float64(max(1, r.Foot.Added))/1024)
+	w("   The worker keeps up to 10,000 workflows in its sticky cache (the SDK's default), so its memory grows with the")
+	w("   open cases up to there (each SOS case holds three coroutines and its state) and then stays flat: cases beyond")
+	w("   it are evicted and replayed from their history when their next timer or step arrives.")
 	w("5. **Timer lateness.** %d SOS cases bought with `paid_at` chosen so that their asset-list window (5 natural days", r.Late.N)
 	w("   from payment, a 7x24 SLA clock) falls due within one %s, evenly spread, starting %s after they are bought; all", p.LateSpread, p.LateLead)
 	w("   were open %s before the first was due. Lateness is from the due instant to the case's expiry notification", r.Late.OpenedBefore.Round(time.Second))
