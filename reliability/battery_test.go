@@ -3,11 +3,9 @@ package reliability
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"math/big"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +20,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/db/dbtest"
 	"github.com/steward-oss/steward/workflows"
 )
 
@@ -159,7 +158,8 @@ func newBattery(t *testing.T, p plan) *battery {
 
 	b.dsn, b.pg = "sqlite:"+filepath.Join(dir, "steward.db"), false
 	if base := os.Getenv("TEST_DATABASE_URL"); base != "" {
-		b.dsn, b.pg = pgSchema(t, base), true
+		b.dsn, _ = dbtest.SchemaURL(ctx, t, base, "reliability_")
+		b.pg = true
 	}
 	b.store, err = db.Open(ctx, b.dsn)
 	require.NoError(t, err)
@@ -235,28 +235,6 @@ func (b *battery) dialTemporal(ctx context.Context) client.Client {
 		return err
 	}))
 	return c
-}
-
-// pgSchema makes a fresh schema on base for the battery, dropped at the end, and returns its URL.
-func pgSchema(t *testing.T, base string) string {
-	ctx := t.Context()
-	admin, err := db.Open(ctx, base)
-	require.NoError(t, err)
-	buf := make([]byte, 6)
-	_, _ = rand.Read(buf)
-	schema := "reliability_" + hex.EncodeToString(buf)
-	_, err = admin.ExecContext(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		_ = admin.Close()
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func (b *battery) apiReady(ctx context.Context) error {

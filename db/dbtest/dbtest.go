@@ -44,18 +44,31 @@ func MustOpen(tb testing.TB) *db.Store {
 
 func openPostgres(ctx context.Context, tb testing.TB, base string) *db.Store {
 	tb.Helper()
+	dsn, schema := SchemaURL(ctx, tb, base, "test_")
+	s, err := db.Open(ctx, dsn)
+	if err != nil {
+		tb.Fatalf("dbtest: open schema %s: %v", schema, err)
+	}
+	// Cleanups run last-in first-out: the test's store closes before its schema is dropped.
+	tb.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// SchemaURL creates a fresh schema (named prefix + random hex) on the PostgreSQL database at base, drops it
+// at Cleanup, and returns base with search_path set to it, for a test's own connections or processes.
+func SchemaURL(ctx context.Context, tb testing.TB, base, prefix string) (dsn, schema string) {
+	tb.Helper()
 	admin, err := db.Open(ctx, base)
 	if err != nil {
 		tb.Fatalf("dbtest: open %s: %v", EnvURL, err)
 	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	schema := "test_" + hex.EncodeToString(b)
+	schema = prefix + hex.EncodeToString(b)
 	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
 		_ = admin.Close()
 		tb.Fatalf("dbtest: create schema: %v", err)
 	}
-	// Cleanups run last-in first-out: the test's store closes before its schema is dropped.
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -64,7 +77,6 @@ func openPostgres(ctx context.Context, tb testing.TB, base string) *db.Store {
 		}
 		_ = admin.Close()
 	})
-
 	u, err := url.Parse(base)
 	if err != nil {
 		tb.Fatalf("dbtest: parse %s: %v", EnvURL, err)
@@ -72,10 +84,5 @@ func openPostgres(ctx context.Context, tb testing.TB, base string) *db.Store {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	s, err := db.Open(ctx, u.String())
-	if err != nil {
-		tb.Fatalf("dbtest: open schema %s: %v", schema, err)
-	}
-	tb.Cleanup(func() { _ = s.Close() })
-	return s
+	return u.String(), schema
 }
