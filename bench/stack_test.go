@@ -3,15 +3,12 @@ package bench
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,13 +19,13 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/steward-oss/steward/api"
 	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/db/dbtest"
 	"github.com/steward-oss/steward/reliability"
 	"github.com/steward-oss/steward/workflows"
 )
@@ -101,7 +98,7 @@ func newStack(t *testing.T) *stack {
 
 	s.dsn = "sqlite:" + filepath.Join(dir, "steward.db")
 	if base := os.Getenv("TEST_DATABASE_URL"); base != "" {
-		s.dsn, s.schema = pgSchema(t, base)
+		s.dsn, s.schema = dbtest.SchemaURL(ctx, t, base, "bench_")
 		s.pg = true
 	}
 	s.store, err = db.Open(ctx, s.dsn)
@@ -138,7 +135,7 @@ func newStack(t *testing.T) *stack {
 			p.Stop()
 			if t.Failed() {
 				if out, err := os.ReadFile(p.Log); err == nil {
-					t.Logf("--- %s log (tail)\n%s", name, tail(string(out), 4000))
+					t.Logf("--- %s log (tail)\n%s", name, reliability.Tail(string(out), 4000))
 				}
 			}
 		})
@@ -165,20 +162,8 @@ func newStack(t *testing.T) *stack {
 }
 
 func dialTemporal(t *testing.T, port int) client.Client {
-	var c client.Client
-	rctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	require.NoError(t, reliability.WaitFor(rctx, func(ctx context.Context) error {
-		var err error
-		if c == nil {
-			if c, err = client.DialContext(ctx, client.Options{HostPort: fmt.Sprintf("127.0.0.1:%d", port), Namespace: "default", Logger: quietLogger{}}); err != nil {
-				return err
-			}
-		}
-		// Ready once the namespace answers a query on steward's search attributes.
-		_, err = c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "ServiceType = 'sos' AND CaseStage = 'closed'"})
-		return err
-	}))
+	c, err := reliability.DialTemporal(t.Context(), fmt.Sprintf("127.0.0.1:%d", port))
+	require.NoError(t, err)
 	return c
 }
 
@@ -188,40 +173,7 @@ func freePort(t *testing.T) int {
 	return p
 }
 
-// pgSchema makes a fresh schema on base for the run, dropped at the end, and returns its URL and name.
-func pgSchema(t *testing.T, base string) (string, string) {
-	ctx := t.Context()
-	admin, err := db.Open(ctx, base)
-	require.NoError(t, err)
-	buf := make([]byte, 6)
-	_, _ = rand.Read(buf)
-	schema := "bench_" + hex.EncodeToString(buf)
-	_, err = admin.ExecContext(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		_ = admin.Close()
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), schema
-}
-
-func (s *stack) apiReady(ctx context.Context) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.baseURL+"/readyz", nil)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	_ = res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("readyz: %d", res.StatusCode)
-	}
-	return nil
-}
+func (s *stack) apiReady(ctx context.Context) error { return reliability.APIReady(ctx, s.baseURL) }
 
 // bots is a reliability client on this stack, for whole SOS cases.
 func (s *stack) bots() *reliability.Client {
@@ -274,7 +226,7 @@ func (s *stack) do(ctx context.Context, method, path string, body []byte, want i
 		return out, nil
 	}
 	if res.StatusCode != want {
-		return out, fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, tail(string(out), 300))
+		return out, fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, reliability.Tail(string(out), 300))
 	}
 	return out, nil
 }
@@ -480,18 +432,3 @@ func (o others) cores() float64 {
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times; 100 on every Linux this runs on.
 const clockTicks = 100
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[len(s)-n:]
-}
-
-// quietLogger drops the SDK client's logs.
-type quietLogger struct{}
-
-func (quietLogger) Debug(string, ...any) {}
-func (quietLogger) Info(string, ...any)  {}
-func (quietLogger) Warn(string, ...any)  {}
-func (quietLogger) Error(string, ...any) {}

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/steward-oss/steward/db"
@@ -195,7 +194,7 @@ func newBattery(t *testing.T, p plan) *battery {
 			p.Stop()
 			if t.Failed() {
 				if out, err := os.ReadFile(p.Log); err == nil {
-					t.Logf("--- %s log (tail)\n%s", name, tail(string(out), 4000))
+					t.Logf("--- %s log (tail)\n%s", name, Tail(string(out), 4000))
 				}
 			}
 		})
@@ -220,35 +219,12 @@ func newBattery(t *testing.T, p plan) *battery {
 }
 
 func (b *battery) dialTemporal(ctx context.Context) client.Client {
-	var c client.Client
-	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	require.NoError(b.t, WaitFor(rctx, func(ctx context.Context) error {
-		var err error
-		if c == nil {
-			if c, err = client.DialContext(ctx, client.Options{HostPort: fmt.Sprintf("127.0.0.1:%d", b.tport), Namespace: "default", Logger: quietLogger{}}); err != nil {
-				return err
-			}
-		}
-		// Ready once the namespace answers a query on steward's search attributes.
-		_, err = c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "ServiceType = 'sos' AND CaseStage = 'closed'"})
-		return err
-	}))
+	c, err := DialTemporal(ctx, fmt.Sprintf("127.0.0.1:%d", b.tport))
+	require.NoError(b.t, err)
 	return c
 }
 
-func (b *battery) apiReady(ctx context.Context) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.bots.BaseURL+"/readyz", nil)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	_ = res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("readyz: %d", res.StatusCode)
-	}
-	return nil
-}
+func (b *battery) apiReady(ctx context.Context) error { return APIReady(ctx, b.bots.BaseURL) }
 
 // phaseStats is what one phase did.
 type phaseStats struct {
@@ -411,11 +387,4 @@ func (b *battery) pgRestart() string {
 		return ""
 	}
 	return "pg_ctlcluster --skip-systemctl-redirect " + versions[0].Name() + " main restart"
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[len(s)-n:]
 }

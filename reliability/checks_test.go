@@ -55,7 +55,7 @@ func goTest(t *testing.T, args ...string) string {
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Run(); err != nil {
-		t.Errorf("go test %s: %v\n%s", strings.Join(args, " "), err, tail(buf.String(), 4000))
+		t.Errorf("go test %s: %v\n%s", strings.Join(args, " "), err, Tail(buf.String(), 4000))
 	}
 	return buf.String()
 }

@@ -193,11 +193,3 @@ func writeReport(path, name, text string) error {
 	}
 	return os.WriteFile(path, []byte(doc), 0o644)
 }
-
-// quietLogger drops the SDK client's logs: the battery reports what matters itself.
-type quietLogger struct{}
-
-func (quietLogger) Debug(string, ...any) {}
-func (quietLogger) Info(string, ...any)  {}
-func (quietLogger) Warn(string, ...any)  {}
-func (quietLogger) Error(string, ...any) {}
