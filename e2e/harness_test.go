@@ -19,6 +19,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -45,10 +46,32 @@ type stack struct {
 	partners map[string]string
 }
 
+// stackOptions changes what newStackWith builds; the zero value is newStack's stack.
+type stackOptions struct {
+	// logger takes every log of the stack: the API's, the activities', the mailer's, the Temporal SDK's
+	// (workflow loggers included) and the embedded server's; nil discards them.
+	logger *slog.Logger
+	// secret is the marketplace secret; "" means "test-marketplace-secret".
+	secret string
+	// logNotes hands every notification to the log notifier steward uses without a Slack token too.
+	logNotes bool
+}
+
 func newStack(t *testing.T) *stack {
 	t.Helper()
+	return newStackWith(t, stackOptions{})
+}
+
+func newStackWith(t *testing.T, o stackOptions) *stack {
+	t.Helper()
 	ctx := context.Background()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := o.logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.secret == "" {
+		o.secret = "test-marketplace-secret"
+	}
 	srv, err := devserver.Start(ctx, devserver.Options{
 		DataDir: t.TempDir(), FrontendPort: -1, UIPort: 0, Namespace: "default",
 		SearchAttributes: workflows.SearchAttributes(), Logger: logger,
@@ -57,17 +80,21 @@ func newStack(t *testing.T) *stack {
 	t.Cleanup(func() { _ = srv.Stop() })
 
 	store := dbtest.MustOpen(t)
-	c, err := client.Dial(client.Options{HostPort: srv.FrontendHostPort(), Namespace: srv.Namespace()})
+	c, err := client.Dial(client.Options{HostPort: srv.FrontendHostPort(), Namespace: srv.Namespace(), Logger: sdklog.NewStructuredLogger(logger)})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 
 	notes := &notifications.Recorder{}
+	var notifier notifications.Notifier = notes
+	if o.logNotes {
+		notifier = notifyBoth{notes, &notifications.Log{Logger: logger}}
+	}
 	// Report e-mail goes to a log mailer, as with steward dev when no SMTP server is set.
-	w := worker.New(c, &activities.Activities{Store: store, Notifier: notes, Mailer: &notifications.LogMailer{Logger: logger}, Logger: logger}, sdkworker.Options{})
+	w := worker.New(c, &activities.Activities{Store: store, Notifier: notifier, Mailer: &notifications.LogMailer{Logger: logger}, Logger: logger}, sdkworker.Options{})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 
-	s := &stack{t: t, temporal: c, store: store, secret: []byte("test-marketplace-secret"), notes: notes, partners: map[string]string{}}
+	s := &stack{t: t, temporal: c, store: store, secret: []byte(o.secret), notes: notes, partners: map[string]string{}}
 	s.api = httptest.NewServer(api.New(api.Config{Temporal: c, Store: store, Logger: logger, MarketplaceSecret: s.secret}).Handler())
 	t.Cleanup(s.api.Close)
 

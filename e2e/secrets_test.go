@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -16,19 +15,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun/dialect"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
-	sdklog "go.temporal.io/sdk/log"
-	sdkworker "go.temporal.io/sdk/worker"
 
-	"github.com/steward-oss/steward/activities"
 	"github.com/steward-oss/steward/api"
 	"github.com/steward-oss/steward/db"
-	"github.com/steward-oss/steward/db/dbtest"
-	"github.com/steward-oss/steward/devserver"
 	"github.com/steward-oss/steward/notifications"
-	"github.com/steward-oss/steward/worker"
-	"github.com/steward-oss/steward/workflows"
 )
 
 // logBuffer collects log lines from the stack's goroutines.
@@ -60,43 +51,6 @@ func (n notifyBoth) Notify(ctx context.Context, m notifications.Message) error {
 		}
 	}
 	return nil
-}
-
-// newLoggedStack is newStack with every log — the API's, the activities', the log notifier's and mailer's,
-// the Temporal SDK's (workflow loggers included) and the embedded server's — written to logs at debug
-// level, and the given marketplace secret.
-func newLoggedStack(t *testing.T, logs *logBuffer, secret string) *stack {
-	t.Helper()
-	ctx := context.Background()
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := devserver.Start(ctx, devserver.Options{
-		DataDir: t.TempDir(), FrontendPort: -1, UIPort: 0, Namespace: "default",
-		SearchAttributes: workflows.SearchAttributes(), Logger: logger,
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = srv.Stop() })
-	store := dbtest.MustOpen(t)
-	c, err := client.Dial(client.Options{HostPort: srv.FrontendHostPort(), Namespace: srv.Namespace(), Logger: sdklog.NewStructuredLogger(logger)})
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	notes := &notifications.Recorder{}
-	w := worker.New(c, &activities.Activities{Store: store, Notifier: notifyBoth{notes, &notifications.Log{Logger: logger}},
-		Mailer: &notifications.LogMailer{Logger: logger}, Logger: logger}, sdkworker.Options{})
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
-
-	s := &stack{t: t, temporal: c, store: store, secret: []byte(secret), notes: notes, partners: map[string]string{}}
-	s.api = httptest.NewServer(api.New(api.Config{Temporal: c, Store: store, Logger: logger, MarketplaceSecret: s.secret}).Handler())
-	t.Cleanup(s.api.Close)
-	for _, id := range []string{"p-alpha", "p-beta"} {
-		require.NoError(t, store.AddPartner(ctx, &db.Partner{ID: id, Name: id, Services: []string{"sos"}, Capacity: 3, Active: true, CreatedAt: time.Now()}))
-		tok, _, err := store.IssueToken(ctx, db.RolePartner, id, "engineer of "+id)
-		require.NoError(t, err)
-		s.partners[id] = tok
-	}
-	s.manager, _, err = store.IssueToken(ctx, db.RoleManager, "", "manager")
-	require.NoError(t, err)
-	return s
 }
 
 // tableText reads every table of the database into one string per table, for searching.
@@ -148,7 +102,7 @@ func tableText(t *testing.T, store *db.Store) map[string]string {
 func TestSecretsStayOut(t *testing.T) {
 	logs := &logBuffer{}
 	const marketSecret = "mkt-secret-5d1f0a7c93b2e4"
-	s := newLoggedStack(t, logs, marketSecret)
+	s := newStackWith(t, stackOptions{logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), secret: marketSecret, logNotes: true})
 	ctx := context.Background()
 	contact := map[string]any{"name": "Zhao Mingyu", "phone": "+86 139 2468 1357", "email": "zhao.mingyu@customer.example"}
 	body := purchaseBody("ORD-SECRET")
