@@ -275,6 +275,44 @@ func TestSlackDelivered(t *testing.T) {
 	assert.True(t, found)
 }
 
+// TestSlackDeliveredByChannelName resolves a channel name to its ID once (conversations.list, across
+// pages) before reading the history, which takes only IDs.
+func TestSlackDeliveredByChannelName(t *testing.T) {
+	var lists int
+	srv := slacktest.NewTestServer(func(c slacktest.Customize) {
+		c.Handle("/conversations.list", func(w http.ResponseWriter, r *http.Request) {
+			_ = r.ParseForm()
+			lists++
+			if r.FormValue("cursor") == "" {
+				_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channels": []map[string]any{{"id": "C0GENERAL", "name": "general"}},
+					"response_metadata": map[string]any{"next_cursor": "page2"}})
+				return
+			}
+			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channels": []map[string]any{{"id": "C0PARTNER", "name": "partner-acme"}}})
+		})
+		c.Handle("/conversations.history", func(w http.ResponseWriter, r *http.Request) {
+			_ = r.ParseForm()
+			var msgs []map[string]any
+			if r.FormValue("channel") == "C0PARTNER" {
+				msgs = append(msgs, map[string]any{"type": "message", "ts": "1700000002.000100",
+					"metadata": map[string]any{"event_type": notifications.MetadataEventType, "event_payload": map[string]any{"key": "sos:o-1/breach/response"}}})
+			}
+			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "messages": msgs})
+		})
+	})
+	srv.Start()
+	t.Cleanup(srv.Stop)
+	s := notifications.NewSlack("xoxb-test", "#ops", slack.OptionAPIURL(srv.GetAPIURL()))
+	for range 2 {
+		found, err := s.Delivered(context.Background(), breachMessage(), "#partner-acme", time.Now())
+		require.NoError(t, err)
+		assert.True(t, found)
+	}
+	assert.Equal(t, 2, lists, "two pages listed once; the ID is remembered")
+	_, err := s.Delivered(context.Background(), breachMessage(), "#gone", time.Now())
+	require.ErrorContains(t, err, "not found")
+}
+
 func TestSlackRateLimitedGivesUp(t *testing.T) {
 	f := &fakeSlack{respond: func(_ int, w http.ResponseWriter) bool {
 		w.Header().Set("Retry-After", "1")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -47,6 +48,7 @@ type Slack struct {
 	// blockedUntil is when Slack's last rate limit ends: every post waits for it, not only the one
 	// that was refused, so concurrent activities don't keep hammering a limited workspace.
 	blockedUntil time.Time
+	channelIDs   map[string]string // channel name → ID, for history look-ups
 }
 
 // MetadataEventType names the message metadata every post carries; its payload holds the
@@ -60,6 +62,7 @@ func NewSlack(token, opsChannel string, opts ...slack.Option) *Slack {
 		client:     slack.New(token, opts...),
 		opsChannel: opsChannel,
 		delivered:  make(map[string]struct{}),
+		channelIDs: make(map[string]string),
 	}
 }
 
@@ -112,14 +115,17 @@ const (
 )
 
 // Delivered looks in channel's history, from a minute before since, for a message whose metadata carries
-// m.Key. Slack's conversations.history needs a channel ID (C…); with a channel name it answers
-// channel_not_found, which is returned as an error (the caller then sends again: at least once).
+// m.Key. A channel given by name ("#ops") is first resolved to its ID, which conversations.history needs.
 func (s *Slack) Delivered(ctx context.Context, m Message, channel string, since time.Time) (bool, error) {
 	if m.Key == "" {
 		return false, errors.New("slack delivered: message without key")
 	}
+	id, err := s.channelID(ctx, channel)
+	if err != nil {
+		return false, err
+	}
 	params := &slack.GetConversationHistoryParameters{
-		ChannelID: channel, Oldest: fmt.Sprintf("%d.000000", since.Add(-time.Minute).Unix()),
+		ChannelID: id, Oldest: fmt.Sprintf("%d.000000", since.Add(-time.Minute).Unix()),
 		Limit: historyPageSize, IncludeAllMetadata: true,
 	}
 	for range historyPages {
@@ -146,6 +152,46 @@ func (s *Slack) Delivered(ctx context.Context, m Message, channel string, since 
 		params.Cursor = res.ResponseMetaData.NextCursor
 	}
 	return false, nil
+}
+
+// channelIDPattern is the shape of a Slack conversation ID (public, private, direct).
+var channelIDPattern = regexp.MustCompile(`^[CGD][A-Z0-9]+$`) // channel names are lower case
+
+// channelID returns the ID of a channel given by ID or by name ("#ops" or "ops"), looking names up with
+// conversations.list once and remembering them.
+func (s *Slack) channelID(ctx context.Context, channel string) (string, error) {
+	if channelIDPattern.MatchString(channel) {
+		return channel, nil
+	}
+	name := strings.TrimPrefix(channel, "#")
+	s.mu.Lock()
+	id, ok := s.channelIDs[name]
+	s.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	params := &slack.GetConversationsParameters{Types: []string{"public_channel", "private_channel"}, Limit: 1000, ExcludeArchived: true}
+	for {
+		if err := s.waitRateLimit(ctx); err != nil {
+			return "", err
+		}
+		chans, cursor, err := s.client.GetConversationsContext(ctx, params)
+		if err != nil {
+			return "", fmt.Errorf("slack channel %s: %w", channel, err)
+		}
+		for _, c := range chans {
+			if c.Name == name {
+				s.mu.Lock()
+				s.channelIDs[name] = c.ID
+				s.mu.Unlock()
+				return c.ID, nil
+			}
+		}
+		if cursor == "" {
+			return "", fmt.Errorf("slack channel %s: not found among the bot's channels", channel)
+		}
+		params.Cursor = cursor
+	}
 }
 
 func metadata(m Message) slack.SlackMetadata {

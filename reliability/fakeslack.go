@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -56,6 +57,7 @@ func NewFakeSlack() *FakeSlack {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/chat.postMessage", f.postMessage)
 	mux.HandleFunc("/conversations.history", f.history)
+	mux.HandleFunc("/conversations.list", f.list)
 	f.Server = httptest.NewServer(mux)
 	return f
 }
@@ -149,6 +151,19 @@ func (f *FakeSlack) history(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "messages": msgs, "has_more": false})
+}
+
+// list answers conversations.list with every channel a message reached; the fake's channel IDs are the
+// names the messages were posted to.
+func (f *FakeSlack) list(w http.ResponseWriter, _ *http.Request) {
+	f.mu.Lock()
+	var chans []map[string]any
+	for ch := range f.channels {
+		chans = append(chans, map[string]any{"id": ch, "name": strings.TrimPrefix(ch, "#")})
+	}
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channels": chans})
 }
 
 // SlackStats is what the fake saw.
