@@ -177,9 +177,12 @@ func serverConfig(o Options, p ports, sqlCfg *config.SQL, frontendHostPort strin
 // dynamicConfig holds the settings a dev server wants different from production defaults.
 func dynamicConfig() dynamicconfig.StaticClient {
 	return dynamicconfig.StaticClient{
-		// Search attributes registered at start are usable at once, not after a cache expiry.
-		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
-		dynamicconfig.NamespaceCacheRefreshInterval.Key():           namespaceRefresh,
+		// Search attributes registered at start are usable at once: with SQL visibility a custom search
+		// attribute is an alias of a column the schema already has, kept in the namespace, so a short
+		// namespace refresh is all it takes. (ForceSearchAttributesCacheRefreshOnRead stays off: it
+		// re-reads the cluster metadata, which registration never changes, on every search attribute
+		// read, a database round trip on the one SQLite connection for each start, upsert and list.)
+		dynamicconfig.NamespaceCacheRefreshInterval.Key(): namespaceRefresh,
 		// On by default in 1.32; set so an upgrade that flips a default does not silently break
 		// the workflow updates every case step relies on.
 		dynamicconfig.FrontendEnableUpdateWorkflowExecution.Key():              true,
