@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/steward-oss/steward/workflows"
@@ -128,8 +129,46 @@ func TestSOSCaseThroughAPI(t *testing.T) {
 	require.NoError(t, s.temporal.GetWorkflow(ctx, caseID, "").Get(ctx, &result))
 	assert.Equal(t, workflows.StageClosed, result.Stage)
 	assert.Equal(t, 50, result.Refund.Percent)
+	assertLeanHistory(t, s, caseID)
 
 	recordHistory(t, s, caseID, "", "sos_full_case")
+}
+
+// assertLeanHistory checks what a closed SOS case asked of the server: the partner choice, the records and
+// the report rendering ran as local activities (only the notifications are activity tasks), search
+// attributes went out only when they changed, and the waits that ended early (the offer, the asset window,
+// clocks re-planned) cancelled their timers instead of leaving them to wake the case later.
+func assertLeanHistory(t *testing.T, s *stack, caseID string) {
+	t.Helper()
+	var activityTasks []string
+	var upserts, records, started, cancelled, fired int
+	for _, e := range history(t, s, caseID, "").Events {
+		switch e.GetEventType() {
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			activityTasks = append(activityTasks, e.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName())
+		case enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+			if _, version := e.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes().GetIndexedFields()["TemporalChangeVersion"]; !version {
+				upserts++
+			}
+		case enumspb.EVENT_TYPE_MARKER_RECORDED:
+			if e.GetMarkerRecordedEventAttributes().GetMarkerName() == "LocalActivity" {
+				records++
+			}
+		case enumspb.EVENT_TYPE_TIMER_STARTED:
+			started++
+		case enumspb.EVENT_TYPE_TIMER_CANCELED:
+			cancelled++
+		case enumspb.EVENT_TYPE_TIMER_FIRED:
+			fired++
+		}
+	}
+	for _, name := range activityTasks {
+		assert.Equal(t, "Notify", name, "activity tasks of the case: %v", activityTasks)
+	}
+	assert.Positive(t, upserts)
+	assert.Less(t, upserts, records, "one search-attribute upsert per local activity: none was skipped")
+	assert.Positive(t, cancelled, "timers started %d, fired %d, cancelled %d", started, fired, cancelled)
+	assert.Equal(t, started, fired+cancelled, "timers left pending when the case closed")
 }
 
 func (s *stack) view(c *assert.CollectT, path, token string) workflows.CaseView {

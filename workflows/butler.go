@@ -217,7 +217,7 @@ func (b *butlerCase) run(ctx workflow.Context) (ButlerResult, error) {
 	workflow.Go(ctx, b.receiveEvents)
 	workflow.Go(ctx, clockWatch{
 		book: &b.st.Clocks, rev: &b.clockRev, pending: &b.pending,
-		done: func() bool { return b.status == StatusClosed }, warn: b.warn, breach: b.breach,
+		done: func() bool { return b.status == StatusClosed }, warn: b.warn, breach: b.breach, await: b.awaitFor,
 	}.run)
 	workflow.Go(ctx, b.watchReports)
 	workflow.Go(ctx, b.watchTerm)
@@ -282,7 +282,7 @@ func (b *butlerCase) watchReports(ctx workflow.Context) {
 			return
 		}
 		check := due.Add(ReportOverdueAfter)
-		if _, err := awaitUntil(ctx, check, fmt.Sprintf("monthly report %d overdue check", n), func() bool { return b.status == StatusClosed }); err != nil || b.status == StatusClosed {
+		if _, err := b.awaitUntil(ctx, check, fmt.Sprintf("monthly report %d overdue check", n), func() bool { return b.status == StatusClosed }); err != nil || b.status == StatusClosed {
 			return
 		}
 		b.st.ReportsChecked = n
@@ -304,7 +304,7 @@ func (b *butlerCase) watchReports(ctx workflow.Context) {
 // watchTerm ends the subscription at the end of its term: requests still running are cancelled with a
 // note, and the case closes once they have stopped.
 func (b *butlerCase) watchTerm(ctx workflow.Context) {
-	if _, err := awaitUntil(ctx, b.st.TermEnd, "term end ("+b.termEndDate()+")", func() bool { return b.status == StatusClosed }); err != nil || b.status == StatusClosed {
+	if _, err := b.awaitUntil(ctx, b.st.TermEnd, "term end ("+b.termEndDate()+")", func() bool { return b.status == StatusClosed }); err != nil || b.status == StatusClosed {
 		return
 	}
 	b.pending++

@@ -80,6 +80,8 @@ type clockWatch struct {
 	warn    func(ctx workflow.Context, c sla.Clock, threshold float64)
 	breach  func(ctx workflow.Context, c sla.Clock)
 	label   string
+	// await waits for a condition with a timer (caseCore.awaitFor); nil takes the SDK's timed Await.
+	await func(ctx workflow.Context, d time.Duration, summary string, cond func() bool) (bool, error)
 }
 
 func (w clockWatch) run(ctx workflow.Context) {
@@ -106,9 +108,13 @@ func (w clockWatch) run(ctx workflow.Context) {
 			if best.Kind == sla.EventWarning {
 				summary = fmt.Sprintf("%s%s clock: %.0f%% warning", w.label, clause, best.Threshold*100)
 			}
-			_, err = workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
-				Timeout: best.At.Sub(now), TimerOptions: workflow.TimerOptions{Summary: summary},
-			}, changed)
+			if w.await != nil {
+				_, err = w.await(ctx, best.At.Sub(now), summary, changed)
+			} else {
+				_, err = workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+					Timeout: best.At.Sub(now), TimerOptions: workflow.TimerOptions{Summary: summary},
+				}, changed)
+			}
 		}
 		if err != nil {
 			return

@@ -84,6 +84,11 @@ type caseCore struct {
 	pending  int   // notifications and records in flight that the case must wait for
 	revision int64 // of the projection, one per write
 
+	// lean is set by the run's first record for cases from versionLean on (see changeLocalRecord);
+	// upserted holds the search attributes last sent, so a write that changes none sends none.
+	lean     bool
+	upserted *caseAttrs
+
 	// slaFn reports the case's SLA status and next deadline at now.
 	slaFn func(now time.Time) (string, *time.Time)
 }
@@ -122,10 +127,18 @@ func (s *caseCore) assign(ctx workflow.Context) error {
 	alerted := false
 	for s.status == StatusOpen && !s.accepted {
 		var choice activities.ChoosePartnerResult
-		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: activityOptions.RetryPolicy, Summary: "choose a partner"})
-		if err := workflow.ExecuteActivity(actx, a.ChoosePartner, activities.ChoosePartnerInput{
-			CaseID: s.in.CaseID, Service: s.in.Service, NeedOnsite: s.needOnsite, Exclude: s.offered,
-		}).Get(ctx, &choice); err != nil {
+		in := activities.ChoosePartnerInput{CaseID: s.in.CaseID, Service: s.in.Service, NeedOnsite: s.needOnsite, Exclude: s.offered}
+		var f workflow.Future
+		if s.lean {
+			// ChoosePartner only reads the partners and their loads: as a local activity it runs inside
+			// the workflow task that records the offer, with no activity task and no second workflow task.
+			f = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+				StartToCloseTimeout: 30 * time.Second, RetryPolicy: activityOptions.RetryPolicy, Summary: "choose a partner"}), a.ChoosePartner, in)
+		} else {
+			f = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+				StartToCloseTimeout: 30 * time.Second, RetryPolicy: activityOptions.RetryPolicy, Summary: "choose a partner"}), a.ChoosePartner, in)
+		}
+		if err := f.Get(ctx, &choice); err != nil {
 			return err
 		}
 		if s.status != StatusOpen {
@@ -143,7 +156,7 @@ func (s *caseCore) assign(ctx workflow.Context) error {
 			}
 			workflow.SetCurrentDetails(ctx, s.details(workflow.Now(ctx), "waiting for a partner; next try "+retry.Format(time.RFC3339)))
 			s.offered = nil
-			if _, err := awaitUntil(ctx, retry, "retry partner assignment", func() bool { return s.status != StatusOpen }); err != nil {
+			if _, err := s.awaitUntil(ctx, retry, "retry partner assignment", func() bool { return s.status != StatusOpen }); err != nil {
 				return err
 			}
 			continue
@@ -157,7 +170,7 @@ func (s *caseCore) assign(ctx workflow.Context) error {
 		}
 		s.notify(ctx, "offer/"+choice.PartnerID+"/"+fmt.Sprint(s.seq), notifications.SeverityInfo, true, "New "+s.label+" case offered to "+choice.PartnerID,
 			fmt.Sprintf("Accept by %s (POST /v1/cases/%s/steps/accept) or decline.", deadline.Format(time.RFC3339), s.in.CaseID))
-		if _, err := awaitUntil(ctx, deadline, "partner "+choice.PartnerID+" to accept", func() bool { return s.answer != "" || s.status != StatusOpen }); err != nil {
+		if _, err := s.awaitUntil(ctx, deadline, "partner "+choice.PartnerID+" to accept", func() bool { return s.answer != "" || s.status != StatusOpen }); err != nil {
 			return err
 		}
 		if s.accepted || s.status != StatusOpen {
@@ -196,15 +209,24 @@ func (s *caseCore) recordWith(ctx workflow.Context, events []activities.Event, r
 	now := workflow.Now(ctx)
 	s.revision++
 	status, next := s.slaFn(now)
-	deadline := AttrNextDeadline.ValueUnset()
+	attrs := caseAttrs{stage: s.stage, partnerID: s.partnerID, slaStatus: status, refundPercent: s.refund.Percent}
 	if next != nil {
-		deadline = AttrNextDeadline.ValueSet(*next)
+		attrs.nextDeadline = next.UnixNano()
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		AttrCaseStage.ValueSet(s.stage), AttrPartnerID.ValueSet(s.partnerID), AttrSLAStatus.ValueSet(status),
-		AttrRefundPercent.ValueSet(int64(s.refund.Percent)), deadline,
-	); err != nil {
-		return err
+	// The run's first write always sends them; later ones only what changed (from versionLean on, which
+	// the first write has read by then): each upsert is an event and a visibility write on the server.
+	if s.upserted == nil || !s.lean || *s.upserted != attrs {
+		deadline := AttrNextDeadline.ValueUnset()
+		if next != nil {
+			deadline = AttrNextDeadline.ValueSet(*next)
+		}
+		if err := workflow.UpsertTypedSearchAttributes(ctx,
+			AttrCaseStage.ValueSet(s.stage), AttrPartnerID.ValueSet(s.partnerID), AttrSLAStatus.ValueSet(status),
+			AttrRefundPercent.ValueSet(int64(s.refund.Percent)), deadline,
+		); err != nil {
+			return err
+		}
+		s.upserted = &attrs
 	}
 	workflow.SetCurrentDetails(ctx, s.details(now, ""))
 	row := activities.CaseRow{
@@ -215,7 +237,9 @@ func (s *caseCore) recordWith(ctx workflow.Context, events []activities.Event, r
 	}
 	var a *activities.Activities
 	in := activities.RecordInput{Case: row, Events: events, Refunds: refunds}
-	if workflow.GetVersion(ctx, changeLocalRecord, workflow.DefaultVersion, 1) == 1 {
+	v := workflow.GetVersion(ctx, changeLocalRecord, workflow.DefaultVersion, versionLean)
+	s.lean = v >= versionLean
+	if v >= versionLocalRecord {
 		// A local activity: the write runs inside the workflow task that asked for it, so a step costs the
 		// server one workflow task instead of two plus an activity task. Record is idempotent by key, so a
 		// write repeated after a worker crash changes nothing.
@@ -228,9 +252,26 @@ func (s *caseCore) recordWith(ctx workflow.Context, events []activities.Event, r
 	return workflow.ExecuteActivity(actx, a.Record, in).Get(ctx, nil)
 }
 
-// changeLocalRecord marks cases that write their projection and timeline with a local activity; cases
-// started before keep the activity task their histories recorded.
+// changeLocalRecord versions how a case uses the server; cases started before a version keep what their
+// histories recorded. The version is read at the run's first record, and the choices that depend on
+// versionLean are made only after it (before it a case takes the older path, on replay too).
 const changeLocalRecord = "record-local-activity"
+
+const (
+	// versionLocalRecord writes the projection and timeline with a local activity.
+	versionLocalRecord workflow.Version = 1
+	// versionLean also chooses partners and renders reports with local activities, sends search
+	// attributes only when they change, and cancels a wait's timer once the wait is over, so that a case
+	// is not woken for nothing when the timer would have fired.
+	versionLean workflow.Version = 2
+)
+
+// caseAttrs are the search attribute values a case last sent.
+type caseAttrs struct {
+	stage, partnerID, slaStatus string
+	refundPercent               int
+	nextDeadline                int64 // Unix nanoseconds; 0 when no clock runs
+}
 
 func summaryOf(events []activities.Event) string {
 	names := make([]string, len(events))
@@ -332,12 +373,34 @@ func orDash(s string) string {
 
 // awaitUntil waits for cond or the deadline, whichever comes first, with a timer whose summary names what
 // it waits for in the Web UI. It reports whether cond held.
-func awaitUntil(ctx workflow.Context, deadline time.Time, summary string, cond func() bool) (bool, error) {
+func (s *caseCore) awaitUntil(ctx workflow.Context, deadline time.Time, summary string, cond func() bool) (bool, error) {
 	d := deadline.Sub(workflow.Now(ctx))
 	if d <= 0 || cond() {
 		return cond(), nil
 	}
-	return workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: d, TimerOptions: workflow.TimerOptions{Summary: summary}}, cond)
+	return s.awaitFor(ctx, d, summary, cond)
+}
+
+// awaitFor waits up to d for cond, with a timer named by summary. From versionLean on, a timer that cond
+// beat is cancelled: the SDK's own timed Await leaves it to fire later (its cancelling is behind an SDK
+// flag still off by default), which would wake the case for nothing, a workflow task each time.
+func (s *caseCore) awaitFor(ctx workflow.Context, d time.Duration, summary string, cond func() bool) (bool, error) {
+	if !s.lean {
+		return workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: d, TimerOptions: workflow.TimerOptions{Summary: summary}}, cond)
+	}
+	if cond() {
+		return true, nil
+	}
+	if d <= 0 {
+		return false, nil
+	}
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	timer := workflow.NewTimerWithOptions(tctx, d, workflow.TimerOptions{Summary: summary})
+	if err := workflow.Await(ctx, func() bool { return cond() || timer.IsReady() }); err != nil {
+		return false, err
+	}
+	return cond(), nil
 }
 
 // strictJSON decodes a step payload, refusing unknown fields.

@@ -316,7 +316,7 @@ func (d *dengbaoCase) watchTerm(ctx workflow.Context) {
 		if slices.Contains(d.st.Reminded, days) {
 			continue
 		}
-		if _, err := awaitUntil(ctx, at, fmt.Sprintf("term reminder, %d days before the year ends", days), d.termDone); err != nil || d.termDone() {
+		if _, err := d.awaitUntil(ctx, at, fmt.Sprintf("term reminder, %d days before the year ends", days), d.termDone); err != nil || d.termDone() {
 			return
 		}
 		d.st.Reminded = append(d.st.Reminded, days)
@@ -332,7 +332,7 @@ func (d *dengbaoCase) watchTerm(ctx workflow.Context) {
 			fmt.Sprintf("等保整改 term ends in %d days", days), detail)
 		d.pending--
 	}
-	if _, err := awaitUntil(ctx, d.st.TermEnd, "term end (one year after purchase)", d.termDone); err != nil || d.termDone() {
+	if _, err := d.awaitUntil(ctx, d.st.TermEnd, "term end (one year after purchase)", d.termDone); err != nil || d.termDone() {
 		return
 	}
 	d.pending++

@@ -289,7 +289,7 @@ func (e *engagementCase) watchAcceptance(ctx workflow.Context) {
 		answered := func() bool {
 			return e.status == StatusClosed || e.stage != StageAcceptance || len(e.st.Documents) != version
 		}
-		if _, err := awaitUntil(ctx, e.acceptanceDue(), fmt.Sprintf("customer's verdict on deliverable v%d", version), answered); err != nil {
+		if _, err := e.awaitUntil(ctx, e.acceptanceDue(), fmt.Sprintf("customer's verdict on deliverable v%d", version), answered); err != nil {
 			return
 		}
 		if answered() {

@@ -224,7 +224,7 @@ func (e *escortCase) watchDays(ctx workflow.Context) {
 			return
 		}
 		version := e.st.Plan.Version
-		if _, err := awaitUntil(ctx, e.st.Days[0].Start, "escort begins on "+e.st.Plan.StartsOn,
+		if _, err := e.awaitUntil(ctx, e.st.Days[0].Start, "escort begins on "+e.st.Plan.StartsOn,
 			func() bool { return e.closed() || e.st.Plan.Version != version }); err != nil || e.closed() {
 			return
 		}
@@ -249,7 +249,7 @@ func (e *escortCase) watchDays(ctx workflow.Context) {
 			continue
 		}
 		if !d.Alerted {
-			if _, err := awaitUntil(ctx, d.Start.Add(CheckinBy), "on-duty check-in for "+d.Day+" by 10:00", checked); err != nil || e.closed() {
+			if _, err := e.awaitUntil(ctx, d.Start.Add(CheckinBy), "on-duty check-in for "+d.Day+" by 10:00", checked); err != nil || e.closed() {
 				return
 			}
 			if d.CheckedInAt == nil {
@@ -257,7 +257,7 @@ func (e *escortCase) watchDays(ctx workflow.Context) {
 			}
 		}
 		if d.CheckedInAt == nil {
-			if _, err := awaitUntil(ctx, d.Start.Add(24*time.Hour), "end of covered day "+d.Day, checked); err != nil || e.closed() {
+			if _, err := e.awaitUntil(ctx, d.Start.Add(24*time.Hour), "end of covered day "+d.Day, checked); err != nil || e.closed() {
 				return
 			}
 			if d.CheckedInAt == nil {
@@ -271,7 +271,7 @@ func (e *escortCase) watchDays(ctx workflow.Context) {
 		}
 	}
 	last := e.st.Days[len(e.st.Days)-1]
-	if _, err := awaitUntil(ctx, last.Start.Add(24*time.Hour), "end of the last covered day "+last.Day, e.closed); err != nil || e.closed() {
+	if _, err := e.awaitUntil(ctx, last.Start.Add(24*time.Hour), "end of the last covered day "+last.Day, e.closed); err != nil || e.closed() {
 		return
 	}
 	e.pending++

@@ -357,7 +357,7 @@ func (h *hostingCase) watchTerm(ctx workflow.Context) {
 				continue
 			}
 			at := h.st.TermEnd.AddDate(0, 0, -days)
-			if _, err := awaitUntil(ctx, at, fmt.Sprintf("term %d reminder, %d days before the year ends", h.st.Term, days),
+			if _, err := h.awaitUntil(ctx, at, fmt.Sprintf("term %d reminder, %d days before the year ends", h.st.Term, days),
 				func() bool { return closed() || h.st.Renewals > 0 }); err != nil || closed() {
 				return
 			}
@@ -377,7 +377,7 @@ func (h *hostingCase) watchTerm(ctx workflow.Context) {
 				fmt.Sprintf("服务器安全托管 term ends in %d days", days), detail)
 			h.pending--
 		}
-		if _, err := awaitUntil(ctx, h.st.TermEnd, fmt.Sprintf("end of hosting year %d", h.st.Term), closed); err != nil || closed() {
+		if _, err := h.awaitUntil(ctx, h.st.TermEnd, fmt.Sprintf("end of hosting year %d", h.st.Term), closed); err != nil || closed() {
 			return
 		}
 		h.pending++

@@ -38,7 +38,9 @@ import (
 //	STEWARD_RECORD_HISTORY=1 go test -count=1 -run 'TestSOSCaseThroughAPI|TestDengbaoThroughAPI|TestCatalogueThroughAPI|History' ./e2e/
 //
 // Re-recording overwrites the files. After a versioned change to a workflow, keep the old histories too
-// (copy them to new names first, e.g. <kind>_<scenario>_v1.json): they are what running cases look like.
+// (copy them to new names first): they are what running cases look like. <kind>_<scenario>_v<N>.json was
+// recorded at version N-1 of changeLocalRecord (_v1: before it existed, _v2: at version 1), where its
+// shape differs from the current recording.
 
 // registered returns the workflows the worker registers, by registered name.
 func registered(t *testing.T) map[string]any {

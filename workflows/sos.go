@@ -199,7 +199,7 @@ func (s *sosCase) run(ctx workflow.Context) (SOSResult, error) {
 // watchAssetWindow closes the case as expired when no asset list arrives within 5 natural days of payment.
 func (s *sosCase) watchAssetWindow(ctx workflow.Context) {
 	due := s.in.PaidAt.Add(AssetWindow)
-	if _, err := awaitUntil(ctx, due, "asset list window (5 natural days from payment)", func() bool {
+	if _, err := s.awaitUntil(ctx, due, "asset list window (5 natural days from payment)", func() bool {
 		return s.assetsAt != nil || s.status == StatusClosed
 	}); err != nil || s.assetsAt != nil || s.status == StatusClosed {
 		return
@@ -505,9 +505,7 @@ func (s *sosCase) watchClocks(ctx workflow.Context) {
 			if next.Kind == sla.EventWarning {
 				summary = fmt.Sprintf("%s clock: %.0f%% warning", clause, next.Threshold*100)
 			}
-			_, err = workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
-				Timeout: next.At.Sub(now), TimerOptions: workflow.TimerOptions{Summary: summary},
-			}, changed)
+			_, err = s.awaitFor(ctx, next.At.Sub(now), summary, changed)
 		}
 		if err != nil {
 			return
@@ -624,8 +622,15 @@ func (s *sosCase) reportInput(now time.Time) activities.ReportInput {
 
 func (s *sosCase) renderReport(ctx workflow.Context, in activities.ReportInput) error {
 	var a *activities.Activities
+	summary := fmt.Sprintf("render report v%d", in.Version)
+	if s.lean {
+		// Rendering is local work stored by key, so it runs inside the report step's workflow task.
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: time.Minute,
+			RetryPolicy: activityOptions.RetryPolicy, Summary: summary})
+		return workflow.ExecuteLocalActivity(lctx, a.RenderReport, in).Get(ctx, nil)
+	}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: activityOptions.RetryPolicy,
-		Summary: fmt.Sprintf("render report v%d", in.Version)})
+		Summary: summary})
 	return workflow.ExecuteActivity(actx, a.RenderReport, in).Get(ctx, nil)
 }
 
