@@ -42,6 +42,9 @@ const (
 	// envProfile names a directory for CPU profiles of the server, the API and the worker, taken during the
 	// lifecycle.
 	envProfile = "STEWARD_BENCH_PROFILE"
+	// envOnly limits a run to some figures while working on them ("start,step,life,foot,late"); the
+	// report is then not written.
+	envOnly = "STEWARD_BENCH_ONLY"
 )
 
 // plan is the run's size. Every comparison runs both sides at Concurrency.
@@ -87,24 +90,37 @@ func TestBench(t *testing.T) {
 	ctx := t.Context()
 	t.Logf("stack up in %s (database %s); plan %+v", time.Since(began).Round(time.Second), map[bool]string{true: "PostgreSQL", false: "SQLite"}[s.pg], p)
 
+	only := os.Getenv(envOnly)
+	run := func(figure string) bool { return only == "" || slices.Contains(strings.Split(only, ","), figure) }
 	all := s.othersFrom()
 	o := s.othersFrom()
-	apiCases, rawCases := s.startOverhead(ctx, r)
-	r.Others.Start = o.cores()
-	o = s.othersFrom()
-	s.stepRoundTrip(ctx, r, apiCases, rawCases)
-	r.Others.Step = o.cores()
-	o = s.othersFrom()
-	s.lifecycle(ctx, r)
-	r.Others.Life = o.cores()
-	o = s.othersFrom()
-	s.footprint(ctx, r, 2*p.Starts)
-	r.Others.Foot = o.cores()
-	o = s.othersFrom()
-	s.lateness(ctx, r)
-	r.Others.Late = o.cores()
+	var apiCases, rawCases []order
+	if run("start") || run("step") {
+		apiCases, rawCases = s.startOverhead(ctx, r)
+		r.Others.Start = o.cores()
+	}
+	if run("step") {
+		o = s.othersFrom()
+		s.stepRoundTrip(ctx, r, apiCases, rawCases)
+		r.Others.Step = o.cores()
+	}
+	if run("life") {
+		o = s.othersFrom()
+		s.lifecycle(ctx, r)
+		r.Others.Life = o.cores()
+	}
+	if run("foot") {
+		o = s.othersFrom()
+		s.footprint(ctx, r, len(apiCases)+len(rawCases))
+		r.Others.Foot = o.cores()
+	}
+	if run("late") {
+		o = s.othersFrom()
+		s.lateness(ctx, r)
+		r.Others.Late = o.cores()
+	}
 	r.Others.All = all.cores()
-	if mode == "full" {
+	if mode == "full" && only == "" {
 		r.SLABench, r.SLAErr = slaBenchmarks(ctx)
 	}
 	r.Retries = s.retries.Load()
@@ -113,7 +129,7 @@ func TestBench(t *testing.T) {
 
 	text := r.markdown()
 	t.Log("\n" + text)
-	if out := os.Getenv(envReport); out != "" && mode == "full" {
+	if out := os.Getenv(envReport); out != "" && mode == "full" && only == "" {
 		if s.pg { // the SQLite figures stay where they are
 			out = strings.TrimSuffix(out, ".md") + "-postgresql.md"
 		}
@@ -337,6 +353,10 @@ func (s *stack) lifecycle(ctx context.Context, r *report) {
 		})
 	}))
 	cancel()
+	var err error
+	if r.LifeSteward.History, err = s.historyShape(ctx, workflows.CaseWorkflowID(workflows.ServiceSOS, ids[0])); err != nil {
+		r.fail("history", []error{err})
+	}
 
 	m = startMeter(procs)
 	var steps atomic.Int64
@@ -364,6 +384,9 @@ func (s *stack) lifecycle(ctx context.Context, r *report) {
 		return nil
 	}))
 	r.LifeRaw = m.stop(p.Lifecycles, int(steps.Load()))
+	if r.LifeRaw.History, err = s.historyShape(ctx, "bench-raw-00000"); err != nil {
+		r.fail("history", []error{err})
+	}
 	s.t.Logf("lifecycle raw: %+v", r.LifeRaw)
 }
 
@@ -513,6 +536,23 @@ type phase struct {
 	Took         time.Duration
 	CPU          map[string]time.Duration // CPU time per process during the phase
 	PeakRSS      map[string]int64         // largest resident set sampled during the phase
+	// History is the event history of one of the phase's workflows, counted by kind: what a case asks of
+	// the server.
+	History map[string]int
+}
+
+// historyShape counts a closed workflow's history events by kind ("WorkflowTaskCompleted", …).
+func (s *stack) historyShape(ctx context.Context, workflowID string) (map[string]int, error) {
+	shape := map[string]int{}
+	it := s.tc.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			return nil, err
+		}
+		shape[e.GetEventType().String()]++
+	}
+	return shape, nil
 }
 
 func startMeter(procs map[string]int) *meter {

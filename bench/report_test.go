@@ -188,6 +188,7 @@ func (r *report) markdown() string {
 	w("     Peak RSS: %s (bench = the bots).", r.LifeSteward.rssLine("temporal", "worker", "api", "bench"))
 	w("   - raw: %d workflows in %s; CPU: %s.", r.LifeRaw.Cases, r.LifeRaw.Took.Round(time.Second), r.LifeRaw.cpuLine("temporal", "bench"))
 	w("     Peak RSS: %s (bench = the raw worker and callers).", r.LifeRaw.rssLine("temporal", "bench"))
+	w("   - what one case asks of the server (its event history): steward %s; raw %s.", r.LifeSteward.historyLine(), r.LifeRaw.historyLine())
 	w("4. **Open-case footprint.** %d SOS cases open at once, each offered to a partner and waiting on its clocks (the", r.Foot.Open)
 	w("   response clock, the 5-day asset window, the offer's timeout): %d from figures 1–2 plus %d more bought through", r.Foot.Open-r.Foot.Added, r.Foot.Added)
 	w("   the API, so each has its order, case row, timeline and notification rows as in production (%s until the last",
@@ -295,3 +296,18 @@ Taken with ` + "`STEWARD_BENCH_PROFILE`" + ` (30 s CPU profiles of ` + "`steward
   it using about 3% of a core: the cost is latency, not CPU. Each purchase makes two database commits (the order,
   then the case row) before ` + "`ExecuteWorkflow`" + `, so each of the fixed number of callers waits longer per start than
   the raw side does. Writing both rows in one transaction would save one commit; that is not done yet.`
+
+// historyLine sums up a phase's sample history: its events, and of them the server's tasks and writes.
+func (p phase) historyLine() string {
+	h := p.History
+	if len(h) == 0 {
+		return "not read"
+	}
+	total := 0
+	for _, n := range h {
+		total += n
+	}
+	return fmt.Sprintf("%d events: %d workflow tasks, %d activities, %d markers (local activities, side effects, versions), %d search-attribute upserts, %d timers (%d cancelled), %d updates",
+		total, h["WorkflowTaskCompleted"], h["ActivityTaskScheduled"], h["MarkerRecorded"], h["UpsertWorkflowSearchAttributes"],
+		h["TimerStarted"], h["TimerCanceled"], h["WorkflowExecutionUpdateCompleted"])
+}
