@@ -116,22 +116,20 @@ func (s *Server) purchase(c echo.Context) error {
 		Contact:  db.Contact{Name: in.Contact.Name, Phone: in.Contact.Phone, Email: in.Contact.Email},
 		BodyHash: in.bodyHash(), CaseID: ci.CaseID, WorkflowID: ci.CaseID, CreatedAt: s.now().UTC(),
 	}
-	_, created, err := s.store.PutOrder(ctx, order)
+	// The order and the case's projection row are written in one transaction: the row exists from the
+	// start, so the case is listed and access-checked at once, and the workflow keeps it current from
+	// then on. A retried callback leaves an existing row alone.
+	now := s.now().UTC()
+	_, created, err := s.store.PutOrderAndCase(ctx, order, &db.Case{
+		CaseID: ci.CaseID, WorkflowID: ci.CaseID, Service: ci.Service, Spec: ci.Spec, Stage: workflows.StageAssignment,
+		Status: workflows.StatusOpen, CustomerID: ci.CustomerID, OrderID: ci.OrderID, AmountCents: ci.AmountCents,
+		SLAStatus: workflows.SLAOnTrack, OpenedAt: now, UpdatedAt: now,
+	})
 	if errors.Is(err, db.ErrConflict) {
 		return problem(CodeConflict, "order %s was already received with a different body", in.OrderID)
 	}
 	if err != nil {
 		return unavailable(err, "the order store")
-	}
-	// The projection row exists from the start, so the case is listed and access-checked at once; the
-	// workflow keeps it current from then on. A retried callback leaves an existing row alone.
-	now := s.now().UTC()
-	if err := s.store.InsertCaseIfAbsent(ctx, &db.Case{
-		CaseID: ci.CaseID, WorkflowID: ci.CaseID, Service: ci.Service, Spec: ci.Spec, Stage: workflows.StageAssignment,
-		Status: workflows.StatusOpen, CustomerID: ci.CustomerID, OrderID: ci.OrderID, AmountCents: ci.AmountCents,
-		SLAStatus: workflows.SLAOnTrack, OpenedAt: now, UpdatedAt: now,
-	}); err != nil {
-		return unavailable(err, "the case store")
 	}
 	// Started on every callback, not only the first: a callback whose start failed is completed by the
 	// marketplace's retry. An existing case, open or closed, is left as it is.

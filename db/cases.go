@@ -96,6 +96,10 @@ func (s *Store) UpsertCase(ctx context.Context, c *Case) error {
 // InsertCaseIfAbsent writes the case's first projection and leaves an existing row as it is, so a
 // repeated purchase callback never rolls back a case the workflow has moved on.
 func (s *Store) InsertCaseIfAbsent(ctx context.Context, c *Case) error {
+	return insertCaseIfAbsent(ctx, s.DB, c)
+}
+
+func insertCaseIfAbsent(ctx context.Context, idb bun.IDB, c *Case) error {
 	if c.CaseID == "" || c.WorkflowID == "" {
 		return fmt.Errorf("insert case: empty case or workflow id: %w", ErrInvalid)
 	}
@@ -104,7 +108,7 @@ func (s *Store) InsertCaseIfAbsent(ctx context.Context, c *Case) error {
 	}
 	c.OpenedAt = utcOrNow(c.OpenedAt)
 	c.UpdatedAt = utcOrNow(c.UpdatedAt)
-	if _, err := s.NewInsert().Model(c).On("CONFLICT (case_id) DO NOTHING").Exec(ctx); err != nil {
+	if _, err := idb.NewInsert().Model(c).On("CONFLICT (case_id) DO NOTHING").Exec(ctx); err != nil {
 		if isUniqueViolation(err) {
 			return fmt.Errorf("insert case %s: workflow id %s in use: %w", c.CaseID, c.WorkflowID, ErrConflict)
 		}

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -64,13 +65,43 @@ func (o *Order) AfterScanRow(context.Context) error {
 // (returned with the stored order).
 // It is race-safe: concurrent callers of one order see exactly one created=true.
 func (s *Store) PutOrder(ctx context.Context, o *Order) (*Order, bool, error) {
+	return putOrder(ctx, s.DB, o)
+}
+
+// PutOrderAndCase stores o as PutOrder does and, in the same transaction, c as InsertCaseIfAbsent
+// does: a purchase's order and its case row in one commit. When the order conflicts (ErrConflict,
+// returned with the stored order) neither is written.
+func (s *Store) PutOrderAndCase(ctx context.Context, o *Order, c *Case) (*Order, bool, error) {
+	var (
+		stored        *Order
+		created       bool
+		orderConflict bool
+	)
+	err := s.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		if stored, created, err = putOrder(ctx, tx, o); err != nil {
+			orderConflict = errors.Is(err, ErrConflict)
+			return err
+		}
+		return insertCaseIfAbsent(ctx, tx, c)
+	})
+	switch {
+	case err != nil && orderConflict:
+		return stored, false, err
+	case err != nil:
+		return nil, false, err
+	}
+	return stored, created, nil
+}
+
+func putOrder(ctx context.Context, idb bun.IDB, o *Order) (*Order, bool, error) {
 	if o.OrderID == "" {
 		return nil, false, fmt.Errorf("put order: empty order id: %w", ErrInvalid)
 	}
 	row := *o
 	row.PaidAt = row.PaidAt.UTC()
 	row.CreatedAt = utcOrNow(row.CreatedAt)
-	res, err := s.NewInsert().Model(&row).On("CONFLICT (order_id) DO NOTHING").Exec(ctx)
+	res, err := idb.NewInsert().Model(&row).On("CONFLICT (order_id) DO NOTHING").Exec(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("put order %s: %w", o.OrderID, err)
 	}
@@ -81,7 +112,7 @@ func (s *Store) PutOrder(ctx context.Context, o *Order) (*Order, bool, error) {
 	if n == 1 {
 		return &row, true, nil
 	}
-	stored, err := s.GetOrder(ctx, o.OrderID)
+	stored, err := getOrder(ctx, idb, o.OrderID)
 	if err != nil {
 		return nil, false, fmt.Errorf("put order: %w", err)
 	}
@@ -93,8 +124,12 @@ func (s *Store) PutOrder(ctx context.Context, o *Order) (*Order, bool, error) {
 
 // GetOrder returns the order, or ErrNotFound.
 func (s *Store) GetOrder(ctx context.Context, orderID string) (*Order, error) {
+	return getOrder(ctx, s.DB, orderID)
+}
+
+func getOrder(ctx context.Context, idb bun.IDB, orderID string) (*Order, error) {
 	o := new(Order)
-	if err := s.NewSelect().Model(o).Where("order_id = ?", orderID).Scan(ctx); err != nil {
+	if err := idb.NewSelect().Model(o).Where("order_id = ?", orderID).Scan(ctx); err != nil {
 		return nil, notFound(err, "get order %s", orderID)
 	}
 	return o, nil

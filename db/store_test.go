@@ -188,6 +188,51 @@ func TestPutOrderConcurrent(t *testing.T) {
 	assert.Equal(t, 1, rows)
 }
 
+// TestPutOrderAndCase: a purchase's order and case row are written together, a repeated callback
+// changes neither, a conflicting body writes nothing, and a case row that cannot be written leaves no order.
+func TestPutOrderAndCase(t *testing.T) {
+	s := dbtest.MustOpen(t)
+	ctx := ctxT(t)
+	caseRow := func(id string) *db.Case {
+		return &db.Case{CaseID: "sos-" + id, WorkflowID: "sos-" + id, Service: "sos", Spec: "handling", Stage: "assignment",
+			Status: db.CaseOpen, CustomerID: "cust-1", OrderID: id, AmountCents: 1_200_000, SLAStatus: "on_track"}
+	}
+
+	stored, created, err := s.PutOrderAndCase(ctx, testOrder("o-1"), caseRow("o-1"))
+	require.NoError(t, err)
+	assert.True(t, created)
+	assert.Equal(t, "o-1", stored.OrderID)
+	c, err := s.GetCase(ctx, "sos-o-1")
+	require.NoError(t, err)
+	assert.Equal(t, "assignment", c.Stage)
+
+	// The workflow moves the case on; the marketplace's retry of the callback leaves both rows alone.
+	moved := caseRow("o-1")
+	moved.Stage, moved.Revision = "confirmation", 1
+	require.NoError(t, s.UpsertCase(ctx, moved))
+	stored, created, err = s.PutOrderAndCase(ctx, testOrder("o-1"), caseRow("o-1"))
+	require.NoError(t, err)
+	assert.False(t, created)
+	assert.Equal(t, "hash-1", stored.BodyHash)
+	c, err = s.GetCase(ctx, "sos-o-1")
+	require.NoError(t, err)
+	assert.Equal(t, "confirmation", c.Stage, "a repeated callback rolled the case back")
+
+	other := testOrder("o-1")
+	other.BodyHash = "hash-2"
+	stored, _, err = s.PutOrderAndCase(ctx, other, caseRow("o-1"))
+	require.ErrorIs(t, err, db.ErrConflict)
+	assert.Equal(t, "hash-1", stored.BodyHash, "the stored order comes back with the conflict")
+
+	// Both or neither: a case row the store refuses takes its order with it.
+	bad := caseRow("o-2")
+	bad.CaseID = ""
+	_, _, err = s.PutOrderAndCase(ctx, testOrder("o-2"), bad)
+	require.ErrorIs(t, err, db.ErrInvalid)
+	_, err = s.GetOrder(ctx, "o-2")
+	require.ErrorIs(t, err, db.ErrNotFound, "the order was written without its case")
+}
+
 func TestSetOrderCase(t *testing.T) {
 	s := dbtest.MustOpen(t)
 	ctx := ctxT(t)
