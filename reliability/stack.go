@@ -23,6 +23,8 @@ func (p *Proc) PID() int {
 
 // DialTemporal connects to the server at hostPort (namespace "default") and waits, up to two minutes,
 // until the namespace answers a query on steward's search attributes: then workers and the API can start.
+// Like steward's own processes on loopback, it sends requests uncompressed, so the benchmarks' raw SDK
+// side and steward talk to the server alike.
 func DialTemporal(ctx context.Context, hostPort string) (client.Client, error) {
 	var c client.Client
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -30,7 +32,8 @@ func DialTemporal(ctx context.Context, hostPort string) (client.Client, error) {
 	err := WaitFor(rctx, func(ctx context.Context) error {
 		var err error
 		if c == nil {
-			if c, err = client.DialContext(ctx, client.Options{HostPort: hostPort, Namespace: "default", Logger: QuietLogger{}}); err != nil {
+			if c, err = client.DialContext(ctx, client.Options{HostPort: hostPort, Namespace: "default", Logger: QuietLogger{},
+				ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}}}); err != nil {
 				return err
 			}
 		}

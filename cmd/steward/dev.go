@@ -93,7 +93,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 
-	c, err := client.Dial(client.Options{HostPort: srv.FrontendHostPort(), Namespace: namespace, Logger: temporalLogger(logger)})
+	compression, err := compressionFor(srv.FrontendHostPort())
+	if err != nil {
+		return err
+	}
+	c, err := client.Dial(client.Options{HostPort: srv.FrontendHostPort(), Namespace: namespace, Logger: temporalLogger(logger),
+		ConnectionOptions: client.ConnectionOptions{GrpcCompression: compression}})
 	if err != nil {
 		return fmt.Errorf("temporal client: %w", err)
 	}
