@@ -266,36 +266,53 @@ func steps() []string {
 // profileNotes is what profiling the worst ratio found, and what was changed.
 const profileNotes = `## Profile: the worst ratio (lifecycle throughput)
 
-Taken with ` + "`STEWARD_BENCH_PROFILE`" + ` (30 s CPU profiles of ` + "`steward temporal`, `worker` and `api`" + ` during figure 3), at
-300 lifecycles a side:
+Taken with ` + "`STEWARD_BENCH_PROFILE`" + ` (30 s CPU profiles of ` + "`steward temporal`, `worker` and `api`" + ` during figure 3) and
+` + "`STEWARD_BENCH_ONLY=life`" + ` runs of 300 lifecycles a side on a quiet machine.
 
-- **The Temporal server is the bottleneck.** It kept about one core busy (its SQLite persistence takes one write at
-  a time) while the worker used 0.28 cores and the API 0.1. The server spent 182 ms of CPU per steward case against
-  36 ms per raw 8-update workflow. In its profile, starting and completing workflow tasks took 24%, visibility
-  upserts (search attributes) 7.5%, activity completions 4.6%, queries 1.5%; the rest was persistence and gRPC under
-  them. So what a step costs is the number of workflow tasks, activity tasks and queries it makes the server do.
-- **Fixed (ours):**
-  1. Each step's write of the projection and timeline (` + "`Activities.Record`" + `) was a regular activity: the update's
-     workflow task scheduled it, the worker polled and completed it, and a second workflow task completed the
-     update. It is now a local activity that runs inside the update's workflow task (behind
-     ` + "`workflow.GetVersion(\"record-local-activity\")`" + `, so cases started before keep replaying as recorded).
-  2. ` + "`POST /v1/cases/{id}/steps/{step}`" + ` queried the workflow after the update for the case view, though the update
-     already returns it: one more round trip through the server and a query task on the worker per step. The API
-     now answers with the update's view and reads only the timeline.
-  3. The benchmark found a race under load that the first fix removes: the workflow's view showed the offered
-     partner before the projection row did, so a partner accepting at once was answered 404 (18 of 300 cases).
-     With the write inside the workflow task, the view and the row change together.
-- **Effect** at 300 lifecycles a side: 330 → 458 lifecycles/min, server CPU per case 182 → 127 ms, no 404s; the
-  step round trip went from 1.47× to 1.04× the raw update at p50 and 1.35× to 1.2× at p99.
-- **What is left** is work the raw workflow does not do: an SOS case is 10 updates (not 8), each upserting search
-  attributes for the Web UI and the list (stage, SLA status, next deadline), and it also starts, assigns a partner,
-  notifies the offer and the report and renders the report in activities; the bots poll the case view (a query)
-  until the partner is offered. The SDK's gRPC gzip compression costs the worker ~9% of its CPU on loopback; it is
-  the SDK's default and the same on both sides.
-- **Start overhead** (figure 1) is the other ratio below its target. A CPU profile of the API during purchases shows
-  it using about 3% of a core: the cost is latency, not CPU. Each purchase makes two database commits (the order,
-  then the case row) before ` + "`ExecuteWorkflow`" + `, so each of the fixed number of callers waits longer per start than
-  the raw side does. Writing both rows in one transaction would save one commit; that is not done yet.`
+- **Both sides are CPU-bound, so the ratio is the ratio of CPU per case.** During figure 3 the steward side kept
+  1.8 of the 2 cores busy and the raw side 1.75: at the same concurrency, cases/min is cores ÷ CPU per case. A
+  raw 8-update workflow costs 39 ms of CPU (server 31, its worker and callers 8). A steward case costs the server
+  for its 10 steps, plus the API (HTTP, token or signature check, the case row, the timeline) and the worker
+  (the projection and timeline writes, partner choice, notifications, the report). The figure's own lines above give
+  the per-process split of this run.
+- **Where the server's time goes** (its profile): visibility writes 17% (one per search-attribute upsert, each a
+  ` + "`REPLACE INTO executions_visibility`" + ` whose SQL SQLite parses anew every time: parsing alone is 14% of the server),
+  completing workflow tasks 15%, starting them 8%, garbage collection 9%, updates 4%, activity completions 3%.
+  So a case's cost follows its history: the events, workflow tasks and upserts it makes the server write.
+- **Fixed (ours), in order:**
+  1. Earlier: the projection and timeline write is a local activity (` + "`record-local-activity`" + ` version 1), and a step
+     answers with the update's view instead of querying the workflow again (330 → 458 lifecycles/min).
+  2. ` + "`versionLean`" + ` (` + "`record-local-activity`" + ` version 2): the partner choice (a read) and the report rendering run as
+     local activities, so neither costs an activity task and a second workflow task; search attributes are sent
+     only when a value changed; and a timed wait that ends early cancels its timer. The SDK's own timed ` + "`Await`" + `
+     leaves the timer to fire (its cancelling sits behind an SDK flag still off by default), so every offer
+     accepted, asset list received and SLA clock re-planned woke the case again later for nothing. One SOS case went
+     from 109 history events (14 workflow tasks, 4 activities, 13 upserts, 5 timers never cancelled) to 99 (11, 2,
+     11, all 5 cancelled); 675 → 889 lifecycles/min, server CPU per case 91 → 76 ms. Cases started before keep
+     the path their histories recorded (replayed by the workflows tests).
+  3. The worker and the API talked to the server on loopback with gRPC gzip (the SDK's default): about a tenth of
+     the worker's CPU and some of the server's went into compressing and decompressing. steward's processes now
+     send requests uncompressed to a server on loopback (` + "`STEWARD_TEMPORAL_COMPRESSION`" + ` overrides); the raw
+     side's client does the same, so the comparison stays like for like. 889 → 1,081 lifecycles/min (raw 2,081
+     → 2,690); server CPU per steward case 76 → 63 ms, worker 29 → 22 ms.
+  4. The embedded server re-read its cluster metadata from SQLite on every search-attribute read
+     (` + "`ForceSearchAttributesCacheRefreshOnRead`" + `), needlessly: with SQL visibility a custom attribute is an alias kept
+     in the namespace, and registration never changes the cluster metadata. It is off; no change beyond noise here.
+  5. A purchase wrote its order and its case row in two commits; it now writes both in one transaction (and an
+     order can no longer exist without its case).
+- **Why 0.7 is out of reach here.** For 0.7 a steward case may cost 39 ÷ 0.7 ≈ 56 ms of CPU in all. The server's
+  share for 10 updates, each writing a local-activity marker, is already about 10/8 of the raw workflow's 31 ms
+  before any search attribute, notification or timer, and the API and worker together spend 30 ms or more on
+  HTTP, authentication and the app database (SQLite parsing each statement anew is about a seventh of the API's time).
+  Getting there would mean dropping work SPEC.md and DESIGN.md ask for: the Web UI's search attributes (11 upserts
+  a case), the notifications (2 activities with their workflow tasks), the timeline and projection writes.
+  Candidates that keep the features: deliver notifications from a transactional outbox written by the record's
+  local activity (saving the 2 activity tasks and 2 workflow tasks a case), and merge the first record with the
+  offer's (one upsert fewer).
+- **Start overhead** (figure 1): a purchase is an HTTP request with its HMAC signature, a replay claim
+  (` + "`ClaimSignature`" + `, its own commit), the order and case transaction, then ` + "`ExecuteWorkflow`" + `. The server is
+  the shared bottleneck (both sides' starts run the same SOS workflow on the same worker), so the API's own CPU and
+  its two commits are what separates the sides.`
 
 // historyLine sums up a phase's sample history: its events, and of them the server's tasks and writes.
 func (p phase) historyLine() string {
