@@ -425,6 +425,9 @@ func (s *stack) footprint(ctx context.Context, r *report, alreadyOpen int) {
 	}
 	f.Temporal, _ = readProc(s.temporal.PID())
 	f.API, _ = readProc(s.api.PID())
+	if dir := os.Getenv(envProfile); dir != "" {
+		s.saveProfile(ctx, "worker", "heap", filepath.Join(dir, "worker.heap.pprof"))
+	}
 	s.t.Logf("footprint: %+v", *f)
 }
 
@@ -479,28 +482,31 @@ func (s *stack) lateness(ctx context.Context, r *report) {
 	s.t.Logf("lateness: %+v", *l)
 }
 
-// profile takes 30-second CPU profiles of the API and the worker into dir, in the background.
+// profile takes 30-second CPU profiles of the server, the API and the worker into dir, in the background.
 func (s *stack) profile(ctx context.Context, dir string) (wait func()) {
 	var wg sync.WaitGroup
-	for name, addr := range s.pprof {
-		wg.Go(func() {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/profile?seconds=30", nil)
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				s.t.Logf("profile %s: %v", name, err)
-				return
-			}
-			defer res.Body.Close()
-			out, err := os.Create(filepath.Join(dir, name+".cpu.pprof"))
-			if err != nil {
-				s.t.Logf("profile %s: %v", name, err)
-				return
-			}
-			defer out.Close()
-			_, _ = out.ReadFrom(res.Body)
-		})
+	for name := range s.pprof {
+		wg.Go(func() { s.saveProfile(ctx, name, "profile?seconds=30", filepath.Join(dir, name+".cpu.pprof")) })
 	}
 	return wg.Wait
+}
+
+// saveProfile writes process name's /debug/pprof/<which> to path; a failure is logged, not fatal.
+func (s *stack) saveProfile(ctx context.Context, name, which, path string) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.pprof[name]+"/debug/pprof/"+which, nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Logf("profile %s: %v", name, err)
+		return
+	}
+	defer res.Body.Close()
+	out, err := os.Create(path)
+	if err != nil {
+		s.t.Logf("profile %s: %v", name, err)
+		return
+	}
+	defer out.Close()
+	_, _ = out.ReadFrom(res.Body)
 }
 
 // latency is a distribution's summary.

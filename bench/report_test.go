@@ -249,7 +249,7 @@ func (r *report) markdown() string {
 	w("make bench                                   # this report (the sla Go benchmarks included), on SQLite")
 	w("TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable make bench   # PostgreSQL: benchmarks-postgresql.md")
 	w("STEWARD_BENCH_CASES=200 STEWARD_BENCH_OPEN=2000 STEWARD_BENCH_LATE=200 make bench        # smaller sizes")
-	w("STEWARD_BENCH_PROFILE=/tmp/prof make bench   # also 30 s CPU profiles of the server, API and worker during figure 3")
+	w("STEWARD_BENCH_PROFILE=/tmp/prof make bench   # also CPU profiles (figure 3) and the worker's heap (figure 4)")
 	w("make bench-smoke                             # CI: 20 cases each and one iteration of the sla benchmarks; correctness only")
 	w("```")
 	w("")
