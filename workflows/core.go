@@ -400,7 +400,11 @@ func (s *caseCore) awaitFor(ctx workflow.Context, d time.Duration, summary strin
 	if err := workflow.Await(ctx, func() bool { return cond() || timer.IsReady() }); err != nil {
 		return false, err
 	}
-	return cond(), nil
+	if cond() {
+		return true, nil
+	}
+	// The timer fired, or failed because the case itself was cancelled: that is the caller's error.
+	return false, timer.Get(ctx, nil)
 }
 
 // strictJSON decodes a step payload, refusing unknown fields.

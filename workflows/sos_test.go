@@ -512,6 +512,20 @@ func TestSOSPartnerRouting(t *testing.T) {
 	})
 }
 
+// TestSOSCancelledWhileWaiting: a case cancelled while it waits on timers (the offer, the asset window, the
+// response clock's next warning) ends cancelled at once: a wait's timer failing with the cancellation is
+// not taken for the timer firing (which would time the offer out, or spin the clock watcher).
+func TestSOSCancelledWhileWaiting(t *testing.T) {
+	paid := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai) // a Monday, inside business hours: the clock runs
+	h := newSOS(t, paid, "p1")
+	h.at(3*time.Minute, func() { h.env.CancelWorkflow() })
+	h.env.ExecuteWorkflow(SOSWorkflow, CaseInput{CaseID: "sos:O-1", OrderID: "O-1", CustomerID: "C-1", Service: ServiceSOS, Spec: SpecHandling, Quantity: 1, AmountCents: 1, Currency: "CNY", PaidAt: paid})
+	require.True(t, h.env.IsWorkflowCompleted())
+	var canceled *temporal.CanceledError
+	require.ErrorAs(t, h.env.GetWorkflowError(), &canceled)
+	assert.Equal(t, []string{"opened", "offered"}, h.routingEvents(), "the cancellation was taken for the offer timing out")
+}
+
 // TestSOSDispute: a disputed report goes back to stage report; the handling clock is judged at the first
 // submission, so a late second version breaches nothing.
 func TestSOSDispute(t *testing.T) {
