@@ -403,7 +403,9 @@ func (s *caseCore) awaitFor(ctx workflow.Context, d time.Duration, summary strin
 	if cond() {
 		return true, nil
 	}
-	// The timer fired, or failed because the case itself was cancelled: that is the caller's error.
+	if err := ctx.Err(); err != nil {
+		return false, err // the case was cancelled, in the same task as the timer fired or instead of it
+	}
 	return false, timer.Get(ctx, nil)
 }
 

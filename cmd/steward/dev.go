@@ -70,6 +70,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if _, err := compressionFor(""); err != nil { // a bad STEWARD_TEMPORAL_COMPRESSION, before anything starts
+		return err
+	}
 
 	srv, err := devserver.Start(ctx, devserver.Options{
 		DataDir: dataDir, IP: ip, FrontendPort: temporalPort, UIPort: uiPort, Namespace: namespace,
