@@ -680,9 +680,7 @@ func (b *butlerCase) deliverReport(ctx workflow.Context, r ButlerReport, now tim
 		doc.Sections = append(doc.Sections, activities.DocSection{Heading: "绑定服务器 Bound servers", Items: b.st.Servers})
 	}
 	var a *activities.Activities
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: activityOptions.RetryPolicy,
-		Summary: fmt.Sprintf("render service report %d", r.Number)})
-	if err := workflow.ExecuteActivity(actx, a.RenderDocument, doc).Get(ctx, nil); err != nil {
+	if err := b.runLocal(ctx, time.Minute, fmt.Sprintf("render service report %d", r.Number), a.RenderDocument, doc, nil); err != nil {
 		return err
 	}
 	if len(r.EmailedTo) == 0 {

@@ -128,17 +128,7 @@ func (s *caseCore) assign(ctx workflow.Context) error {
 	for s.status == StatusOpen && !s.accepted {
 		var choice activities.ChoosePartnerResult
 		in := activities.ChoosePartnerInput{CaseID: s.in.CaseID, Service: s.in.Service, NeedOnsite: s.needOnsite, Exclude: s.offered}
-		var f workflow.Future
-		if s.lean {
-			// ChoosePartner only reads the partners and their loads: as a local activity it runs inside
-			// the workflow task that records the offer, with no activity task and no second workflow task.
-			f = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-				StartToCloseTimeout: 30 * time.Second, RetryPolicy: activityOptions.RetryPolicy, Summary: "choose a partner"}), a.ChoosePartner, in)
-		} else {
-			f = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-				StartToCloseTimeout: 30 * time.Second, RetryPolicy: activityOptions.RetryPolicy, Summary: "choose a partner"}), a.ChoosePartner, in)
-		}
-		if err := f.Get(ctx, &choice); err != nil {
+		if err := s.runLocal(ctx, 30*time.Second, "choose a partner", a.ChoosePartner, in, &choice); err != nil {
 			return err
 		}
 		if s.status != StatusOpen {
@@ -260,7 +250,7 @@ const changeLocalRecord = "record-local-activity"
 const (
 	// versionLocalRecord writes the projection and timeline with a local activity.
 	versionLocalRecord workflow.Version = 1
-	// versionLean also chooses partners and renders reports with local activities, sends search
+	// versionLean also chooses partners and renders reports and documents with local activities, sends search
 	// attributes only when they change, and cancels a wait's timer once the wait is over, so that a case
 	// is not woken for nothing when the timer would have fired.
 	versionLean workflow.Version = 2
@@ -282,6 +272,20 @@ func summaryOf(events []activities.Event) string {
 		return "update projection"
 	}
 	return "record " + joinList(names)
+}
+
+// runLocal runs an activity whose work stays on the worker and is safe to repeat (a read, or a render
+// stored by key): from versionLean on as a local activity, inside the workflow task that asks for it, with
+// no activity task and no second workflow task; before, as the activity task older histories recorded.
+func (s *caseCore) runLocal(ctx workflow.Context, timeout time.Duration, summary string, activity, arg, result any) error {
+	if s.lean {
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: timeout,
+			RetryPolicy: activityOptions.RetryPolicy, Summary: summary})
+		return workflow.ExecuteLocalActivity(lctx, activity, arg).Get(ctx, result)
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: timeout,
+		RetryPolicy: activityOptions.RetryPolicy, Summary: summary})
+	return workflow.ExecuteActivity(actx, activity, arg).Get(ctx, result)
 }
 
 // details is the workflow's current details in the Web UI: stage, partner, SLA and next deadline.

@@ -522,9 +522,7 @@ func (d *dengbaoCase) renderDeliverable(ctx workflow.Context, x DeliverableInput
 	term := fmt.Sprintf("服务期至 %s（通过测评或购买满一年，以先到者为准）", d.st.TermEnd.In(chinaZone).Format(time.DateOnly))
 	doc.Sections = append(doc.Sections, activities.DocSection{Heading: "服务期限 Term", Paragraphs: []string{term}})
 	var a *activities.Activities
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: activityOptions.RetryPolicy,
-		Summary: fmt.Sprintf("render %s v%d", x.Kind, version)})
-	return workflow.ExecuteActivity(actx, a.RenderDocument, doc).Get(ctx, nil)
+	return d.runLocal(ctx, time.Minute, fmt.Sprintf("render %s v%d", x.Kind, version), a.RenderDocument, doc, nil)
 }
 
 func (d *dengbaoCase) slaStatus(time.Time) (string, *time.Time) {

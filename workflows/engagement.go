@@ -483,9 +483,7 @@ func (e *engagementCase) render(ctx workflow.Context, x EngagementDeliverableInp
 		doc.Sections = append(doc.Sections, activities.DocSection{Heading: "客户意见 Feedback", Table: fb})
 	}
 	var a *activities.Activities
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: activityOptions.RetryPolicy,
-		Summary: fmt.Sprintf("render %s v%d", DeliverableServiceReport, version)})
-	return workflow.ExecuteActivity(actx, a.RenderDocument, doc).Get(ctx, nil)
+	return e.runLocal(ctx, time.Minute, fmt.Sprintf("render %s v%d", DeliverableServiceReport, version), a.RenderDocument, doc, nil)
 }
 
 func (e *engagementCase) slaStatus(time.Time) (string, *time.Time) {

@@ -622,16 +622,7 @@ func (s *sosCase) reportInput(now time.Time) activities.ReportInput {
 
 func (s *sosCase) renderReport(ctx workflow.Context, in activities.ReportInput) error {
 	var a *activities.Activities
-	summary := fmt.Sprintf("render report v%d", in.Version)
-	if s.lean {
-		// Rendering is local work stored by key, so it runs inside the report step's workflow task.
-		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: time.Minute,
-			RetryPolicy: activityOptions.RetryPolicy, Summary: summary})
-		return workflow.ExecuteLocalActivity(lctx, a.RenderReport, in).Get(ctx, nil)
-	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: activityOptions.RetryPolicy,
-		Summary: summary})
-	return workflow.ExecuteActivity(actx, a.RenderReport, in).Get(ctx, nil)
+	return s.runLocal(ctx, time.Minute, fmt.Sprintf("render report v%d", in.Version), a.RenderReport, in, nil)
 }
 
 func (s *sosCase) view(now time.Time) CaseView {
