@@ -83,6 +83,15 @@ func TestBench(t *testing.T) {
 	if mode == "" {
 		t.Skip("set " + envMode + "=smoke or full (make bench) to run the benchmarks against the embedded stack")
 	}
+	only := os.Getenv(envOnly)
+	figures := []string{"start", "step", "life", "foot", "late"}
+	if only != "" {
+		for _, f := range strings.Split(only, ",") {
+			if !slices.Contains(figures, f) {
+				t.Fatalf("%s=%q: %q is not a figure; give some of %s, comma-separated", envOnly, only, f, strings.Join(figures, ","))
+			}
+		}
+	}
 	began := time.Now()
 	p := planFor(mode)
 	s := newStack(t)
@@ -90,7 +99,6 @@ func TestBench(t *testing.T) {
 	ctx := t.Context()
 	t.Logf("stack up in %s (database %s); plan %+v", time.Since(began).Round(time.Second), map[bool]string{true: "PostgreSQL", false: "SQLite"}[s.pg], p)
 
-	only := os.Getenv(envOnly)
 	run := func(figure string) bool { return only == "" || slices.Contains(strings.Split(only, ","), figure) }
 	all := s.othersFrom()
 	o := s.othersFrom()
