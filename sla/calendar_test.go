@@ -21,7 +21,11 @@ func mustZone(name string) *time.Location {
 
 // at is a Shanghai wall-clock instant, "2006-01-02 15:04".
 func at(s string) time.Time {
-	t, err := time.ParseInLocation("2006-01-02 15:04", s, shanghai)
+	layout := "2006-01-02 15:04"
+	if len(s) > len(layout) {
+		layout = "2006-01-02 15:04:05.000"
+	}
+	t, err := time.ParseInLocation(layout, s, shanghai)
 	if err != nil {
 		panic(err)
 	}

@@ -8,8 +8,8 @@ import (
 
 // services are the service names of the catalogue, as the purchase API carries them.
 var services = []string{
-	"sos", "dengbao", "butler", "hosting", "escort",
-	"consulting", "training", "assessment", "code_audit", "onboarding",
+	ServiceSOS, ServiceDengbao, ServiceButler, ServiceHosting, ServiceEscort,
+	ServiceConsulting, ServiceTraining, ServiceAssessment, ServiceCodeAudit, ServiceOnboarding,
 }
 
 func knownService(s string) error {
@@ -62,30 +62,30 @@ type Inputs struct {
 
 // clauses is the SLA of every service that promises times (SPEC.md). Tests read it as the contract.
 var clauses = []Clause{
-	{Service: "sos", Name: "assets", Kind: TargetNatural, Calendar: Calendar7x24, Target: 5 * Day,
+	{Service: ServiceSOS, Name: ClauseAssets, Kind: TargetNatural, Calendar: Calendar7x24, Target: AssetWindow,
 		Starts: "paid_at", Stops: "asset list submitted (the customer's deadline; later lists are refused)"},
-	{Service: "sos", Name: "response", Kind: TargetBusiness, Calendar: Calendar5x8, Target: 20 * time.Minute,
+	{Service: ServiceSOS, Name: ClauseResponse, Kind: TargetBusiness, Calendar: Calendar5x8, Target: 20 * time.Minute,
 		Starts: "paid_at", Stops: "engineer's first contact"},
-	{Service: "sos", Name: "handling", Kind: TargetComputed, Calendar: Calendar7x24, Rule: RuleSOSHandlingDays,
+	{Service: ServiceSOS, Name: ClauseHandling, Kind: TargetComputed, Calendar: Calendar7x24, Rule: RuleSOSHandlingDays,
 		Starts: "asset list submitted", Stops: "report submitted"},
-	{Service: "sos", Name: "effect", Kind: TargetOutcome,
+	{Service: ServiceSOS, Name: ClauseEffect, Kind: TargetOutcome,
 		Stops: "trojans and viruses cleaned; breached when they cannot be"},
 
-	{Service: "butler", Name: "onboarding_contact", Kind: TargetBusiness, Calendar: Calendar5x8, Target: WorkingDay,
+	{Service: ServiceButler, Name: ClauseOnboardingContact, Kind: TargetBusiness, Calendar: Calendar5x8, Target: WorkingDay,
 		Starts: "paid_at", Stops: "customer contacted and channel opened"},
-	{Service: "butler", Name: "incident_urgent", Kind: TargetNatural, Calendar: Calendar7x24, Target: 15 * time.Minute,
+	{Service: ServiceButler, Name: ClauseIncidentUrgent, Kind: TargetNatural, Calendar: Calendar7x24, Target: 15 * time.Minute,
 		Starts: "request received", Stops: "response"},
-	{Service: "butler", Name: "incident_normal", Kind: TargetNatural, Calendar: Calendar7x24, Target: time.Hour,
+	{Service: ServiceButler, Name: ClauseIncidentNormal, Kind: TargetNatural, Calendar: Calendar7x24, Target: time.Hour,
 		Starts: "request received", Stops: "response"},
-	{Service: "butler", Name: "incident_resolve", Kind: TargetNatural, Calendar: Calendar7x24, Target: 5 * Day,
+	{Service: ServiceButler, Name: ClauseIncidentResolve, Kind: TargetNatural, Calendar: Calendar7x24, Target: 5 * Day,
 		Starts: "request received", Stops: "incident resolved (emergency edition)"},
-	{Service: "butler", Name: "vuln_high", Kind: TargetNatural, Calendar: Calendar7x24, Target: 15 * time.Minute,
+	{Service: ServiceButler, Name: ClauseVulnHigh, Kind: TargetNatural, Calendar: Calendar7x24, Target: 15 * time.Minute,
 		Starts: "request received", Stops: "response"},
-	{Service: "butler", Name: "vuln_medium", Kind: TargetNatural, Calendar: Calendar7x24, Target: time.Hour,
+	{Service: ServiceButler, Name: ClauseVulnMedium, Kind: TargetNatural, Calendar: Calendar7x24, Target: time.Hour,
 		Starts: "request received", Stops: "response"},
-	{Service: "butler", Name: "vuln_low", Kind: TargetNatural, Calendar: Calendar7x24, Target: 4 * time.Hour,
+	{Service: ServiceButler, Name: ClauseVulnLow, Kind: TargetNatural, Calendar: Calendar7x24, Target: 4 * time.Hour,
 		Starts: "request received", Stops: "response"},
-	{Service: "butler", Name: "architecture_consulting", Kind: TargetNatural, Calendar: Calendar7x24, Target: time.Hour,
+	{Service: ServiceButler, Name: ClauseArchitectureConsulting, Kind: TargetNatural, Calendar: Calendar7x24, Target: time.Hour,
 		Starts: "request received", Stops: "response"},
 }
 

@@ -29,6 +29,10 @@ const (
 	EventDue = "due"
 )
 
+// Resolution is the smallest step of a timer. A step completed at the due instant meets the clause, so a
+// clock breaches only after its due instant: its due event (NextEvent) is one Resolution after Due.
+const Resolution = time.Millisecond
+
 // DefaultThresholds returns the elapsed fractions at which a clock warns: 50% and 80%. A clock is
 // at_risk from its first threshold on.
 func DefaultThresholds() []float64 { return []float64{0.5, 0.8} }
@@ -41,8 +45,8 @@ func DefaultThresholds() []float64 { return []float64{0.5, 0.8} }
 // clock keeps the working spans from RunFrom to Due, so its questions (DueAt, Remaining, Fraction,
 // Status, NextEvent) need no calendar; only Resume and Retarget, which place a new due instant, do.
 //
-// Due is the deadline: completing at or before it meets the clause; a running clock with no time
-// remaining is breached. A breach, once it happened, stays (BreachedAt), whatever is done afterwards.
+// Due is the deadline: completing at or before it meets the clause; a running clock still running after
+// it is breached. A breach, once it happened, stays (BreachedAt), whatever is done afterwards.
 type Clock struct {
 	Clause     string        `json:"clause"`
 	Calendar   string        `json:"calendar"`
@@ -197,7 +201,7 @@ func (c Clock) Status(now time.Time) string {
 		return StatusBreached
 	case c.State == ClockCompleted:
 		return StatusOnTrack
-	case c.State == ClockRunning && !now.Before(c.Due):
+	case c.State == ClockRunning && now.After(c.Due):
 		return StatusBreached
 	case len(c.Thresholds) > 0 && c.elapsed(now) >= c.thresholdTime(c.Thresholds[0]):
 		return StatusAtRisk
@@ -220,8 +224,8 @@ func (c Clock) NextEvent(now time.Time) (Event, bool) {
 			return Event{At: at, Kind: EventWarning, Threshold: f}, true
 		}
 	}
-	if c.Due.After(now) {
-		return Event{At: c.Due, Kind: EventDue}, true
+	if at := c.Due.Add(Resolution); at.After(now) {
+		return Event{At: at, Kind: EventDue}, true
 	}
 	return Event{}, false
 }
@@ -271,16 +275,16 @@ func (c *Clock) Resume(cal *Calendar, now time.Time) error {
 
 // Retarget changes the target at now (urgency raised or lowered); the time elapsed so far carries into
 // the new target. If it already covers the new target the clock is breached at now. A paused clock
-// stays paused.
+// stays paused. A completed clock is judged again against the new target (its verdict may become late).
 func (c *Clock) Retarget(cal *Calendar, now time.Time, target time.Duration) error {
-	if c.State == ClockCompleted {
-		return fmt.Errorf("%w: clock %s: retarget when completed", ErrInvalid, c.Clause)
-	}
 	if target <= 0 {
 		return fmt.Errorf("%w: clock %s: target %v must be positive", ErrInvalid, c.Clause, target)
 	}
 	if cal.Name() != c.Calendar {
 		return fmt.Errorf("%w: clock %s counts in calendar %s, not %s", ErrInvalid, c.Clause, c.Calendar, cal.Name())
+	}
+	if c.State == ClockCompleted {
+		return c.rejudge(cal, now, target)
 	}
 	if err := c.checkNow(now, "retarget"); err != nil {
 		return err
@@ -295,6 +299,25 @@ func (c *Clock) Retarget(cal *Calendar, now time.Time, target time.Duration) err
 		return nil
 	}
 	return c.run(cal, now)
+}
+
+// rejudge gives a completed clock a new target: only its verdict changes. Its due instant becomes the new
+// target counted from the start, and a clock that counted more than the new target is breached at now
+// (a response that took 30 minutes is late once an incident is raised to urgent, 15 minutes).
+func (c *Clock) rejudge(cal *Calendar, now time.Time, target time.Duration) error {
+	if len(c.Spans) > 0 || c.Counted < 0 {
+		return fmt.Errorf("%w: clock %s: completed clock with spans", ErrInvalid, c.Clause)
+	}
+	due, err := cal.Add(c.StartedAt, target)
+	if err != nil {
+		return fmt.Errorf("clock %s: %w", c.Clause, err)
+	}
+	c.Target, c.Due = target, due
+	if c.Counted > target && c.BreachedAt == nil {
+		at := now
+		c.BreachedAt = &at
+	}
+	return nil
 }
 
 // Complete stops the clock for good at now: the clause is met if now is at or before the due instant.

@@ -38,8 +38,11 @@ func TestClockSOSResponse(t *testing.T) {
 		{"2025-09-30 17:50", 20 * time.Minute, 0, StatusOnTrack, "2025-09-30 18:00", EventWarning},
 		{"2025-09-30 17:55", 15 * time.Minute, 0.25, StatusOnTrack, "2025-09-30 18:00", EventWarning},
 		{"2025-10-05 12:00", 10 * time.Minute, 0.5, StatusAtRisk, "2025-10-09 09:06", EventWarning},
-		{"2025-10-09 09:06", 4 * time.Minute, 0.8, StatusAtRisk, "2025-10-09 09:10", EventDue},
-		{"2025-10-09 09:10", 0, 1, StatusBreached, "", ""},
+		{"2025-10-09 09:06", 4 * time.Minute, 0.8, StatusAtRisk, "2025-10-09 09:10:00.001", EventDue},
+		// At the due instant the clause can still be met (a step completed now meets it): at risk, with the
+		// due event one Resolution later; after it, breached.
+		{"2025-10-09 09:10", 0, 1, StatusAtRisk, "2025-10-09 09:10:00.001", EventDue},
+		{"2025-10-09 09:10:00.001", 0, 1, StatusBreached, "", ""},
 		{"2025-10-10 09:10", 0, 1, StatusBreached, "", ""},
 	}
 	for _, tt := range tests {
@@ -187,6 +190,22 @@ func TestClockRetarget(t *testing.T) {
 	}
 	if !late.Breached(at("2025-06-10 10:20")) {
 		t.Errorf("Retarget below the elapsed time: Breached = false; want true")
+	}
+
+	// A stopped clock is judged again: a 20-minute response is met against 1 h and late against 15 min.
+	stopped := mustStart(t, c7, time.Hour, at("2025-06-10 10:00"))
+	if err := stopped.Complete(at("2025-06-10 10:20")); err != nil {
+		t.Fatal(err)
+	}
+	if err := stopped.Retarget(c7, at("2025-06-10 10:30"), 30*time.Minute); err != nil || stopped.Breached(at("2025-06-10 10:30")) {
+		t.Errorf("completed in 20m, retargeted to 30m: err %v, breached %v; want met", err, stopped.Breached(at("2025-06-10 10:30")))
+	}
+	if err := stopped.Retarget(c7, at("2025-06-10 10:31"), 15*time.Minute); err != nil {
+		t.Fatalf("Retarget completed: %v", err)
+	}
+	if !stopped.Breached(at("2025-06-10 10:31")) || !stopped.DueAt().Equal(at("2025-06-10 10:15")) || stopped.State != ClockCompleted {
+		t.Errorf("completed in 20m, retargeted to 15m: breached %v, due %v, state %s; want breached, due 10:15, completed",
+			stopped.Breached(at("2025-06-10 10:31")), stopped.DueAt().In(shanghai), stopped.State)
 	}
 
 	lowered := mustStart(t, c7, 15*time.Minute, at("2025-06-10 10:00"))

@@ -28,14 +28,14 @@ const RefundCapPercent = 100
 // compensationRules is the compensation table (SPEC.md). Breaches add up, capped at RefundCapPercent.
 // Tests read it as the contract.
 var compensationRules = []CompensationRule{
-	{Service: "sos", Clause: "response", Percent: 50},
-	{Service: "sos", Clause: "handling", Percent: 50},
-	{Service: "sos", Clause: "effect", Percent: 100},
+	{Service: ServiceSOS, Clause: ClauseResponse, Percent: 50},
+	{Service: ServiceSOS, Clause: ClauseHandling, Percent: 50},
+	{Service: ServiceSOS, Clause: ClauseEffect, Percent: 100},
 }
 
 // cancellationRules is the cancellation table (SPEC.md): 等保整改 refunds in full only before kickoff.
 var cancellationRules = []CancellationRule{
-	{Service: "dengbao", BeforeKickoff: 100, AfterKickoff: 0},
+	{Service: ServiceDengbao, BeforeKickoff: 100, AfterKickoff: 0},
 }
 
 // CompensationRules returns the compensation table, in order.
@@ -107,6 +107,15 @@ func CancelRefund(service string, kickedOff bool, amountCents int64) (Refund, er
 		return Refund{}, fmt.Errorf("%w: service %q cannot be cancelled for a refund once work has begun", ErrRefused, service)
 	}
 	return refund(pct, amountCents)
+}
+
+// Apply returns percent of amountCents, rounded half up, as a refund: what a case owes when its refund
+// percent is known (a case view, a report). A percent outside 0–100 or a negative amount is an error.
+func Apply(percent int, amountCents int64) (Refund, error) {
+	if percent < 0 || percent > RefundCapPercent {
+		return Refund{}, fmt.Errorf("%w: refund percent %d, want 0 to %d", ErrInvalid, percent, RefundCapPercent)
+	}
+	return refund(percent, amountCents)
 }
 
 // refund applies percent to amountCents, rounding half up.
