@@ -10,7 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/notifications"
@@ -120,8 +124,20 @@ type NotifyInput struct {
 	PartnerID string `json:"partner_id,omitempty"`
 }
 
+// ErrTypeNotificationUndeliverable is the application error type of a notification that can never be
+// delivered (notifications.Permanent): Notify fails with it, non-retryable, once it has given the
+// notification up and told operations.
+const ErrTypeNotificationUndeliverable = "NotificationUndeliverable"
+
 // Notify delivers a notification once: it is recorded in the outbox by key, sent, and marked sent; a retry
 // after the mark sends nothing. A partner's Slack channel is looked up here, not carried in history.
+//
+// A channel the message can never reach (notifications.Permanent: the channel does not exist, the bot is
+// not in it, the token is revoked) is given up: its delivery row and the outbox row are marked failed with
+// the reason, operations are told once (a message to the ops channel, keyed by the outbox key, unless the
+// ops channel is the one failing: then only the log), and Notify fails with a non-retryable
+// ErrTypeNotificationUndeliverable, so the workflow stops retrying. The other channels still get the
+// message, once. A temporary failure (a rate limit, a server error, a timeout) is returned to be retried.
 func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
 	m := in.Message
 	if m.Key == "" {
@@ -137,28 +153,37 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
 		}
 	}
 	n, _, err := a.Store.RecordNotification(ctx, &db.Notification{
-		Key: m.Key, CaseID: m.CaseID, Channel: m.PartnerChannel, Text: m.Title, Status: "pending", CreatedAt: time.Now().UTC(),
+		Key: m.Key, CaseID: m.CaseID, Channel: m.PartnerChannel, Text: m.Title, Status: db.NotificationPending, CreatedAt: time.Now().UTC(),
 	})
 	if err != nil {
 		return fmt.Errorf("record notification %s: %w", m.Key, err)
 	}
-	if n.Status == "sent" {
+	if n.Status == db.NotificationSent {
 		return nil
 	}
 	if m.Link == "" && a.UIBaseURL != "" && m.WorkflowID != "" {
 		m.Link = WorkflowURL(a.UIBaseURL, a.Namespace, m.WorkflowID)
 	}
-	send := a.Notifier.Notify
-	if cn, ok := a.Notifier.(notifications.ChannelNotifier); ok {
-		send = func(ctx context.Context, m notifications.Message) error {
-			return a.notifyChannels(ctx, cn, m, n.CreatedAt)
+	if n.Undeliverable() {
+		// An earlier attempt gave it up, and may have ended before operations heard of it.
+		failures, err := a.failures(ctx, n)
+		if err != nil {
+			return err
 		}
+		return a.giveUp(ctx, m, failures, nil)
 	}
-	if err := send(ctx, m); err != nil {
-		if merr := a.Store.MarkNotificationFailed(ctx, m.Key, err.Error()); merr != nil {
-			a.logger().WarnContext(ctx, "mark notification failed", "key", m.Key, "error", merr)
+	failures, err := a.deliver(ctx, m, n.CreatedAt)
+	if err != nil {
+		if merr := a.Store.MarkNotificationRetry(ctx, m.Key, notifications.Reason(err)); merr != nil {
+			a.logger().WarnContext(ctx, "mark notification for retry", "key", m.Key, "error", merr)
 		}
 		return fmt.Errorf("notify %s: %w", m.Key, err)
+	}
+	if len(failures) > 0 {
+		if _, err := a.Store.MarkNotificationUndeliverable(ctx, m.Key, describe(failures), time.Now().UTC()); err != nil {
+			return fmt.Errorf("mark notification %s undeliverable: %w", m.Key, err)
+		}
+		return a.giveUp(ctx, m, failures, causes(failures))
 	}
 	if err := a.Store.MarkNotificationSent(ctx, m.Key, time.Now().UTC()); err != nil {
 		return fmt.Errorf("mark notification %s sent: %w", m.Key, err)
@@ -166,19 +191,51 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
 	return nil
 }
 
+// failure is a channel that a notification can never reach, and why.
+type failure struct {
+	channel string // "" when the Notifier does not deliver channel by channel
+	reason  string // notifications.Reason: no token, no address
+	err     error  // the failure itself; nil when it was read back from the outbox
+}
+
+// deliver sends m once per channel. It returns the channels given up for good (this attempt or an earlier
+// one), and the temporary failures, joined, which a retry may overcome; since is when m was first recorded.
+func (a *Activities) deliver(ctx context.Context, m notifications.Message, since time.Time) ([]failure, error) {
+	if cn, ok := a.Notifier.(notifications.ChannelNotifier); ok {
+		return a.notifyChannels(ctx, cn, m, since)
+	}
+	err := a.Notifier.Notify(ctx, m)
+	switch {
+	case err == nil:
+		return nil, nil
+	case notifications.Permanent(err):
+		return []failure{{reason: notifications.Reason(err), err: err}}, nil
+	default:
+		return nil, err
+	}
+}
+
 // notifyChannels delivers m channel by channel, recording each delivery. A channel whose last attempt was
 // cut short (the worker died between sending and recording) is looked up first: if the message is there,
 // it is only recorded, so a crash neither loses nor repeats a message. When the look-up itself fails, the
-// message is sent again — a repeat is better than a loss. since is when the notification was first recorded.
-func (a *Activities) notifyChannels(ctx context.Context, cn notifications.ChannelNotifier, m notifications.Message, since time.Time) error {
-	var errs []error
+// message is sent again — a repeat is better than a loss. A channel that refuses the message for good is
+// marked failed and not tried again. since is when the notification was first recorded.
+func (a *Activities) notifyChannels(ctx context.Context, cn notifications.ChannelNotifier, m notifications.Message, since time.Time) ([]failure, error) {
+	var (
+		errs     []error
+		failures []failure
+		earlier  []string // channels given up by an earlier attempt
+	)
 	for _, ch := range cn.Channels(m) {
 		prev, err := a.Store.BeginChannelDelivery(ctx, m.Key, ch, time.Now())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		switch prev {
 		case db.ChannelSent:
+			continue
+		case db.ChannelFailed:
+			earlier = append(earlier, ch)
 			continue
 		case db.ChannelSending:
 			found, err := cn.Delivered(ctx, m, ch, since)
@@ -188,23 +245,177 @@ func (a *Activities) notifyChannels(ctx context.Context, cn notifications.Channe
 			}
 			if found {
 				if err := a.Store.EndChannelDelivery(ctx, m.Key, ch, db.ChannelSent, time.Now()); err != nil {
-					return err
+					return nil, err
 				}
 				continue
 			}
 		}
 		if err := cn.NotifyChannel(ctx, m, ch); err != nil {
+			if notifications.Permanent(err) {
+				f := failure{channel: ch, reason: notifications.Reason(err), err: err}
+				if err := a.Store.FailChannelDelivery(ctx, m.Key, ch, f.reason, time.Now()); err != nil {
+					return nil, err
+				}
+				failures = append(failures, f)
+				continue
+			}
 			errs = append(errs, err)
 			if !uncertain(ctx, err) {
-				if err := a.Store.EndChannelDelivery(ctx, m.Key, ch, db.ChannelFailed, time.Now()); err != nil {
-					return err
+				if err := a.Store.EndChannelDelivery(ctx, m.Key, ch, db.ChannelRefused, time.Now()); err != nil {
+					return nil, err
 				}
 			}
 			continue
 		}
 		if err := a.Store.EndChannelDelivery(ctx, m.Key, ch, db.ChannelSent, time.Now()); err != nil {
-			return err
+			return nil, err
 		}
+	}
+	if len(earlier) > 0 {
+		rows, err := a.Store.ListChannelDeliveries(ctx, m.Key)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			if slices.Contains(earlier, r.Channel) {
+				failures = append(failures, failure{channel: r.Channel, reason: r.FailureReason})
+			}
+		}
+	}
+	return failures, errors.Join(errs...)
+}
+
+// failures reads back why a notification given up could not be delivered: its channels' rows, or the
+// notification's own reason when it was not delivered channel by channel.
+func (a *Activities) failures(ctx context.Context, n *db.Notification) ([]failure, error) {
+	rows, err := a.Store.ListChannelDeliveries(ctx, n.Key)
+	if err != nil {
+		return nil, err
+	}
+	var fs []failure
+	for _, r := range rows {
+		if r.Status == db.ChannelFailed && r.FailedAt != nil {
+			fs = append(fs, failure{channel: r.Channel, reason: r.FailureReason})
+		}
+	}
+	if len(fs) == 0 {
+		fs = []failure{{reason: n.FailureReason}}
+	}
+	return fs, nil
+}
+
+// giveUp tells operations that m could not be delivered and returns the non-retryable error that stops the
+// workflow's retries. When operations cannot be told for now, it returns that (retryable) error instead:
+// the retry, finding the notification given up, tells them without sending m again.
+func (a *Activities) giveUp(ctx context.Context, m notifications.Message, failures []failure, cause error) error {
+	msg := fmt.Sprintf("notify %s: undeliverable: %s", m.Key, describe(failures))
+	what := fmt.Sprintf("The notification “%s”", m.Title)
+	if m.Title == "" {
+		what = "A notification"
+	}
+	if err := a.tellOperations(ctx, m, what, failures); err != nil {
+		return fmt.Errorf("%s; telling operations: %w", msg, err)
+	}
+	return temporal.NewNonRetryableApplicationError(msg, ErrTypeNotificationUndeliverable, cause)
+}
+
+// undeliverableSuffix ends the outbox key of the message telling operations that the notification with
+// the key before it could not be delivered.
+const undeliverableSuffix = "/undeliverable"
+
+// tellOperations posts once, to the operations channel, that what (about m's case) could not be delivered
+// where failures say and why. The post goes through the outbox under m.Key+"/undeliverable", so a retried
+// activity never posts it twice. When the operations channel is itself among the failures, or the post is
+// refused for good, or there is no Notifier, only the log hears of it. An error is a temporary failure of
+// the post, to retry.
+func (a *Activities) tellOperations(ctx context.Context, m notifications.Message, what string, failures []failure) error {
+	where := describe(failures)
+	log := a.logger().With("key", m.Key, "case_id", m.CaseID, "undeliverable", where)
+	if a.Notifier == nil {
+		log.ErrorContext(ctx, "notification undeliverable; no notifier to tell operations")
+		return nil
+	}
+	if cn, ok := a.Notifier.(notifications.ChannelNotifier); ok {
+		// The operations channels are where a message without a partner goes.
+		ops := cn.Channels(notifications.Message{})
+		for _, f := range failures {
+			if slices.Contains(ops, f.channel) {
+				log.ErrorContext(ctx, "notification undeliverable, the operations channel among them; operations not told in chat")
+				return nil
+			}
+		}
+	}
+	alert := notifications.Message{
+		Key: m.Key + undeliverableSuffix, CaseID: m.CaseID, WorkflowID: m.WorkflowID, Service: m.Service,
+		Severity: notifications.SeverityWarning, Title: "Notification not delivered",
+		Text:   fmt.Sprintf("%s could not be delivered: %s. It will not be retried.", what, where),
+		Fields: []notifications.Field{{Name: "Notification", Value: m.Key}},
+		Link:   m.Link,
+	}
+	for _, f := range failures {
+		alert.Fields = append(alert.Fields, notifications.Field{Name: channelName(f.channel), Value: f.reason})
+	}
+	n, _, err := a.Store.RecordNotification(ctx, &db.Notification{
+		Key: alert.Key, CaseID: alert.CaseID, Text: alert.Title, Status: db.NotificationPending, CreatedAt: time.Now().UTC(),
+	})
+	if err != nil {
+		return fmt.Errorf("record notification %s: %w", alert.Key, err)
+	}
+	if n.Status == db.NotificationSent || n.Undeliverable() {
+		return nil
+	}
+	log.WarnContext(ctx, "notification undeliverable; telling operations")
+	failed, err := a.deliver(ctx, alert, n.CreatedAt)
+	if err != nil {
+		if merr := a.Store.MarkNotificationRetry(ctx, alert.Key, notifications.Reason(err)); merr != nil {
+			log.WarnContext(ctx, "mark notification for retry", "alert_key", alert.Key, "error", merr)
+		}
+		return fmt.Errorf("notify %s: %w", alert.Key, err)
+	}
+	if len(failed) > 0 {
+		log.ErrorContext(ctx, "operations cannot be told in chat either", "alert_undeliverable", describe(failed))
+		if _, err := a.Store.MarkNotificationUndeliverable(ctx, alert.Key, describe(failed), time.Now().UTC()); err != nil {
+			return fmt.Errorf("mark notification %s undeliverable: %w", alert.Key, err)
+		}
+		return nil
+	}
+	if err := a.Store.MarkNotificationSent(ctx, alert.Key, time.Now().UTC()); err != nil {
+		return fmt.Errorf("mark notification %s sent: %w", alert.Key, err)
+	}
+	return nil
+}
+
+// describe lists the failures for a person: "#partner-acme (slack channel_not_found)", or the reason alone
+// when the channel is not known.
+func describe(failures []failure) string {
+	parts := make([]string, len(failures))
+	for i, f := range failures {
+		parts[i] = f.reason
+		if f.channel != "" {
+			parts[i] = f.channel + " (" + f.reason + ")"
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// channelName names a failure's channel in an alert; "chat" when the Notifier did not say which.
+func channelName(ch string) string {
+	if ch == "" {
+		return "chat"
+	}
+	return ch
+}
+
+// causes is the failures' errors, joined when there are several: the cause of the non-retryable error.
+func causes(failures []failure) error {
+	var errs []error
+	for _, f := range failures {
+		if f.err != nil {
+			errs = append(errs, f.err)
+		}
+	}
+	if len(errs) == 1 {
+		return errs[0]
 	}
 	return errors.Join(errs...)
 }

@@ -21,7 +21,8 @@ const (
 	ErrTypeMailerNotConfigured = "MailerNotConfigured"
 	// ErrTypeInvalidEmail: the input can never be sent (no key, no recipient, a bad address or subject).
 	ErrTypeInvalidEmail = "InvalidEmail"
-	// ErrTypeEmailRejected: the mail server refused a recipient or the message for good (a 5xx reply).
+	// ErrTypeEmailRejected: the mail server refused the sender, a recipient or the message for good (a 5xx
+	// reply), or an earlier attempt gave the e-mail up; operations have been told.
 	ErrTypeEmailRejected = "EmailRejected"
 )
 
@@ -36,11 +37,16 @@ type EmailInput struct {
 }
 
 // SendEmail sends in once: it is recorded in the outbox by Key (channel "email", the subject as text),
-// skipped if already sent, and marked sent or failed. Without a Mailer it fails with a non-retryable
-// ErrTypeMailerNotConfigured; an input that can never be sent, or that the server refuses with a 5xx
-// reply, fails with a non-retryable ErrTypeInvalidEmail or ErrTypeEmailRejected. Other failures are
-// retried; delivery is at least once, since a reply lost after the server accepted the message cannot be
-// told from a failure.
+// skipped if already sent, and marked sent. Without a Mailer it fails with a non-retryable
+// ErrTypeMailerNotConfigured; an input that can never be sent fails with a non-retryable
+// ErrTypeInvalidEmail before it is recorded. Other failures are retried; delivery is at least once, since a
+// reply lost after the server accepted the message cannot be told from a failure.
+//
+// A mail the server refuses for good (a 5xx reply to MAIL, RCPT or DATA), or that turns out unsendable
+// after it was recorded (a bad sender), is given up: the outbox row is marked failed with the reason,
+// operations are told once in the ops channel, and SendEmail fails with a non-retryable
+// ErrTypeEmailRejected (ErrTypeInvalidEmail for a bad sender). A retry, or a later call with the same Key,
+// sends nothing and tells no one again.
 func (a *Activities) SendEmail(ctx context.Context, in EmailInput) error {
 	if a.Mailer == nil {
 		return temporal.NewNonRetryableApplicationError("send email: no mailer configured", ErrTypeMailerNotConfigured, nil)
@@ -62,15 +68,20 @@ func (a *Activities) SendEmail(ctx context.Context, in EmailInput) error {
 	if n.Status == db.NotificationSent {
 		return nil
 	}
+	if n.Undeliverable() {
+		// An earlier attempt gave it up, and may have ended before operations heard of it.
+		return a.giveUpEmail(ctx, in, n.FailureReason, nil)
+	}
 	if err := a.Mailer.Send(ctx, m); err != nil {
-		if merr := a.Store.MarkNotificationFailed(ctx, in.Key, err.Error()); merr != nil {
-			a.logger().WarnContext(ctx, "mark email failed", "key", in.Key, "error", merr)
+		if notifications.Permanent(err) {
+			reason := notifications.Reason(err)
+			if _, merr := a.Store.MarkNotificationUndeliverable(ctx, in.Key, reason, time.Now().UTC()); merr != nil {
+				return fmt.Errorf("mark email %s undeliverable: %w", in.Key, merr)
+			}
+			return a.giveUpEmail(ctx, in, reason, err)
 		}
-		switch {
-		case errors.Is(err, notifications.ErrInvalidMail):
-			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("send email %s: %v", in.Key, err), ErrTypeInvalidEmail, err)
-		case errors.Is(err, notifications.ErrRejected):
-			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("send email %s: %v", in.Key, err), ErrTypeEmailRejected, err)
+		if merr := a.Store.MarkNotificationRetry(ctx, in.Key, notifications.Reason(err)); merr != nil {
+			a.logger().WarnContext(ctx, "mark email for retry", "key", in.Key, "error", merr)
 		}
 		return fmt.Errorf("send email %s: %w", in.Key, err)
 	}
@@ -78,4 +89,28 @@ func (a *Activities) SendEmail(ctx context.Context, in EmailInput) error {
 		return fmt.Errorf("mark email %s sent: %w", in.Key, err)
 	}
 	return nil
+}
+
+// giveUpEmail tells operations that the e-mail in could not be delivered, for reason, and returns the
+// non-retryable error; cause is the failure, nil when an earlier attempt gave the e-mail up. When
+// operations cannot be told for now, it returns that (retryable) error instead.
+func (a *Activities) giveUpEmail(ctx context.Context, in EmailInput, reason string, cause error) error {
+	about := notifications.Message{Key: in.Key, CaseID: in.CaseID, WorkflowID: in.CaseID, Title: in.Subject}
+	if about.WorkflowID != "" && a.UIBaseURL != "" {
+		about.Link = WorkflowURL(a.UIBaseURL, a.Namespace, about.WorkflowID)
+	}
+	failures := []failure{{channel: EmailChannel, reason: reason, err: cause}}
+	msg := fmt.Sprintf("send email %s: undeliverable: %s", in.Key, reason)
+	what := fmt.Sprintf("The e-mail “%s” (%d recipients)", in.Subject, len(in.To))
+	if len(in.To) == 1 {
+		what = fmt.Sprintf("The e-mail “%s” (1 recipient)", in.Subject)
+	}
+	if err := a.tellOperations(ctx, about, what, failures); err != nil {
+		return fmt.Errorf("%s; telling operations: %w", msg, err)
+	}
+	errType := ErrTypeEmailRejected
+	if errors.Is(cause, notifications.ErrInvalidMail) {
+		errType = ErrTypeInvalidEmail
+	}
+	return temporal.NewNonRetryableApplicationError(msg, errType, cause)
 }

@@ -98,7 +98,8 @@ func TestSendEmailFailureThenSuccess(t *testing.T) {
 	assert.False(t, appErr.NonRetryable(), "a transient failure is retried")
 	n, err := a.Store.GetNotification(ctx, reportEmail.Key)
 	require.NoError(t, err)
-	assert.Equal(t, db.NotificationFailed, n.Status)
+	assert.Equal(t, db.NotificationPending, n.Status, "a transient failure is no give-up")
+	assert.Equal(t, 1, n.Attempts)
 	assert.Contains(t, n.LastError, "connection refused")
 
 	mailer.setErr(nil)

@@ -20,7 +20,11 @@ type chatPeer struct {
 	history     map[string][]string // channel → message keys
 	lookups     int
 	lookupErr   error
-	refuseFirst int // refuse this many sends
+	refuseFirst int // refuse this many sends (of refuseChannel and refuseKey, when set) with a server error
+	// refuseChannel and refuseKey narrow refuseFirst to one channel or one message.
+	refuseChannel, refuseKey string
+	gone                     map[string]error // channel → the permanent error it answers every send with
+	attempts                 map[string]int   // channel → sends tried
 }
 
 func (p *chatPeer) Channels(m notifications.Message) []string {
@@ -33,7 +37,14 @@ func (p *chatPeer) Channels(m notifications.Message) []string {
 func (p *chatPeer) NotifyChannel(_ context.Context, m notifications.Message, ch string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.refuseFirst > 0 {
+	if p.attempts == nil {
+		p.attempts = map[string]int{}
+	}
+	p.attempts[ch]++
+	if err := p.gone[ch]; err != nil {
+		return err
+	}
+	if p.refuseFirst > 0 && (p.refuseChannel == "" || p.refuseChannel == ch) && (p.refuseKey == "" || p.refuseKey == m.Key) {
 		p.refuseFirst--
 		return errors.New("slack server error: 500")
 	}

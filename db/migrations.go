@@ -59,6 +59,23 @@ func newMigrations() *migrate.Migrations {
 	}, []string{
 		`ALTER TABLE cases DROP COLUMN revision`,
 	})
+	// A notification or channel given up for good is "failed" with failed_at and failure_reason; a failed
+	// attempt that will be retried no longer is (the notification stays "pending", the channel is "refused"),
+	// so rows that the older code marked "failed" after a temporary failure are moved back.
+	add("20261126000001", "notification failures", []string{
+		`ALTER TABLE notifications ADD COLUMN failed_at {ts} NULL`,
+		`ALTER TABLE notifications ADD COLUMN failure_reason TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE notification_channels ADD COLUMN failed_at {ts} NULL`,
+		`ALTER TABLE notification_channels ADD COLUMN failure_reason TEXT NOT NULL DEFAULT ''`,
+		`UPDATE notifications SET status = 'pending' WHERE status = 'failed'`,
+		`UPDATE notification_channels SET status = 'refused' WHERE status = 'failed'`,
+	}, []string{
+		`UPDATE notification_channels SET status = 'failed' WHERE status = 'refused'`,
+		`ALTER TABLE notification_channels DROP COLUMN failure_reason`,
+		`ALTER TABLE notification_channels DROP COLUMN failed_at`,
+		`ALTER TABLE notifications DROP COLUMN failure_reason`,
+		`ALTER TABLE notifications DROP COLUMN failed_at`,
+	})
 	return ms
 }
 

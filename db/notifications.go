@@ -10,16 +10,19 @@ import (
 
 // Notification statuses.
 const (
-	// NotificationPending is recorded but not yet delivered.
+	// NotificationPending is recorded but not yet delivered; a failed attempt that will be retried leaves
+	// it pending, counted in Attempts with its LastError.
 	NotificationPending = "pending"
 	// NotificationSent is delivered.
 	NotificationSent = "sent"
-	// NotificationFailed is the state after a failed attempt; it may be retried.
+	// NotificationFailed is given up for good: it can never be delivered (to at least one of its channels),
+	// FailedAt and FailureReason say when and why, and it is not sent again.
 	NotificationFailed = "failed"
 )
 
 // Notification is an outbox row for a chat message: recorded before sending, so a retried
-// activity sees that a message was already sent (Status "sent") and does not post it again.
+// activity sees that a message was already sent (Status "sent") and does not post it again,
+// or that it was given up (Status "failed") and does not try again.
 type Notification struct {
 	bun.BaseModel `bun:"table:notifications"`
 
@@ -32,6 +35,10 @@ type Notification struct {
 	LastError string     `bun:"last_error" json:"last_error,omitempty"`
 	CreatedAt time.Time  `bun:"created_at" json:"created_at"`
 	SentAt    *time.Time `bun:"sent_at" json:"sent_at,omitempty"`
+	// FailedAt is when the notification was given up; FailureReason why, in words fit to show operators
+	// (never a token, never an address).
+	FailedAt      *time.Time `bun:"failed_at" json:"failed_at,omitempty"`
+	FailureReason string     `bun:"failure_reason" json:"failure_reason,omitempty"`
 }
 
 var _ bun.AfterScanRowHook = (*Notification)(nil)
@@ -40,7 +47,13 @@ var _ bun.AfterScanRowHook = (*Notification)(nil)
 func (n *Notification) AfterScanRow(context.Context) error {
 	n.CreatedAt = n.CreatedAt.UTC()
 	n.SentAt = utcPtr(n.SentAt)
+	n.FailedAt = utcPtr(n.FailedAt)
 	return nil
+}
+
+// Undeliverable reports whether n was given up for good.
+func (n *Notification) Undeliverable() bool {
+	return n.Status == NotificationFailed && n.FailedAt != nil
 }
 
 // RecordNotification stores n as pending unless a notification with the same Key exists, and
@@ -54,6 +67,8 @@ func (s *Store) RecordNotification(ctx context.Context, n *Notification) (*Notif
 	row.Attempts = 0
 	row.LastError = ""
 	row.SentAt = nil
+	row.FailedAt = nil
+	row.FailureReason = ""
 	row.CreatedAt = utcOrNow(row.CreatedAt)
 	created, err := s.insertOnce(ctx, &row, "key", "record notification "+n.Key)
 	if err != nil {
@@ -79,7 +94,7 @@ func (s *Store) GetNotification(ctx context.Context, key string) (*Notification,
 }
 
 // ListNotifications returns the notifications with status ("" for all), oldest first, at most limit
-// (no limit when limit <= 0) — for a sweeper that re-sends pending and failed messages.
+// (no limit when limit <= 0) — for a sweeper that re-sends pending messages, or a report of failed ones.
 func (s *Store) ListNotifications(ctx context.Context, status string, limit int) ([]Notification, error) {
 	ns := []Notification{}
 	q := s.NewSelect().Model(&ns).Order("created_at ASC", "key ASC")
@@ -102,15 +117,43 @@ func (s *Store) MarkNotificationSent(ctx context.Context, key string, at time.Ti
 	})
 }
 
-// MarkNotificationFailed records a failed delivery attempt and its error, incrementing Attempts.
-// A message already sent stays sent. ErrNotFound for an unknown key.
-func (s *Store) MarkNotificationFailed(ctx context.Context, key string, errText string) error {
-	return s.updateNotification(ctx, key, "mark notification failed", func(q *bun.UpdateQuery) *bun.UpdateQuery {
+// MarkNotificationRetry records a failed delivery attempt that will be retried, and its error: Attempts
+// goes up, the status stays (pending, or sent or failed if another attempt settled it; a "failed" row left
+// by an older version without FailedAt goes back to pending). ErrNotFound for an unknown key.
+func (s *Store) MarkNotificationRetry(ctx context.Context, key string, errText string) error {
+	return s.updateNotification(ctx, key, "mark notification retry", func(q *bun.UpdateQuery) *bun.UpdateQuery {
 		return q.
-			Set("status = CASE WHEN status = ? THEN status ELSE ? END", NotificationSent, NotificationFailed).
+			Set("status = CASE WHEN status = ? AND failed_at IS NULL THEN ? ELSE status END", NotificationFailed, NotificationPending).
 			Set("attempts = attempts + 1").
 			Set("last_error = ?", errText)
 	})
+}
+
+// MarkNotificationUndeliverable gives the notification up for good at at, for reason (a text fit to show
+// operators: no token, no address): status failed, FailedAt, FailureReason. It reports whether this call
+// gave it up — false when it already was, or when it was sent, which it stays — so that whoever gave it up
+// tells operations once. ErrNotFound for an unknown key.
+func (s *Store) MarkNotificationUndeliverable(ctx context.Context, key, reason string, at time.Time) (bool, error) {
+	res, err := s.NewUpdate().Model((*Notification)(nil)).
+		Set("status = ?", NotificationFailed).Set("failed_at = ?", utcOrNow(at)).
+		Set("failure_reason = ?", reason).Set("last_error = ?", reason).Set("attempts = attempts + 1").
+		Where("key = ?", key).Where("status <> ?", NotificationSent).
+		Where("(status <> ? OR failed_at IS NULL)", NotificationFailed).
+		Exec(ctx)
+	if err != nil {
+		return false, fmt.Errorf("mark notification undeliverable %s: %w", key, err)
+	}
+	n, err := rowsAffected(res)
+	if err != nil {
+		return false, fmt.Errorf("mark notification undeliverable %s: %w", key, err)
+	}
+	if n == 1 {
+		return true, nil
+	}
+	if _, err := s.GetNotification(ctx, key); err != nil {
+		return false, fmt.Errorf("mark notification undeliverable: %w", err)
+	}
+	return false, nil
 }
 
 func (s *Store) updateNotification(ctx context.Context, key, what string, set func(*bun.UpdateQuery) *bun.UpdateQuery) error {
@@ -134,25 +177,43 @@ const (
 	ChannelSending = "sending"
 	// ChannelSent: the channel has the message.
 	ChannelSent = "sent"
-	// ChannelFailed: the last attempt was refused; the channel does not have the message.
+	// ChannelRefused: the last attempt was refused for a reason that may pass (a server error, a rate
+	// limit); the channel does not have the message, and the next attempt sends it without a look-up.
+	ChannelRefused = "refused"
+	// ChannelFailed: given up for good — the message can never reach the channel (it does not exist, the
+	// bot is not in it, the token is revoked); FailedAt and FailureReason say when and why.
 	ChannelFailed = "failed"
 )
 
 // NotificationChannel records the delivery of one notification to one chat channel, so that an attempt
-// cut short by a crash is known to be uncertain and can be looked up before the message is sent again.
+// cut short by a crash is known to be uncertain and can be looked up before the message is sent again,
+// and a channel given up is not tried again.
 type NotificationChannel struct {
 	bun.BaseModel `bun:"table:notification_channels"`
 
-	Key       string    `bun:"key,pk"`
-	Channel   string    `bun:"channel,pk"`
-	Status    string    `bun:"status"`
-	Attempts  int       `bun:"attempts"`
-	UpdatedAt time.Time `bun:"updated_at"`
+	Key           string     `bun:"key,pk"`
+	Channel       string     `bun:"channel,pk"`
+	Status        string     `bun:"status"`
+	Attempts      int        `bun:"attempts"`
+	UpdatedAt     time.Time  `bun:"updated_at"`
+	FailedAt      *time.Time `bun:"failed_at"`
+	FailureReason string     `bun:"failure_reason"`
+}
+
+var _ bun.AfterScanRowHook = (*NotificationChannel)(nil)
+
+// AfterScanRow returns times in UTC.
+func (c *NotificationChannel) AfterScanRow(context.Context) error {
+	c.UpdatedAt = c.UpdatedAt.UTC()
+	c.FailedAt = utcPtr(c.FailedAt)
+	return nil
 }
 
 // BeginChannelDelivery records that an attempt to deliver key to channel begins and returns the state the
-// previous attempt left: "" (none), ChannelSent (nothing to do), ChannelFailed (not delivered) or
-// ChannelSending (it may or may not have been delivered). The row is left in ChannelSending unless it was sent.
+// previous attempt left: "" (none), ChannelSent (nothing to do), ChannelFailed (given up: do not send),
+// ChannelRefused (not delivered) or ChannelSending (it may or may not have been delivered). The row is left
+// in ChannelSending unless it was sent or given up. A "failed" row without FailedAt, left by an older
+// version after a temporary refusal, reads as ChannelRefused.
 func (s *Store) BeginChannelDelivery(ctx context.Context, key, channel string, at time.Time) (string, error) {
 	if key == "" || channel == "" {
 		return "", fmt.Errorf("begin channel delivery: empty key or channel: %w", ErrInvalid)
@@ -166,27 +227,56 @@ func (s *Store) BeginChannelDelivery(ctx context.Context, key, channel string, a
 	if err := s.NewSelect().Model(prev).Where("key = ? AND channel = ?", key, channel).Scan(ctx); err != nil {
 		return "", fmt.Errorf("begin channel delivery %s: %w", key, err)
 	}
-	if prev.Status == ChannelSent {
+	switch {
+	case prev.Status == ChannelSent:
 		return ChannelSent, nil
+	case prev.Status == ChannelFailed && prev.FailedAt != nil:
+		return ChannelFailed, nil
+	case prev.Status == ChannelFailed:
+		prev.Status = ChannelRefused
 	}
 	if _, err := s.NewUpdate().Model((*NotificationChannel)(nil)).
 		Set("status = ?", ChannelSending).Set("attempts = attempts + 1").Set("updated_at = ?", utcOrNow(at)).
-		Where("key = ? AND channel = ? AND status <> ?", key, channel, ChannelSent).Exec(ctx); err != nil {
+		Where("key = ? AND channel = ? AND status <> ?", key, channel, ChannelSent).
+		Where("(status <> ? OR failed_at IS NULL)", ChannelFailed).Exec(ctx); err != nil {
 		return "", fmt.Errorf("begin channel delivery %s: %w", key, err)
 	}
 	return prev.Status, nil
 }
 
-// EndChannelDelivery records the outcome of an attempt: ChannelSent or ChannelFailed. A channel already
-// sent stays sent.
+// EndChannelDelivery records the outcome of an attempt: ChannelSent or ChannelRefused (use
+// FailChannelDelivery to give up). A channel already sent stays sent; one given up stays failed.
 func (s *Store) EndChannelDelivery(ctx context.Context, key, channel, status string, at time.Time) error {
-	if status != ChannelSent && status != ChannelFailed {
+	if status != ChannelSent && status != ChannelRefused {
 		return fmt.Errorf("end channel delivery: status %q: %w", status, ErrInvalid)
 	}
 	if _, err := s.NewUpdate().Model((*NotificationChannel)(nil)).
 		Set("status = ?", status).Set("updated_at = ?", utcOrNow(at)).
-		Where("key = ? AND channel = ? AND status <> ?", key, channel, ChannelSent).Exec(ctx); err != nil {
+		Where("key = ? AND channel = ? AND status <> ?", key, channel, ChannelSent).
+		Where("(status <> ? OR failed_at IS NULL)", ChannelFailed).Exec(ctx); err != nil {
 		return fmt.Errorf("end channel delivery %s: %w", key, err)
 	}
 	return nil
+}
+
+// FailChannelDelivery gives up delivering key to channel at at, for reason (fit to show operators: no
+// token, no address). A channel already sent stays sent; one already given up keeps its first reason.
+func (s *Store) FailChannelDelivery(ctx context.Context, key, channel, reason string, at time.Time) error {
+	if _, err := s.NewUpdate().Model((*NotificationChannel)(nil)).
+		Set("status = ?", ChannelFailed).Set("updated_at = ?", utcOrNow(at)).
+		Set("failed_at = ?", utcOrNow(at)).Set("failure_reason = ?", reason).
+		Where("key = ? AND channel = ? AND status <> ?", key, channel, ChannelSent).
+		Where("(status <> ? OR failed_at IS NULL)", ChannelFailed).Exec(ctx); err != nil {
+		return fmt.Errorf("fail channel delivery %s: %w", key, err)
+	}
+	return nil
+}
+
+// ListChannelDeliveries returns the delivery rows of key, by channel.
+func (s *Store) ListChannelDeliveries(ctx context.Context, key string) ([]NotificationChannel, error) {
+	rows := []NotificationChannel{}
+	if err := s.NewSelect().Model(&rows).Where("key = ?", key).Order("channel ASC").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("list channel deliveries %s: %w", key, err)
+	}
+	return rows, nil
 }

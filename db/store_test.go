@@ -761,17 +761,18 @@ func TestNotifications(t *testing.T) {
 	_, _, err = s.RecordNotification(ctx, &db.Notification{})
 	require.ErrorIs(t, err, db.ErrInvalid)
 
-	require.NoError(t, s.MarkNotificationFailed(ctx, n.Key, "rate limited"))
-	require.NoError(t, s.MarkNotificationFailed(ctx, n.Key, "timeout"))
+	require.NoError(t, s.MarkNotificationRetry(ctx, n.Key, "rate limited"))
+	require.NoError(t, s.MarkNotificationRetry(ctx, n.Key, "timeout"))
 	got, err := s.GetNotification(ctx, n.Key)
 	require.NoError(t, err)
-	assert.Equal(t, db.NotificationFailed, got.Status)
+	assert.Equal(t, db.NotificationPending, got.Status, "a failed attempt to retry leaves it pending")
 	assert.Equal(t, 2, got.Attempts)
 	assert.Equal(t, "timeout", got.LastError)
+	assert.False(t, got.Undeliverable())
 
-	failed, err := s.ListNotifications(ctx, db.NotificationFailed, 10)
+	pending, err := s.ListNotifications(ctx, db.NotificationPending, 10)
 	require.NoError(t, err)
-	require.Len(t, failed, 1)
+	require.Len(t, pending, 1)
 
 	sentAt := t0.Add(time.Minute)
 	require.NoError(t, s.MarkNotificationSent(ctx, n.Key, sentAt))
@@ -782,11 +783,15 @@ func TestNotifications(t *testing.T) {
 	assert.True(t, got.SentAt.Equal(sentAt))
 	assert.Empty(t, got.LastError)
 
-	// A late failure report from a retried attempt does not undo "sent".
-	require.NoError(t, s.MarkNotificationFailed(ctx, n.Key, "late"))
+	// A late failure report from a retried attempt does not undo "sent", nor does giving it up.
+	require.NoError(t, s.MarkNotificationRetry(ctx, n.Key, "late"))
+	gaveUp, err := s.MarkNotificationUndeliverable(ctx, n.Key, "slack channel_not_found", t0)
+	require.NoError(t, err)
+	assert.False(t, gaveUp)
 	got, err = s.GetNotification(ctx, n.Key)
 	require.NoError(t, err)
 	assert.Equal(t, db.NotificationSent, got.Status)
+	assert.Nil(t, got.FailedAt)
 	assert.Equal(t, 3, got.Attempts)
 
 	// Recording again after sending returns the sent row, so the caller skips the send.
@@ -800,7 +805,8 @@ func TestNotifications(t *testing.T) {
 		fn   func() error
 	}{
 		{"sent unknown", func() error { return s.MarkNotificationSent(ctx, "nope", t0) }},
-		{"failed unknown", func() error { return s.MarkNotificationFailed(ctx, "nope", "x") }},
+		{"retry unknown", func() error { return s.MarkNotificationRetry(ctx, "nope", "x") }},
+		{"undeliverable unknown", func() error { _, err := s.MarkNotificationUndeliverable(ctx, "nope", "x", t0); return err }},
 		{"get unknown", func() error { _, err := s.GetNotification(ctx, "nope"); return err }},
 	}
 	for _, tt := range tests {
@@ -808,6 +814,125 @@ func TestNotifications(t *testing.T) {
 			require.ErrorIs(t, tt.fn(), db.ErrNotFound)
 		})
 	}
+}
+
+// TestNotificationUndeliverable: a notification given up is failed with when and why, once: the first call
+// reports that it gave it up (so its caller tells operations), a repeat does not, and nothing undoes it.
+func TestNotificationUndeliverable(t *testing.T) {
+	s := dbtest.MustOpen(t)
+	ctx := ctxT(t)
+	key := "sos:o1/offer/p1"
+	_, _, err := s.RecordNotification(ctx, &db.Notification{Key: key, CaseID: "c1", Channel: "#p1", Text: "offer"})
+	require.NoError(t, err)
+	require.NoError(t, s.MarkNotificationRetry(ctx, key, "slack server error: 500"))
+
+	gaveUp, err := s.MarkNotificationUndeliverable(ctx, key, "#p1 (slack channel_not_found)", t0)
+	require.NoError(t, err)
+	assert.True(t, gaveUp)
+	gaveUp, err = s.MarkNotificationUndeliverable(ctx, key, "#p1 (slack is_archived)", t0.Add(time.Minute))
+	require.NoError(t, err)
+	assert.False(t, gaveUp, "given up once")
+	require.NoError(t, s.MarkNotificationRetry(ctx, key, "late"))
+
+	got, err := s.GetNotification(ctx, key)
+	require.NoError(t, err)
+	assert.Equal(t, db.NotificationFailed, got.Status)
+	assert.True(t, got.Undeliverable())
+	require.NotNil(t, got.FailedAt)
+	assert.True(t, got.FailedAt.Equal(t0), "FailedAt = %v; want %v", got.FailedAt, t0)
+	assert.Equal(t, "#p1 (slack channel_not_found)", got.FailureReason, "the first reason stays")
+	failed, err := s.ListNotifications(ctx, db.NotificationFailed, 0)
+	require.NoError(t, err)
+	require.Len(t, failed, 1)
+
+	again, created, err := s.RecordNotification(ctx, &db.Notification{Key: key, CaseID: "c1"})
+	require.NoError(t, err)
+	assert.False(t, created)
+	assert.True(t, again.Undeliverable(), "recording again returns the failed row, so the caller does not send")
+}
+
+// TestChannelDeliveries walks one channel through its states: a refusal to retry is sent again without a
+// look-up, a channel given up is never begun again, and a sent one stays sent.
+func TestChannelDeliveries(t *testing.T) {
+	s := dbtest.MustOpen(t)
+	ctx := ctxT(t)
+	const key = "sos:o1/breach/response"
+
+	prev, err := s.BeginChannelDelivery(ctx, key, "#p1", t0)
+	require.NoError(t, err)
+	assert.Empty(t, prev)
+	require.NoError(t, s.EndChannelDelivery(ctx, key, "#p1", db.ChannelRefused, t0))
+	prev, err = s.BeginChannelDelivery(ctx, key, "#p1", t0)
+	require.NoError(t, err)
+	assert.Equal(t, db.ChannelRefused, prev)
+	prev, err = s.BeginChannelDelivery(ctx, key, "#p1", t0)
+	require.NoError(t, err)
+	assert.Equal(t, db.ChannelSending, prev, "an attempt cut short")
+	require.NoError(t, s.FailChannelDelivery(ctx, key, "#p1", "slack channel_not_found", t0))
+	require.NoError(t, s.FailChannelDelivery(ctx, key, "#p1", "slack is_archived", t0.Add(time.Minute)))
+	for range 2 {
+		prev, err = s.BeginChannelDelivery(ctx, key, "#p1", t0)
+		require.NoError(t, err)
+		assert.Equal(t, db.ChannelFailed, prev, "given up: not begun again")
+	}
+	require.NoError(t, s.EndChannelDelivery(ctx, key, "#p1", db.ChannelRefused, t0))
+
+	_, err = s.BeginChannelDelivery(ctx, key, "#ops", t0)
+	require.NoError(t, err)
+	require.NoError(t, s.EndChannelDelivery(ctx, key, "#ops", db.ChannelSent, t0))
+	require.NoError(t, s.FailChannelDelivery(ctx, key, "#ops", "late", t0))
+	require.ErrorIs(t, s.EndChannelDelivery(ctx, key, "#ops", db.ChannelFailed, t0), db.ErrInvalid, "giving up takes a reason")
+
+	rows, err := s.ListChannelDeliveries(ctx, key)
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	assert.Equal(t, "#ops", rows[0].Channel)
+	assert.Equal(t, db.ChannelSent, rows[0].Status, "a sent channel stays sent")
+	assert.Nil(t, rows[0].FailedAt)
+	assert.Equal(t, "#p1", rows[1].Channel)
+	assert.Equal(t, db.ChannelFailed, rows[1].Status)
+	require.NotNil(t, rows[1].FailedAt)
+	assert.True(t, rows[1].FailedAt.Equal(t0))
+	assert.Equal(t, "slack channel_not_found", rows[1].FailureReason, "the first reason stays")
+	assert.Equal(t, 3, rows[1].Attempts, "a channel given up is not attempted")
+}
+
+// TestNotificationFailuresMigration: rows that an older version marked "failed" after a temporary failure
+// are pending again (notifications) and refused (channels), so they are retried rather than read as given up.
+func TestNotificationFailuresMigration(t *testing.T) {
+	ctx := ctxT(t)
+	var s *db.Store
+	var err error
+	if base := os.Getenv(dbtest.EnvURL); base != "" {
+		dsn, _ := dbtest.SchemaURL(ctx, t, base, "test_")
+		s, err = db.Open(ctx, dsn)
+	} else {
+		s, err = db.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "old.db"))
+	}
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	require.NoError(t, s.MigrateBefore(ctx, "20261126000001"))
+	for _, stmt := range []string{
+		`INSERT INTO notifications (key, case_id, channel, text, status, attempts, last_error, created_at) VALUES ('k1', 'c1', '#p1', 't', 'failed', 1, 'slack server error: 500', ?)`,
+		`INSERT INTO notifications (key, case_id, channel, text, status, attempts, last_error, created_at) VALUES ('k2', 'c1', '#p1', 't', 'sent', 1, '', ?)`,
+		`INSERT INTO notification_channels (key, channel, status, attempts, updated_at) VALUES ('k1', '#p1', 'failed', 1, ?)`,
+	} {
+		_, err := s.ExecContext(ctx, stmt, t0)
+		require.NoError(t, err, stmt)
+	}
+	require.NoError(t, s.Migrate(ctx))
+
+	n, err := s.GetNotification(ctx, "k1")
+	require.NoError(t, err)
+	assert.Equal(t, db.NotificationPending, n.Status)
+	assert.Nil(t, n.FailedAt)
+	assert.Empty(t, n.FailureReason)
+	n, err = s.GetNotification(ctx, "k2")
+	require.NoError(t, err)
+	assert.Equal(t, db.NotificationSent, n.Status)
+	prev, err := s.BeginChannelDelivery(ctx, "k1", "#p1", t0)
+	require.NoError(t, err)
+	assert.Equal(t, db.ChannelRefused, prev)
 }
 
 func TestIdempotentWritesConcurrent(t *testing.T) {

@@ -56,7 +56,7 @@ type ChannelNotifier interface {
 	Notifier
 	// Channels lists where m goes, in order.
 	Channels(m Message) []string
-	// NotifyChannel delivers m to one channel.
+	// NotifyChannel delivers m to one channel. Its error is Permanent when no retry can deliver m there.
 	NotifyChannel(ctx context.Context, m Message, channel string) error
 	// Delivered reports whether a message with m.Key reached channel at or after since.
 	Delivered(ctx context.Context, m Message, channel string, since time.Time) (bool, error)

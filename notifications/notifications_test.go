@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -431,4 +432,100 @@ func TestRecorder(t *testing.T) {
 	r.SetError(nil)
 	r.Reset()
 	assert.Empty(t, r.Messages())
+}
+
+// slackError answers a post as Slack does when it refuses it: HTTP 200, ok false, an error code.
+func slackError(code string) func(int, http.ResponseWriter) bool {
+	return func(_ int, w http.ResponseWriter) bool {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": code})
+		return true
+	}
+}
+
+// TestSlackPermanentErrors: a refusal that no retry fixes is Permanent, with the code as its reason; a rate
+// limit, a server error or an unknown code stays temporary, for the activity to retry.
+func TestSlackPermanentErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		respond func(int, http.ResponseWriter) bool
+		want    bool
+	}{
+		{"channel_not_found", slackError("channel_not_found"), true},
+		{"not_in_channel", slackError("not_in_channel"), true},
+		{"is_archived", slackError("is_archived"), true},
+		{"invalid_auth", slackError("invalid_auth"), true},
+		{"account_inactive", slackError("account_inactive"), true},
+		{"token_revoked", slackError("token_revoked"), true},
+		{"missing_scope", slackError("missing_scope"), true},
+		{"internal_error", slackError("internal_error"), false},
+		{"service_unavailable", slackError("service_unavailable"), false},
+		{"an unknown code", slackError("something_new"), false},
+		{"HTTP 500", func(_ int, w http.ResponseWriter) bool { w.WriteHeader(http.StatusInternalServerError); return true }, false},
+		{"rate limited", func(_ int, w http.ResponseWriter) bool {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return true
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeSlack{respond: tt.respond}
+			s := newSlack(t, f)
+			s.MaxRetries = 1
+			err := s.NotifyChannel(context.Background(), breachMessage(), "#partner-acme")
+			require.Error(t, err)
+			assert.Equal(t, tt.want, notifications.Permanent(err), "Permanent(%v)", err)
+			assert.ErrorContains(t, err, "slack notify #partner-acme")
+			if tt.want {
+				assert.ErrorIs(t, err, notifications.ErrPermanent)
+				assert.Equal(t, "slack "+tt.name, notifications.Reason(err))
+				var se slack.SlackErrorResponse
+				require.ErrorAs(t, err, &se, "the Slack error is still there to inspect")
+				assert.Equal(t, tt.name, se.Err)
+			}
+		})
+	}
+}
+
+// TestSlackPermanentErrorSparesTheOtherChannel: the partner's channel refusing for good does not keep the
+// message from the ops channel, and the joined error is Permanent.
+func TestSlackPermanentErrorSparesTheOtherChannel(t *testing.T) {
+	f := &fakeSlack{respond: func(call int, w http.ResponseWriter) bool {
+		return call == 1 && slackError("channel_not_found")(call, w)
+	}}
+	s := newSlack(t, f)
+	m := breachMessage()
+	m.PartnerChannel = "#partner-gone"
+	err := s.Notify(context.Background(), m)
+	require.Error(t, err)
+	assert.True(t, notifications.Permanent(err))
+	posts := f.Posts()
+	require.Len(t, posts, 1)
+	assert.Equal(t, "#ops", posts[0].Channel)
+}
+
+func TestReason(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"nil", nil, ""},
+		{"marked", fmt.Errorf("slack notify #p1: %w", notifications.Undeliverable("slack channel_not_found", errors.New("channel_not_found"))), "slack channel_not_found"},
+		{"not marked", errors.New("slack server error: 500 Internal Server Error"), "slack server error: 500 Internal Server Error"},
+		{"address masked", notifications.Undeliverable("smtp recipient 1 of 1 refused: 550 5.1.1 <zhang@example.com>: user unknown", nil),
+			"smtp recipient 1 of 1 refused: 550 5.1.1 <[address]>: user unknown"},
+		{"token masked", errors.New(`Post "https://slack.com/api/chat.postMessage?token=xoxb-1234-5678-abcdef": EOF`),
+			`Post "https://slack.com/api/chat.postMessage?token=[token]": EOF`},
+		{"cut", errors.New(strings.Repeat("x", 1000)), strings.Repeat("x", 299) + "…"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, notifications.Reason(tt.err), "Reason(%v)", tt.err)
+		})
+	}
+	assert.True(t, notifications.Permanent(notifications.Undeliverable("gone", nil)))
+	assert.False(t, notifications.Permanent(nil))
+	assert.False(t, notifications.Permanent(context.DeadlineExceeded))
 }

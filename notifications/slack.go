@@ -91,7 +91,8 @@ func (s *Slack) Channels(m Message) []string {
 	return []string{s.opsChannel}
 }
 
-// NotifyChannel posts m to channel, unless this process already delivered m.Key there.
+// NotifyChannel posts m to channel, unless this process already delivered m.Key there. A refusal that no
+// retry can fix (the channel does not exist, the bot is not in it, the token is revoked) is Permanent.
 func (s *Slack) NotifyChannel(ctx context.Context, m Message, channel string) error {
 	if channel == "" {
 		return errors.New("slack notify: no channel")
@@ -100,12 +101,44 @@ func (s *Slack) NotifyChannel(ctx context.Context, m Message, channel string) er
 		return nil
 	}
 	if err := s.post(ctx, channel, FallbackText(m), Blocks(m), metadata(m)); err != nil {
-		return fmt.Errorf("slack notify %s: %w", channel, err)
+		return fmt.Errorf("slack notify %s: %w", channel, classify(err))
 	}
 	if m.Key != "" {
 		s.markDelivered(m.Key, channel)
 	}
 	return nil
+}
+
+// permanentSlackErrors are the Slack API error codes of a post that no retry fixes: the channel, the token
+// or the message itself is wrong, and stays wrong until someone changes it. Any other code (internal_error,
+// fatal_error, service_unavailable, request_timeout, …) is taken as temporary, as are rate limits and HTTP
+// errors. https://api.slack.com/methods/chat.postMessage#errors
+var permanentSlackErrors = map[string]bool{
+	// The channel.
+	"channel_not_found": true, "not_in_channel": true, "is_archived": true, "channel_is_archived": true,
+	"duplicate_channel_not_found": true, "restricted_action": true, "restricted_action_read_only_channel": true,
+	"restricted_action_thread_only_channel": true, "restricted_action_non_threadable_channel": true,
+	"user_not_found": true, "cannot_dm_bot": true,
+	// The token and the workspace.
+	"invalid_auth": true, "not_authed": true, "account_inactive": true, "token_revoked": true,
+	"token_expired": true, "no_permission": true, "missing_scope": true, "not_allowed_token_type": true,
+	"org_login_required": true, "ekm_access_denied": true, "team_access_not_granted": true,
+	"enterprise_is_restricted": true, "two_factor_setup_required": true, "access_denied": true,
+	// The message.
+	"msg_too_long": true, "no_text": true, "too_many_attachments": true, "invalid_blocks": true,
+	"invalid_blocks_format": true, "invalid_metadata_format": true, "invalid_metadata_schema": true,
+	"metadata_too_large": true, "metadata_must_be_sent_from_app": true, "invalid_arguments": true,
+	"invalid_arg_name": true, "invalid_charset": true, "invalid_form_data": true, "invalid_post_type": true,
+	"missing_post_type": true, "as_user_not_supported": true, "method_deprecated": true, "deprecated_endpoint": true,
+}
+
+// classify marks a Slack API refusal that no retry fixes as Permanent, its code the reason.
+func classify(err error) error {
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) && permanentSlackErrors[se.Err] {
+		return Undeliverable("slack "+se.Err, err)
+	}
+	return err
 }
 
 // historyPages bounds how far back Delivered reads a channel (pages of historyPageSize messages).

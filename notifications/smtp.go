@@ -27,12 +27,13 @@ const DefaultSMTPTimeout = 30 * time.Second
 
 var (
 	// ErrInvalidMail marks a Mail, or a sender address, that cannot be sent as it is: sending it again
-	// will not help.
-	ErrInvalidMail = errors.New("invalid mail")
-	// ErrRejected marks a mail server's permanent (5xx) refusal of a recipient or of the message: sending
-	// it again will not help. Refusals of the sender or of the credentials are not marked, since fixing
-	// the configuration does help.
-	ErrRejected = errors.New("mail rejected")
+	// will not help. It is Permanent.
+	ErrInvalidMail error = &permanentSentinel{"invalid mail"}
+	// ErrRejected marks a mail server's permanent (5xx) refusal of the sender, of a recipient or of the
+	// message, in reply to MAIL, RCPT or DATA: sending it again will not help. It is Permanent, and Reason
+	// names what was refused (a recipient by its position, not its address) and the server's reply. A 4xx
+	// reply, a refused login (AUTH) and a transport error are temporary.
+	ErrRejected error = &permanentSentinel{"mail rejected"}
 )
 
 var (
@@ -61,7 +62,7 @@ type SMTP struct {
 }
 
 // Send delivers m. m is validated before any connection is made; the errors then wrap ErrInvalidMail.
-// A 5xx refusal of a recipient (named in the error) or of the message wraps ErrRejected.
+// A 5xx refusal of the sender, of a recipient (named in the error) or of the message wraps ErrRejected.
 func (s *SMTP) Send(ctx context.Context, m Mail) error {
 	if err := m.Validate(); err != nil {
 		return err
@@ -132,22 +133,22 @@ func (s *SMTP) converse(conn net.Conn, host string, from *mail.Address, to []*ma
 		}
 	}
 	if err := c.Mail(from.Address); err != nil {
-		return fmt.Errorf("smtp mail from: %w", err)
+		return fmt.Errorf("smtp mail from: %w", rejected(err, "sender"))
 	}
-	for _, rcpt := range to {
+	for i, rcpt := range to {
 		if err := c.Rcpt(rcpt.Address); err != nil {
-			return fmt.Errorf("smtp rcpt %s: %w", rcpt.Address, rejected(err))
+			return fmt.Errorf("smtp rcpt %s: %w", rcpt.Address, rejected(err, fmt.Sprintf("recipient %d of %d", i+1, len(to))))
 		}
 	}
 	w, err := c.Data()
 	if err != nil {
-		return fmt.Errorf("smtp data: %w", rejected(err))
+		return fmt.Errorf("smtp data: %w", rejected(err, "message"))
 	}
 	if _, err := w.Write(msg); err != nil {
 		return fmt.Errorf("smtp data: %w", err)
 	}
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("smtp data: %w", rejected(err))
+		return fmt.Errorf("smtp data: %w", rejected(err, "message"))
 	}
 	// The server has accepted the message: a failed QUIT must not turn into a retry and a second copy.
 	_ = c.Quit()
@@ -165,11 +166,12 @@ func (s *SMTP) tlsConfig(host string) *tls.Config {
 	return cfg
 }
 
-// rejected marks a permanent (5xx) SMTP reply with ErrRejected.
-func rejected(err error) error {
+// rejected marks a permanent (5xx) SMTP reply with ErrRejected, what was refused and the reply being the
+// reason (Reason masks an address the server may echo). A 4xx reply or a transport error stays as it is.
+func rejected(err error, what string) error {
 	var te *textproto.Error
 	if errors.As(err, &te) && te.Code >= 500 && te.Code < 600 {
-		return fmt.Errorf("%w: %w", ErrRejected, err)
+		return fmt.Errorf("%w: %w", ErrRejected, Undeliverable(fmt.Sprintf("smtp %s refused: %d %s", what, te.Code, te.Msg), err))
 	}
 	return err
 }

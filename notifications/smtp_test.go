@@ -49,8 +49,11 @@ type fakeSMTP struct {
 	TLS *tls.Config
 	// Auth makes the server offer AUTH PLAIN.
 	Auth bool
-	// RejectRcpt is a recipient answered with 550.
+	// RejectRcpt is a recipient answered with RcptReply, "550 5.1.1 no such user" when empty.
 	RejectRcpt string
+	RcptReply  string
+	// MailReply, when set, answers MAIL FROM; DataReply answers the end of the message.
+	MailReply, DataReply string
 	// Silent makes the server accept connections and never say a word.
 	Silent bool
 
@@ -166,11 +169,19 @@ func (f *fakeSMTP) serve(conn net.Conn) {
 			s.Auth = string(b)
 			reply("235 2.7.0 authenticated")
 		case "MAIL":
+			if f.MailReply != "" {
+				reply(f.MailReply)
+				continue
+			}
 			s.From = angle(arg)
 			reply("250 2.1.0 ok")
 		case "RCPT":
 			if to := angle(arg); to == f.RejectRcpt {
-				reply("550 5.1.1 no such user")
+				if f.RcptReply != "" {
+					reply(f.RcptReply)
+				} else {
+					reply("550 5.1.1 no such user")
+				}
 			} else {
 				s.To = append(s.To, to)
 				reply("250 2.1.5 ok")
@@ -187,6 +198,10 @@ func (f *fakeSMTP) serve(conn net.Conn) {
 					break
 				}
 				data.WriteString(strings.TrimPrefix(l, "."))
+			}
+			if f.DataReply != "" {
+				reply(f.DataReply)
+				continue
 			}
 			s.Data = data.String()
 			reply("250 2.0.0 queued")
@@ -380,6 +395,53 @@ func TestSMTPRejectedRecipient(t *testing.T) {
 	assert.Empty(t, got.Data, "no message after a refused recipient")
 }
 
+// TestSMTPRefusals: a 5xx reply to MAIL, RCPT or DATA is Permanent and ErrRejected, its reason naming what
+// was refused without the address; a 4xx reply or a connection that fails stays temporary.
+func TestSMTPRefusals(t *testing.T) {
+	tests := []struct {
+		name       string
+		smtp       fakeSMTP
+		permanent  bool
+		wantReason string
+	}{
+		{"recipient refused", fakeSMTP{RejectRcpt: "gone@example.com"}, true, "smtp recipient 2 of 3 refused: 550 5.1.1 no such user"},
+		{"recipient refused, address echoed", fakeSMTP{RejectRcpt: "gone@example.com", RcptReply: "550 5.1.1 <gone@example.com>: Recipient address rejected"},
+			true, "smtp recipient 2 of 3 refused: 550 5.1.1 <[address]>: Recipient address rejected"},
+		{"sender refused", fakeSMTP{MailReply: "553 5.7.1 <noreply@steward.test>: Sender address rejected"},
+			true, "smtp sender refused: 553 5.7.1 <[address]>: Sender address rejected"},
+		{"message refused", fakeSMTP{DataReply: "554 5.6.0 message content rejected"}, true, "smtp message refused: 554 5.6.0 message content rejected"},
+		{"recipient busy", fakeSMTP{RejectRcpt: "gone@example.com", RcptReply: "450 4.2.1 mailbox busy"}, false, ""},
+		{"sender deferred", fakeSMTP{MailReply: "451 4.3.0 try again later"}, false, ""},
+		{"message deferred", fakeSMTP{DataReply: "452 4.3.1 insufficient storage"}, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := tt.smtp
+			srv := startSMTP(t, &f)
+			s := &notifications.SMTP{Addr: srv.addr, From: "noreply@steward.test", Timeout: 5 * time.Second}
+			err := s.Send(context.Background(), notifications.Mail{
+				To: []string{"a@example.com", "gone@example.com", "b@example.com"}, Subject: "s", Text: "t",
+			})
+			require.Error(t, err)
+			assert.Equal(t, tt.permanent, notifications.Permanent(err), "Permanent(%v)", err)
+			assert.Equal(t, tt.permanent, errors.Is(err, notifications.ErrRejected), "errors.Is(%v, ErrRejected)", err)
+			if tt.permanent {
+				assert.Equal(t, tt.wantReason, notifications.Reason(err))
+			}
+		})
+	}
+	t.Run("no server", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addr := ln.Addr().String()
+		require.NoError(t, ln.Close())
+		err = (&notifications.SMTP{Addr: addr, From: "noreply@steward.test"}).Send(context.Background(),
+			notifications.Mail{To: []string{"a@example.com"}, Subject: "s", Text: "t"})
+		require.Error(t, err)
+		assert.False(t, notifications.Permanent(err), "a refused connection is temporary")
+	})
+}
+
 func TestSMTPRefusesInvalidMail(t *testing.T) {
 	// Nothing listens on addr: an error other than ErrInvalidMail would mean Send tried to connect.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -417,6 +479,7 @@ func TestSMTPRefusesInvalidMail(t *testing.T) {
 			err := s.Send(context.Background(), m)
 			require.ErrorIs(t, err, notifications.ErrInvalidMail)
 			assert.ErrorContains(t, err, tt.want)
+			assert.True(t, notifications.Permanent(err), "invalid mail never goes out")
 		})
 	}
 }
