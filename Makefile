@@ -3,8 +3,9 @@ GO ?= go
 export GOTOOLCHAIN := local
 BIN := bin/steward
 WORKFLOWCHECK_VERSION := v0.6.0
+STATICCHECK_VERSION := v0.8.2
 
-.PHONY: run build test test-short lint vet workflowcheck bench bench-smoke reliability reliability-short compose-check clean
+.PHONY: run build test test-short lint vet staticcheck workflowcheck bench bench-smoke reliability reliability-short compose-check clean
 
 ## run: build steward and start everything embedded (Temporal, Web UI, database, worker, API)
 run: build
@@ -21,11 +22,15 @@ test:
 test-short:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
 
-## lint: go vet and workflowcheck (determinism of workflow code)
-lint: vet workflowcheck
+## lint: go vet, staticcheck and workflowcheck (determinism of workflow code)
+lint: vet staticcheck workflowcheck
 
 vet:
 	$(GO) vet ./...
+
+staticcheck:
+	@command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	staticcheck ./...
 
 workflowcheck:
 	@command -v workflowcheck >/dev/null 2>&1 || $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION)

@@ -18,7 +18,11 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/sla"
 	"github.com/steward-oss/steward/workflows"
+	"github.com/steward-oss/steward/workflows/butler"
+	"github.com/steward-oss/steward/workflows/lifecycles"
+	"github.com/steward-oss/steward/workflows/sos"
 )
 
 // caseFor loads a case's projection and checks that the caller may see it: a partner sees only its own
@@ -62,7 +66,7 @@ func redactFor(p Principal, v workflows.CaseView) workflows.CaseView {
 	}
 	kept := make([]workflows.TimelineEntry, 0, len(v.Timeline))
 	for _, e := range v.Timeline {
-		if !slices.Contains(workflows.AssignmentEvents, e.Event) {
+		if !slices.Contains(workflows.AssignmentEvents, workflows.Event(e.Event)) {
 			kept = append(kept, e)
 		}
 	}
@@ -107,12 +111,21 @@ func (s *Server) addTimeline(ctx context.Context, caseID string, v *workflows.Ca
 	return nil
 }
 
+// refundOf is what a case row's refund percent comes to, rounded as sla rounds every refund.
+func refundOf(row *db.Case) workflows.Refund {
+	r, err := sla.Apply(row.RefundPercent, row.AmountCents)
+	if err != nil {
+		return workflows.Refund{Percent: row.RefundPercent} // a row the workflow wrote is never out of range
+	}
+	return r
+}
+
 func viewFromRow(row *db.Case) workflows.CaseView {
 	return workflows.CaseView{
 		CaseID: row.CaseID, WorkflowID: row.WorkflowID, Service: row.Service, Spec: row.Spec, Stage: row.Stage,
 		Status: row.Status, PartnerID: row.PartnerID, CustomerID: row.CustomerID, OrderID: row.OrderID,
 		AmountCents: row.AmountCents, SLA: []workflows.SLAEntry{},
-		Refund: workflows.Refund{Percent: row.RefundPercent, AmountCents: (row.AmountCents*int64(row.RefundPercent) + 50) / 100}, // half up, as sla rounds
+		Refund: refundOf(row),
 	}
 }
 
@@ -209,14 +222,14 @@ func (s *Server) submitAssets(c echo.Context) error {
 		return problem(CodeConflict, "asset lists are for SOS cases; this is a %s case", row.Service)
 	}
 	body := c.Get("raw_body").([]byte)
-	var a workflows.AssetsInput
+	var a sos.AssetsInput
 	if err := decodeStrict(body, &a); err != nil {
 		return err
 	}
 	if err := a.Validate(); err != nil {
 		return problem(CodeInvalid, "%v", err)
 	}
-	return s.sendStep(c, row, workflows.StepInput{Step: workflows.StepAssets, Actor: workflows.ActorMarketplace, ActorName: "marketplace", Payload: body})
+	return s.sendStep(c, row, workflows.StepInput{Step: sos.StepAssets, Actor: workflows.ActorMarketplace, ActorName: "marketplace", Payload: body})
 }
 
 // verdict relays the customer's confirmation or dispute of the report.
@@ -227,11 +240,11 @@ func (s *Server) verdict(step string) echo.HandlerFunc {
 			return err
 		}
 		body := c.Get("raw_body").([]byte)
-		var v workflows.VerdictInput
+		var v sos.VerdictInput
 		if err := decodeStrict(body, &v); err != nil {
 			return err
 		}
-		if err := v.Validate(step == workflows.StepReportDispute); err != nil {
+		if err := v.Validate(step == sos.StepReportDispute); err != nil {
 			return problem(CodeInvalid, "%v", err)
 		}
 		return s.sendStep(c, row, workflows.StepInput{Step: step, Actor: workflows.ActorMarketplace, ActorName: "marketplace", Payload: body})
@@ -266,7 +279,7 @@ func (s *Server) step(c echo.Context) error {
 		return err
 	}
 	step := c.Param("step")
-	steps := workflows.Lifecycles[row.Service].Steps
+	steps := lifecycles.ByService[row.Service].Steps
 	if !slices.Contains(steps, step) {
 		return problem(CodeNotFound, "no step %q for %s cases; steps: %s", step, row.Service, strings.Join(steps, ", "))
 	}
@@ -431,11 +444,11 @@ func (s *Server) requestStep(from string) echo.HandlerFunc {
 		in := workflows.StepInput{Actor: from}
 		var body []byte
 		if from == workflows.ActorMarketplace {
-			in.Step, in.ActorName, body = workflows.StepUrgency, "marketplace", c.Get("raw_body").([]byte)
+			in.Step, in.ActorName, body = butler.StepUrgency, "marketplace", c.Get("raw_body").([]byte)
 		} else {
 			in.Step = c.Param("step")
-			if !slices.Contains(workflows.ButlerRequestSteps, in.Step) {
-				return problem(CodeNotFound, "no step %q for requests; steps: %s", in.Step, strings.Join(workflows.ButlerRequestSteps, ", "))
+			if !slices.Contains(butler.RequestSteps, in.Step) {
+				return problem(CodeNotFound, "no step %q for requests; steps: %s", in.Step, strings.Join(butler.RequestSteps, ", "))
 			}
 			p := principalOf(c)
 			in.PartnerID, in.ActorName = p.PartnerID, p.Name
@@ -451,8 +464,8 @@ func (s *Server) requestStep(from string) echo.HandlerFunc {
 			return err
 		}
 		in.Payload, in.At = body, s.now().UTC()
-		var v workflows.ButlerRequestView
-		err = s.update(c, workflows.RequestWorkflowID(row.CaseID, rid), in, &v)
+		var v butler.RequestView
+		err = s.update(c, butler.RequestWorkflowID(row.CaseID, rid), in, &v)
 		if err != nil {
 			var nf *serviceerror.NotFound
 			if errors.As(err, &nf) {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/workflows"
+	"github.com/steward-oss/steward/workflows/sos"
 )
 
 // The fuzz targets run their seeds with every `go test`; `go test -fuzz FuzzX ./api/` explores further.
@@ -206,7 +207,7 @@ func (u fakeUpdate) Get(_ context.Context, _ any) error { return u.err }
 func FuzzStep(f *testing.F) {
 	fx := newFixture(f)
 	const caseID = "sos:FUZZ"
-	if err := fx.store.UpsertCase(context.Background(), &db.Case{CaseID: caseID, WorkflowID: caseID, Service: "sos", Stage: workflows.StageConfirmation,
+	if err := fx.store.UpsertCase(context.Background(), &db.Case{CaseID: caseID, WorkflowID: caseID, Service: "sos", Stage: sos.StageConfirmation,
 		Status: workflows.StatusOpen, PartnerID: "p1", CustomerID: "c", OrderID: "FUZZ", OpenedAt: fx.now, UpdatedAt: fx.now}); err != nil {
 		f.Fatal(err)
 	}
@@ -219,7 +220,7 @@ func FuzzStep(f *testing.F) {
 			switch o.Args[0].(workflows.StepInput).Step {
 			case workflows.StepContact:
 				return fakeUpdate{}, nil
-			case workflows.StepConfirm:
+			case sos.StepConfirm:
 				return fakeUpdate{temporal.NewApplicationError("incident_class: one of malware, ...", workflows.RejectInvalid)}, nil
 			}
 			return fakeUpdate{temporal.NewApplicationError("contact the customer first", workflows.RejectConflict)}, nil
@@ -255,7 +256,7 @@ func FuzzStep(f *testing.F) {
 		}
 		rec := fx.serve(http.MethodPost, "/v1/cases/"+caseID+"/steps/"+url.PathEscape(step), body, h)
 		checkAnswer(t, rec)
-		known := slices.Contains(workflows.SOSSteps, step)
+		known := slices.Contains(sos.Steps, step)
 		var decoded any
 		_ = json.Unmarshal(body, &decoded)
 		object := len(body) == 0 || (isJSONObject(body) && !holdsNUL(decoded)) // no body at all stands for {}
@@ -282,7 +283,7 @@ func FuzzStep(f *testing.F) {
 		if key != "" && o.UpdateID != step+"/"+workflows.ActorPartner+"/"+key {
 			t.Fatalf("update id %q for key %q", o.UpdateID, key)
 		}
-		want := map[string]int{workflows.StepContact: http.StatusOK, workflows.StepConfirm: http.StatusUnprocessableEntity}[step]
+		want := map[string]int{workflows.StepContact: http.StatusOK, sos.StepConfirm: http.StatusUnprocessableEntity}[step]
 		if want == 0 {
 			want = http.StatusConflict
 		}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/workflows"
+	"github.com/steward-oss/steward/workflows/lifecycles"
 )
 
 // Contact is the customer's contact for the case. It is personal data: kept in the orders table only, never
@@ -49,7 +50,7 @@ const maxPaidAtSkew = 5 * time.Minute
 
 // Validate checks a purchase against the catalogue and the clock.
 func (p PurchaseInput) Validate(now time.Time) error {
-	if err := workflows.ValidateCaseInput(p.caseInput()); err != nil {
+	if err := lifecycles.Validate(p.caseInput()); err != nil {
 		return err
 	}
 	switch {
@@ -104,7 +105,7 @@ func (s *Server) purchase(c echo.Context) error {
 	if err := in.Validate(s.now()); err != nil {
 		return problem(CodeInvalid, "%v", err)
 	}
-	lc, ok := workflows.Lifecycles[in.Service]
+	lc, ok := lifecycles.ByService[in.Service]
 	if !ok {
 		return problem(CodeInvalid, "service: %q is not offered yet", in.Service)
 	}
@@ -144,7 +145,7 @@ func (s *Server) purchase(c echo.Context) error {
 			workflows.AttrSLAStatus.ValueSet(workflows.SLAOnTrack), workflows.AttrRefundPercent.ValueSet(0),
 		),
 		StaticSummary: fmt.Sprintf("%s %s · order %s", ci.Service, ci.Spec, ci.OrderID),
-	}, lc.Workflow, lc.Input(ci))
+	}, lc.WorkflowType(), lc.Input(ci))
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &already) {
 		return unavailable(err, "the workflow service")

@@ -17,6 +17,10 @@ import (
 
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/workflows"
+	"github.com/steward-oss/steward/workflows/butler"
+	"github.com/steward-oss/steward/workflows/engagement"
+	"github.com/steward-oss/steward/workflows/hosting"
+	"github.com/steward-oss/steward/workflows/sos"
 )
 
 // bodyLimit bounds every request body.
@@ -100,15 +104,15 @@ func New(cfg Config) *Server {
 	e.POST("/v1/cases/:id/assets", s.submitAssets, market...)
 	e.POST("/v1/cases/:id/cancel", s.cancel, market...)
 	e.POST("/v1/cases/:id/requests", s.marketStep(workflows.StepRequest), market...)
-	e.POST("/v1/cases/:id/renew", s.marketStep(workflows.StepRenew), market...)
-	e.POST("/v1/cases/:id/servers", s.marketStep(workflows.StepServers), market...)
-	e.POST("/v1/cases/:id/recipients", s.marketStep(workflows.StepRecipients), market...)
+	e.POST("/v1/cases/:id/renew", s.marketStep(hosting.StepRenew), market...)
+	e.POST("/v1/cases/:id/servers", s.marketStep(butler.StepServers), market...)
+	e.POST("/v1/cases/:id/recipients", s.marketStep(butler.StepRecipients), market...)
 	e.POST("/v1/cases/:id/requests/:rid/urgency", s.requestStep(workflows.ActorMarketplace), market...)
 	e.POST("/v1/cases/:id/requests/:rid/steps/:step", s.requestStep(workflows.ActorPartner), partner...)
-	e.POST("/v1/cases/:id/delivery/accept", s.marketStep(workflows.StepAcceptDelivery), market...)
-	e.POST("/v1/cases/:id/delivery/reject", s.marketStep(workflows.StepRejectDelivery), market...)
-	e.POST("/v1/cases/:id/report/confirm", s.verdict(workflows.StepReportConfirm), market...)
-	e.POST("/v1/cases/:id/report/dispute", s.verdict(workflows.StepReportDispute), market...)
+	e.POST("/v1/cases/:id/delivery/accept", s.marketStep(engagement.StepAcceptDelivery), market...)
+	e.POST("/v1/cases/:id/delivery/reject", s.marketStep(engagement.StepRejectDelivery), market...)
+	e.POST("/v1/cases/:id/report/confirm", s.verdict(sos.StepReportConfirm), market...)
+	e.POST("/v1/cases/:id/report/dispute", s.verdict(sos.StepReportDispute), market...)
 	e.GET("/v1/cases", s.listCases, manager...)
 	e.GET("/v1/cases/:id", s.getCase, both...)
 	e.GET("/v1/cases/:id/contact", s.contact, both...)

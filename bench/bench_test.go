@@ -23,7 +23,9 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/steward-oss/steward/reliability"
+	"github.com/steward-oss/steward/sla"
 	"github.com/steward-oss/steward/workflows"
+	"github.com/steward-oss/steward/workflows/sos"
 )
 
 // Environment that selects and shapes the run.
@@ -234,7 +236,7 @@ func (s *stack) startOverhead(ctx context.Context, r *report) (apiCases, rawCase
 		start := time.Now()
 		r.fail("raw start", pool(len(batch), p.Concurrency, func(i int) error {
 			in := batch[i].caseInput()
-			_, err := s.tc.ExecuteWorkflow(ctx, startOptions(in), workflows.SOSWorkflow, in)
+			_, err := s.tc.ExecuteWorkflow(ctx, startOptions(in), sos.WorkflowName, in)
 			return err
 		}))
 		rawDur += time.Since(start)
@@ -451,7 +453,7 @@ func (s *stack) lateness(ctx context.Context, r *report) {
 	due := make([]time.Time, p.Late)
 	for i := range orders {
 		due[i] = first.Add(time.Duration(i) * p.LateSpread / time.Duration(p.Late))
-		orders[i] = order{ID: fmt.Sprintf("BENCH-T-%05d", i), PaidAt: due[i].Add(-workflows.AssetWindow)}
+		orders[i] = order{ID: fmt.Sprintf("BENCH-T-%05d", i), PaidAt: due[i].Add(-sla.AssetWindow)}
 	}
 	r.fail("lateness purchase", pool(len(orders), p.Concurrency, func(i int) error { return s.purchase(ctx, orders[i]) }))
 	l.OpenedBefore = time.Until(first)

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/steward-oss/steward/workflows"
+	"github.com/steward-oss/steward/workflows/butler"
 )
 
 // TestButlerThroughAPI: a professional-edition subscription through the API: onboarding, an incident
@@ -51,7 +51,7 @@ func TestButlerThroughAPI(t *testing.T) {
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		r := s.bearer(http.MethodPost, path+"/requests/inc-1/steps/respond", partner, []byte(`{"note":"on it"}`))
 		if assert.Equal(c, http.StatusOK, r.Status, "%s", r.Body) {
-			var v workflows.ButlerRequestView
+			var v butler.RequestView
 			r.json(t, &v)
 			rid = v.RequestID
 		}

@@ -13,7 +13,13 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/sla"
 	"github.com/steward-oss/steward/workflows"
+	"github.com/steward-oss/steward/workflows/butler"
+	"github.com/steward-oss/steward/workflows/dengbao"
+	"github.com/steward-oss/steward/workflows/escort"
+	"github.com/steward-oss/steward/workflows/hosting"
+	"github.com/steward-oss/steward/workflows/lifecycles"
 )
 
 // The tests in this file drive each long-running lifecycle through the paths its replay test should
@@ -41,24 +47,24 @@ func TestDengbaoHistoryContinuesAsNew(t *testing.T) {
 		return s.partnerStep(t, path, s.partners["p-alpha"], name, payload)
 	}
 	step(workflows.StepAccept, map[string]any{})
-	step(workflows.StepKickoff, map[string]any{})
+	step(dengbao.StepKickoff, map[string]any{})
 	signOff := func(item string) {
 		t.Helper()
-		step(workflows.StepWorkItem, map[string]any{"item": item, "owner": "Zhao Min", "status": workflows.WorkDone, "evidence": item + " signed off"})
+		step(dengbao.StepWorkItem, map[string]any{"item": item, "owner": "Zhao Min", "status": dengbao.WorkDone, "evidence": item + " signed off"})
 	}
-	for _, item := range workflows.WorkItems {
-		step(workflows.StepWorkItem, map[string]any{"item": item, "owner": "Zhao Min", "status": workflows.WorkInProgress})
+	for _, item := range dengbao.WorkItems {
+		step(dengbao.StepWorkItem, map[string]any{"item": item, "owner": "Zhao Min", "status": dengbao.WorkInProgress})
 		signOff(item)
 	}
-	last := workflows.WorkItems[len(workflows.WorkItems)-1]
+	last := dengbao.WorkItems[len(dengbao.WorkItems)-1]
 	s.continueAsNew(t, caseID, first, dengbaoHistoryLimit, func() { signOff(last) })
 
-	step(workflows.StepDeliverable, map[string]any{"kind": workflows.DeliverableProposal, "summary": "9 gaps", "items": []string{"enable DB audit"}})
+	step(workflows.StepDeliverable, map[string]any{"kind": dengbao.DeliverableProposal, "summary": "9 gaps", "items": []string{"enable DB audit"}})
 	today := chinaToday(0)
-	step(workflows.StepAssessment, map[string]any{"result": workflows.AssessmentFailed, "assessor": "CSTC", "date": today, "findings": []string{"no DB audit log"}})
-	v := step(workflows.StepAssessment, map[string]any{"result": workflows.AssessmentPassed, "assessor": "CSTC", "date": today, "findings": []string{}})
-	assert.Equal(t, workflows.StageClosing, v.Stage)
-	step(workflows.StepDeliverable, map[string]any{"kind": workflows.DeliverableServiceReport, "summary": "passed level 3", "items": []string{}})
+	step(dengbao.StepAssessment, map[string]any{"result": dengbao.AssessmentFailed, "assessor": "CSTC", "date": today, "findings": []string{"no DB audit log"}})
+	v := step(dengbao.StepAssessment, map[string]any{"result": dengbao.AssessmentPassed, "assessor": "CSTC", "date": today, "findings": []string{}})
+	assert.Equal(t, dengbao.StageClosing, v.Stage)
+	step(workflows.StepDeliverable, map[string]any{"kind": dengbao.DeliverableServiceReport, "summary": "passed level 3", "items": []string{}})
 	v = step(workflows.StepClose, map[string]any{"follow_up": "annual review booked"})
 	assert.Equal(t, workflows.StatusClosed, v.Status)
 	assert.Equal(t, 2, s.details(t, path)["runs"])
@@ -80,23 +86,23 @@ func TestHostingHistoryContinuesAsNew(t *testing.T) {
 	beta := s.partners["p-beta"]
 	s.partnerStep(t, path, beta, workflows.StepAccept, map[string]any{})
 	for _, r := range []map[string]any{
-		{"kind": workflows.HostingSecurityCheck, "instance_id": "i-1", "summary": "yearly scan"},
-		{"kind": workflows.HostingHardening, "instance_id": "i-1", "summary": "harden sshd and nginx"},
-		{"kind": workflows.HostingPatching, "instance_id": "i-2", "summary": "OpenSSL advisory"},
-		{"kind": workflows.HostingIncident, "instance_id": "i-2", "summary": "miner process"},
+		{"kind": sla.HostingSecurityCheck, "instance_id": "i-1", "summary": "yearly scan"},
+		{"kind": sla.HostingHardening, "instance_id": "i-1", "summary": "harden sshd and nginx"},
+		{"kind": sla.HostingPatching, "instance_id": "i-2", "summary": "OpenSSL advisory"},
+		{"kind": sla.HostingIncident, "instance_id": "i-2", "summary": "miner process"},
 	} {
 		s.marketCall(t, path+"/requests", r)
 	}
 	// Patching has no quota; the requests this adds (r5, …) stay open, as a customer's may.
 	s.continueAsNew(t, caseID, first, hostingHistoryLimit, func() {
-		s.marketCall(t, path+"/requests", map[string]any{"kind": workflows.HostingPatching, "instance_id": "i-2", "summary": "routine patch window"})
+		s.marketCall(t, path+"/requests", map[string]any{"kind": sla.HostingPatching, "instance_id": "i-2", "summary": "routine patch window"})
 	})
 
 	for _, id := range []string{"r1", "r2", "r3"} {
-		s.partnerStep(t, path, beta, workflows.StepComplete, map[string]any{"request_id": id, "summary": "done, report sent"})
+		s.partnerStep(t, path, beta, hosting.StepComplete, map[string]any{"request_id": id, "summary": "done, report sent"})
 	}
 	s.marketCall(t, path+"/renew", map[string]any{"order_id": "HOST-H-2"})
-	s.partnerStep(t, path, beta, workflows.StepComplete, map[string]any{"request_id": "r4", "summary": "miner removed"})
+	s.partnerStep(t, path, beta, hosting.StepComplete, map[string]any{"request_id": "r4", "summary": "miner removed"})
 	d := s.details(t, path)
 	assert.Equal(t, 2, d["runs"])
 	assert.Equal(t, 1, d["renewals"])
@@ -127,9 +133,9 @@ func TestEscortHistoryContinuesAsNew(t *testing.T) {
 
 	plan(chinaToday(0))
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		assert.Equal(c, workflows.StageOnDuty, s.view(c, path, partner).Stage)
+		assert.Equal(c, escort.StageOnDuty, s.view(c, path, partner).Stage)
 	}, 20*time.Second, 100*time.Millisecond)
-	s.partnerStep(t, path, partner, workflows.StepCheckin, map[string]any{"day": chinaToday(0), "engineer": "Li Lei", "notes": "all quiet"})
+	s.partnerStep(t, path, partner, escort.StepCheckin, map[string]any{"day": chinaToday(0), "engineer": "Li Lei", "notes": "all quiet"})
 
 	runs := s.awaitRuns(t, caseID, first, 2)
 	recordHistory(t, s, caseID, runs[0], "escort_continued_as_new")
@@ -137,15 +143,16 @@ func TestEscortHistoryContinuesAsNew(t *testing.T) {
 }
 
 // TestButlerHistoryContinuesAsNew: a professional-edition subscription. In the first run, a consultation
-// opened before any partner holds the case (its request learns the partner by signal when one accepts),
-// onboarding, recipients and servers; once the consultation is answered no request is open and the case
-// continues as new. In the next run, which keeps a request open so it stays: an incident raised to urgent
-// and worked to its follow-up, an inspection that opens a vulnerability worked through a failed retest to
-// fixed, a report e-mailed, and a consultation left open.
+// opened before any partner holds the case (its request learns the partner by signal when one accepts) and
+// responded to, onboarding, recipients and servers; the case continues as new with the consultation still
+// open, which is answered in the next run (a request reports to whichever run is current). Then, in as
+// many runs as the history limit takes: an incident raised to urgent and worked to its follow-up, an
+// inspection that opens a vulnerability worked through a failed retest to fixed, a report e-mailed, and a
+// consultation left open.
 func TestButlerHistoryContinuesAsNew(t *testing.T) {
 	s := newStack(t)
 	s.addServices(t, workflows.ServiceButler, "p-alpha")
-	caseID, path, first := s.startCaseWithHistoryLimit(t, workflows.ServiceButler, workflows.ButlerProfessional, "BUT-H", 1, 80)
+	caseID, path, first := s.startCaseWithHistoryLimit(t, workflows.ServiceButler, sla.EditionProfessional, "BUT-H", 1, 80)
 	partner := s.partners["p-alpha"]
 	step := func(name string, payload any) {
 		t.Helper()
@@ -160,62 +167,64 @@ func TestButlerHistoryContinuesAsNew(t *testing.T) {
 		}, 20*time.Second, 200*time.Millisecond)
 	}
 
-	s.marketCall(t, path+"/requests", map[string]any{"kind": workflows.RequestConsulting, "summary": "WAF in front of the API?"})
+	s.marketCall(t, path+"/requests", map[string]any{"kind": sla.RequestConsulting, "summary": "WAF in front of the API?"})
 	s.awaitOffer(t, path, "p-alpha")
 	step(workflows.StepAccept, map[string]any{})
 	step(workflows.StepContact, map[string]any{"note": "WeChat group opened"})
 	step(workflows.StepPlan, map[string]any{"summary": "baseline and monthly reviews", "items": []string{"harden SSH"}})
 	s.marketCall(t, path+"/recipients", map[string]any{"emails": []string{"secops@example.com"}})
 	s.marketCall(t, path+"/servers", map[string]any{"bind": []string{"i-1", "i-2"}})
-	request("con-1", workflows.StepRespond, map[string]any{})
-	request("con-1", workflows.StepAnswer, map[string]any{"summary": "yes, in detection mode first"})
-	s.awaitRuns(t, caseID, first, 2)
+	request("con-1", butler.StepRespond, map[string]any{})
+	s.continueAsNew(t, caseID, first, 80, func() {
+		s.marketCall(t, path+"/recipients", map[string]any{"emails": []string{"secops@example.com"}})
+	})
+	request("con-1", butler.StepAnswer, map[string]any{"summary": "yes, in detection mode first"})
 
-	s.marketCall(t, path+"/requests", map[string]any{"kind": workflows.RequestIncident, "summary": "webshell alert", "urgency": workflows.UrgencyNormal})
-	s.marketCall(t, path+"/requests/inc-2/urgency", map[string]any{"urgency": workflows.UrgencyUrgent})
-	request("inc-2", workflows.StepRespond, map[string]any{"note": "on it"})
-	request("inc-2", workflows.StepClassify, map[string]any{"incident_class": workflows.ClassMalware, "summary": "webshell via upload form"})
-	step(workflows.StepInspection, map[string]any{"date": chinaToday(0),
-		"checks":   []map[string]any{{"item": workflows.InspectHosts, "ok": false, "note": "old OpenSSH"}, {"item": workflows.InspectNetwork, "ok": true}},
-		"findings": []map[string]any{{"summary": "OpenSSH regreSSHion", "severity": workflows.SeverityMedium, "open_vuln": true}}})
+	s.marketCall(t, path+"/requests", map[string]any{"kind": sla.RequestIncident, "summary": "webshell alert", "urgency": sla.UrgencyNormal})
+	s.marketCall(t, path+"/requests/inc-2/urgency", map[string]any{"urgency": sla.UrgencyUrgent})
+	request("inc-2", butler.StepRespond, map[string]any{"note": "on it"})
+	request("inc-2", butler.StepClassify, map[string]any{"incident_class": sla.ClassMalware, "summary": "webshell via upload form"})
+	step(butler.StepInspection, map[string]any{"date": chinaToday(0),
+		"checks":   []map[string]any{{"item": butler.InspectHosts, "ok": false, "note": "old OpenSSH"}, {"item": butler.InspectNetwork, "ok": true}},
+		"findings": []map[string]any{{"summary": "OpenSSH regreSSHion", "severity": sla.SeverityMedium, "open_vuln": true}}})
 	request("inc-2", workflows.StepContain, map[string]any{"actions": []string{"took the form offline"}})
-	request("inc-2", workflows.StepEliminate, map[string]any{"actions": []string{"removed 2 webshells"}})
-	request("inc-2", workflows.StepRestore, map[string]any{"summary": "site back from clean image"})
-	request("inc-2", workflows.StepHarden, map[string]any{"recommendations": []string{"validate uploads"}})
-	request("inc-2", workflows.StepReassess, map[string]any{"summary": "no further webshells"})
+	request("inc-2", butler.StepEliminate, map[string]any{"actions": []string{"removed 2 webshells"}})
+	request("inc-2", butler.StepRestore, map[string]any{"summary": "site back from clean image"})
+	request("inc-2", butler.StepHarden, map[string]any{"recommendations": []string{"validate uploads"}})
+	request("inc-2", butler.StepReassess, map[string]any{"summary": "no further webshells"})
 	request("inc-2", workflows.StepReport, map[string]any{"summary": "upload form exploited"})
-	request("inc-2", workflows.StepFollowUp, map[string]any{"note": "no recurrence after a week"})
+	request("inc-2", butler.StepFollowUp, map[string]any{"note": "no recurrence after a week"})
 
-	request("vul-3", workflows.StepRespond, map[string]any{})
-	request("vul-3", workflows.StepIdentify, map[string]any{"summary": "CVE-2024-6387 on i-1"})
-	request("vul-3", workflows.StepImpact, map[string]any{"scope": "i-1 only", "zero_day": false})
-	request("vul-3", workflows.StepVerify, map[string]any{"exists": true, "severity": workflows.SeverityHigh})
-	request("vul-3", workflows.StepFixPlan, map[string]any{"steps": []string{"upgrade OpenSSH"}})
-	request("vul-3", workflows.StepRetest, map[string]any{"fixed": false, "note": "old sshd still running"})
-	request("vul-3", workflows.StepFixPlan, map[string]any{"steps": []string{"restart sshd"}})
-	s.marketCall(t, path+"/requests", map[string]any{"kind": workflows.RequestConsulting, "summary": "log retention for MLPS?"})
-	request("vul-3", workflows.StepRetest, map[string]any{"fixed": true})
-	step(workflows.StepReport, map[string]any{"period": time.Now().In(chinaZone()).Format("2006-01"), "summary": "one incident, one vulnerability",
+	request("vul-3", butler.StepRespond, map[string]any{})
+	request("vul-3", butler.StepIdentify, map[string]any{"summary": "CVE-2024-6387 on i-1"})
+	request("vul-3", butler.StepImpact, map[string]any{"scope": "i-1 only", "zero_day": false})
+	request("vul-3", butler.StepVerify, map[string]any{"exists": true, "severity": sla.SeverityHigh})
+	request("vul-3", butler.StepFixPlan, map[string]any{"steps": []string{"upgrade OpenSSH"}})
+	request("vul-3", butler.StepRetest, map[string]any{"fixed": false, "note": "old sshd still running"})
+	request("vul-3", butler.StepFixPlan, map[string]any{"steps": []string{"restart sshd"}})
+	s.marketCall(t, path+"/requests", map[string]any{"kind": sla.RequestConsulting, "summary": "log retention for MLPS?"})
+	request("vul-3", butler.StepRetest, map[string]any{"fixed": true})
+	step(workflows.StepReport, map[string]any{"period": time.Now().In(sla.China).Format("2006-01"), "summary": "one incident, one vulnerability",
 		"items": []string{"inc-2 resolved", "vul-3 fixed"}})
-	request("con-4", workflows.StepRespond, map[string]any{"note": "checking the regulation"})
+	request("con-4", butler.StepRespond, map[string]any{"note": "checking the regulation"})
 
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		var d workflows.ButlerState
+		var d butler.Details
 		if !assert.NoError(c, remarshal(s.view(c, path, s.manager).Details, &d)) || !assert.Len(c, d.Requests, 4) {
 			return
 		}
 		for _, r := range d.Requests {
 			assert.Equal(c, r.ID != "con-4", r.Status == workflows.StatusClosed, r.ID)
 		}
-		assert.Contains(c, s.timeline(c, path), "report_emailed")
+		assert.Contains(c, s.timeline(c, path), string(workflows.EventReportEmailed))
 	}, 20*time.Second, 200*time.Millisecond)
 
-	runs := s.awaitRuns(t, caseID, first, 2)
+	runs := s.awaitRunsAtLeast(t, caseID, first, 2)
 	recordHistory(t, s, caseID, runs[0], "butler_continued_as_new")
-	recordHistory(t, s, caseID, runs[1], "butler_resumed_with_requests")
-	recordHistory(t, s, workflows.RequestWorkflowID(caseID, "con-1"), "", "butler_request_consultation_partner_signalled")
-	recordHistory(t, s, workflows.RequestWorkflowID(caseID, "inc-2"), "", "butler_request_incident_resolved")
-	recordHistory(t, s, workflows.RequestWorkflowID(caseID, "vul-3"), "", "butler_request_vulnerability_fixed")
+	recordHistory(t, s, caseID, runs[len(runs)-1], "butler_resumed_with_requests")
+	recordHistory(t, s, butler.RequestWorkflowID(caseID, "con-1"), "", "butler_request_consultation_partner_signalled")
+	recordHistory(t, s, butler.RequestWorkflowID(caseID, "inc-2"), "", "butler_request_incident_resolved")
+	recordHistory(t, s, butler.RequestWorkflowID(caseID, "vul-3"), "", "butler_request_vulnerability_fixed")
 }
 
 // TestButlerHistoryTermEnds: an emergency edition bought 15 days ago less a few seconds, through the API:
@@ -227,14 +236,14 @@ func TestButlerHistoryTermEnds(t *testing.T) {
 	partner := s.partners["p-alpha"]
 	const lead = 40 * time.Second // from purchase to the end of the term
 	body := purchaseBody("BUT-E")
-	body["service"], body["spec"] = workflows.ServiceButler, workflows.ButlerEmergency
+	body["service"], body["spec"] = workflows.ServiceButler, sla.EditionEmergency
 	body["paid_at"] = time.Now().UTC().Add(-15*24*time.Hour + lead).Truncate(time.Second).Format(time.RFC3339)
 	res := s.signed(http.MethodPost, "/v1/purchases", mustJSON(t, body))
 	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
 	caseID := workflows.CaseWorkflowID(workflows.ServiceButler, "BUT-E")
 	path := "/v1/cases/" + caseID
 
-	s.marketCall(t, path+"/requests", map[string]any{"kind": workflows.RequestIncident, "summary": "ransom note on the web server"})
+	s.marketCall(t, path+"/requests", map[string]any{"kind": sla.RequestIncident, "summary": "ransom note on the web server"})
 	s.awaitOffer(t, path, "p-alpha")
 	s.partnerStep(t, path, partner, workflows.StepAccept, map[string]any{})
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
@@ -247,18 +256,18 @@ func TestButlerHistoryTermEnds(t *testing.T) {
 		assert.Equal(c, workflows.StatusClosed, v.Status)
 	}, lead+30*time.Second, 500*time.Millisecond)
 	events := s.timelineOf(t, path)
-	for _, want := range []string{"sla_breached", "request_received", "request_cancelled", "term_ended"} {
-		assert.Contains(t, events, want)
+	for _, want := range []workflows.Event{workflows.EventSLABreached, workflows.EventRequestReceived, workflows.EventRequestCancelled, workflows.EventTermEnded} {
+		assert.Contains(t, events, string(want))
 	}
-	var res2 workflows.ButlerResult
+	var res2 butler.Result
 	require.NoError(t, s.temporal.GetWorkflow(t.Context(), caseID, "").Get(t.Context(), &res2))
 	assert.Equal(t, workflows.StageClosed, res2.Stage)
 	var canceled *temporal.CanceledError
-	err := s.temporal.GetWorkflow(t.Context(), workflows.RequestWorkflowID(caseID, "inc-1"), "").Get(t.Context(), nil)
+	err := s.temporal.GetWorkflow(t.Context(), butler.RequestWorkflowID(caseID, "inc-1"), "").Get(t.Context(), nil)
 	assert.ErrorAs(t, err, &canceled)
 
 	recordHistory(t, s, caseID, "", "butler_emergency_term_ended")
-	recordHistory(t, s, workflows.RequestWorkflowID(caseID, "inc-1"), "", "butler_request_cancelled_at_term_end")
+	recordHistory(t, s, butler.RequestWorkflowID(caseID, "inc-1"), "", "butler_request_cancelled_at_term_end")
 }
 
 // History limits of the tests that continue as new. With a case's record written by a local activity, a
@@ -319,34 +328,58 @@ func (s *stack) continueAsNew(t *testing.T, workflowID, first string, historyLim
 // that long. It returns the case ID, its API path and the first run's ID.
 func (s *stack) startCaseWithHistoryLimit(t *testing.T, service, spec, orderID string, quantity, historyLimit int) (caseID, path, runID string) {
 	t.Helper()
+	return s.startCase(t, caseStart{service: service, spec: spec, orderID: orderID, quantity: quantity, historyLimit: historyLimit})
+}
+
+// caseStart is a case a test starts itself, with what the purchase API does not take: a history limit,
+// a paid_at long past (so that a window or term ends during the test), another start argument.
+type caseStart struct {
+	service, spec, orderID string
+	quantity, historyLimit int
+	// paidAt is when the order was paid; zero means a minute ago.
+	paidAt time.Time
+	// input turns the order into the workflow's start argument; nil takes the lifecycle's.
+	input func(workflows.CaseInput) any
+}
+
+// startCase starts a case as the purchase callback does — the order, the case's row, then its workflow.
+// It returns the case ID, its API path and the first run's ID.
+func (s *stack) startCase(t *testing.T, o caseStart) (caseID, path, runID string) {
+	t.Helper()
 	ctx := t.Context()
 	now := time.Now().UTC()
-	ci := workflows.CaseInput{
-		CaseID: workflows.CaseWorkflowID(service, orderID), OrderID: orderID, CustomerID: "cust-42", Service: service, Spec: spec,
-		Quantity: quantity, AmountCents: 500000, Currency: "CNY", PaidAt: now.Add(-time.Minute).Truncate(time.Second),
-		HistoryLimit: historyLimit,
+	if o.paidAt.IsZero() {
+		o.paidAt = now.Add(-time.Minute).Truncate(time.Second)
 	}
-	require.NoError(t, workflows.ValidateCaseInput(ci))
+	ci := workflows.CaseInput{
+		CaseID: workflows.CaseWorkflowID(o.service, o.orderID), OrderID: o.orderID, CustomerID: "cust-42", Service: o.service, Spec: o.spec,
+		Quantity: o.quantity, AmountCents: 500000, Currency: "CNY", PaidAt: o.paidAt.UTC(), HistoryLimit: o.historyLimit,
+	}
+	lc := lifecycles.ByService[o.service]
+	require.NoError(t, lc.Validate(ci))
 	_, _, err := s.store.PutOrder(ctx, &db.Order{
-		OrderID: orderID, CustomerID: ci.CustomerID, Service: service, Spec: spec, Quantity: quantity, AmountCents: ci.AmountCents,
+		OrderID: o.orderID, CustomerID: ci.CustomerID, Service: o.service, Spec: o.spec, Quantity: o.quantity, AmountCents: ci.AmountCents,
 		Currency: ci.Currency, PaidAt: ci.PaidAt, Contact: db.Contact{Name: "Wang Li", Email: "ops@example.com"},
 		BodyHash: "started-by-test", CaseID: ci.CaseID, WorkflowID: ci.CaseID, CreatedAt: now,
 	})
 	require.NoError(t, err)
 	require.NoError(t, s.store.InsertCaseIfAbsent(ctx, &db.Case{
-		CaseID: ci.CaseID, WorkflowID: ci.CaseID, Service: service, Spec: spec, Stage: workflows.StageAssignment,
-		Status: workflows.StatusOpen, CustomerID: ci.CustomerID, OrderID: orderID, AmountCents: ci.AmountCents,
+		CaseID: ci.CaseID, WorkflowID: ci.CaseID, Service: o.service, Spec: o.spec, Stage: workflows.StageAssignment,
+		Status: workflows.StatusOpen, CustomerID: ci.CustomerID, OrderID: o.orderID, AmountCents: ci.AmountCents,
 		SLAStatus: workflows.SLAOnTrack, OpenedAt: now, UpdatedAt: now,
 	}))
-	lc := workflows.Lifecycles[service]
+	input := lc.Input
+	if o.input != nil {
+		input = o.input
+	}
 	run, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: ci.CaseID, TaskQueue: workflows.TaskQueue,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.AttrServiceType.ValueSet(service), workflows.AttrOrderID.ValueSet(orderID),
+			workflows.AttrServiceType.ValueSet(o.service), workflows.AttrOrderID.ValueSet(o.orderID),
 			workflows.AttrCustomerID.ValueSet(ci.CustomerID), workflows.AttrCaseStage.ValueSet(workflows.StageAssignment),
 			workflows.AttrSLAStatus.ValueSet(workflows.SLAOnTrack), workflows.AttrRefundPercent.ValueSet(0),
 		),
-	}, lc.Workflow, lc.Input(ci))
+	}, lc.WorkflowType(), input(ci))
 	require.NoError(t, err)
 	return ci.CaseID, "/v1/cases/" + ci.CaseID, run.GetRunID()
 }
@@ -354,6 +387,15 @@ func (s *stack) startCaseWithHistoryLimit(t *testing.T, service, spec, orderID s
 // awaitRuns waits until the case has run want runs, continuing as new from the first, and requires that
 // it has not run more; it returns their IDs, the first first.
 func (s *stack) awaitRuns(t *testing.T, workflowID, first string, want int) []string {
+	t.Helper()
+	runs := s.awaitRunsAtLeast(t, workflowID, first, want)
+	require.Len(t, runs, want, "%s continued as new more often than the test plans; its HistoryLimit needs raising", workflowID)
+	return runs
+}
+
+// awaitRunsAtLeast waits until the case has run at least want runs, continuing as new from the first; it
+// returns their IDs, the first first.
+func (s *stack) awaitRunsAtLeast(t *testing.T, workflowID, first string, want int) []string {
 	t.Helper()
 	var runs []string
 	var lengths []int
@@ -371,7 +413,6 @@ func (s *stack) awaitRuns(t *testing.T, workflowID, first string, want int) []st
 		assert.GreaterOrEqual(c, len(runs), want, "runs")
 	}, 20*time.Second, 100*time.Millisecond)
 	t.Logf("%s: %d runs of %v events", workflowID, len(runs), lengths)
-	require.Len(t, runs, want, "%s continued as new more often than the test plans; its HistoryLimit needs raising", workflowID)
 	return runs
 }
 
@@ -447,10 +488,8 @@ func (s *stack) timelineOf(t *testing.T, path string) []string {
 
 // chinaToday is the date days from today in China, YYYY-MM-DD.
 func chinaToday(days int) string {
-	return time.Now().In(chinaZone()).AddDate(0, 0, days).Format(time.DateOnly)
+	return time.Now().In(sla.China).AddDate(0, 0, days).Format(time.DateOnly)
 }
-
-func chinaZone() *time.Location { return time.FixedZone("CST", 8*3600) }
 
 func remarshal(from, to any) error {
 	b, err := json.Marshal(from)

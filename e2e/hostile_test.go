@@ -19,6 +19,7 @@ import (
 	"github.com/steward-oss/steward/api"
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/workflows"
+	"github.com/steward-oss/steward/workflows/sos"
 )
 
 // caseState is what a hostile request must leave as it was: the case as a manager sees it, its rows and
@@ -124,7 +125,7 @@ func TestHostileRequests(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 		before = s.caseState(c, caseID)
 		assert.Equal(c, a, before)
-		assert.Equal(c, workflows.StageConfirmation, before.Stage)
+		assert.Equal(c, sos.StageConfirmation, before.Stage)
 	}, 20*time.Second, 200*time.Millisecond)
 
 	purchase := func(mutate func(map[string]any)) []byte {
@@ -405,12 +406,12 @@ func TestHostileRequests(t *testing.T) {
 	assert.NotContains(t, string(m.Body), "<script>", "HTML is escaped in JSON")
 	var v workflows.CaseView
 	m.json(t, &v)
-	assert.Equal(t, workflows.StageEradication, v.Stage)
+	assert.Equal(t, sos.StageEradication, v.Stage)
 	events, err := s.store.ListEvents(ctx, caseID)
 	require.NoError(t, err)
 	var details []string
 	for _, e := range events {
-		if e.Event == "confirmed" {
+		if e.Event == string(workflows.EventIncidentConfirmed) {
 			details = append(details, e.Detail)
 		}
 	}

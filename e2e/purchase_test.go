@@ -83,7 +83,7 @@ func TestPurchaseStartsCase(t *testing.T) {
 		assert.Equal(c, int64(500000), v.AmountCents)
 		assert.Equal(c, "cust-42", v.CustomerID)
 		if assert.NotEmpty(c, v.Timeline) {
-			assert.Equal(c, "opened", v.Timeline[0].Event)
+			assert.Equal(c, string(workflows.EventCaseOpened), v.Timeline[0].Event)
 		}
 	}, 20*time.Second, 200*time.Millisecond)
 

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/steward-oss/steward/workflows"
+	"github.com/steward-oss/steward/workflows/sos"
 )
 
 // TestSOSCaseThroughAPI drives one SOS case end to end through the HTTP API against a real server: a
@@ -57,9 +58,9 @@ func TestSOSCaseThroughAPI(t *testing.T) {
 	}
 
 	v := ok(step("accept", map[string]any{}, "accept-1"))
-	assert.Equal(t, workflows.StageConfirmation, v.Stage)
+	assert.Equal(t, sos.StageConfirmation, v.Stage)
 	again := ok(step("accept", map[string]any{}, "accept-1")) // a retried request: the first result, not a 409
-	assert.Equal(t, workflows.StageConfirmation, again.Stage)
+	assert.Equal(t, sos.StageConfirmation, again.Stage)
 	assert.Equal(t, http.StatusConflict, step("accept", map[string]any{}, "accept-2").Status, "a new accept is out of order")
 
 	r := s.signed(http.MethodPost, path+"/assets", mustJSON(t, map[string]any{"hosts": []map[string]string{
@@ -74,12 +75,12 @@ func TestSOSCaseThroughAPI(t *testing.T) {
 	ok(step("contact", map[string]any{"note": "called the on-call admin"}, ""))
 	v = ok(step("confirm", map[string]any{"security_incident": true, "incident_class": "malware", "incident_type": "webshell",
 		"summary": "defaced pages <script>alert(1)</script>", "attack_ongoing": true}, ""))
-	assert.Equal(t, workflows.StageContainment, v.Stage)
+	assert.Equal(t, sos.StageContainment, v.Stage)
 	ok(step("contain", map[string]any{"actions": []string{"took the site offline"}}, ""))
 	ok(step("eradicate", map[string]any{"cleaned": []string{"removed 3 webshells"}, "malware_removed": true}, ""))
 	ok(step("analyze", map[string]any{"cause": "upload vulnerability in the CMS"}, ""))
 	v = ok(step("report", map[string]any{"summary": "webshells removed", "recommendations": []string{"patch the CMS"}}, ""))
-	assert.Equal(t, workflows.StageReview, v.Stage)
+	assert.Equal(t, sos.StageReview, v.Stage)
 
 	rep := s.bearer(http.MethodGet, path+"/report", partner, nil)
 	require.Equal(t, http.StatusOK, rep.Status, "%s", rep.Body)
@@ -104,7 +105,7 @@ func TestSOSCaseThroughAPI(t *testing.T) {
 	assert.Equal(t, int64(250000), refunds[0].AmountCents)
 	// Partners don't see whom else the case was offered to; managers see the whole timeline.
 	for _, e := range v.Timeline {
-		assert.NotEqual(t, "offered", e.Event, "partner view")
+		assert.NotEqual(t, string(workflows.EventPartnerOffered), e.Event, "partner view")
 	}
 	var mv workflows.CaseView
 	s.bearer(http.MethodGet, path, s.manager, nil).json(t, &mv)
@@ -112,9 +113,11 @@ func TestSOSCaseThroughAPI(t *testing.T) {
 	for _, e := range mv.Timeline {
 		events = append(events, e.Event)
 	}
-	for _, want := range []string{"opened", "offered", "partner_accepted", "sla_breached", "assets_submitted", "contacted", "confirmed",
-		"contained", "eradicated", "analyzed", "report_submitted", "customer_confirmed", "closed"} {
-		assert.Contains(t, events, want)
+	for _, want := range []workflows.Event{workflows.EventCaseOpened, workflows.EventPartnerOffered, workflows.EventPartnerAccepted,
+		workflows.EventSLABreached, workflows.EventAssetsSubmitted, workflows.EventCustomerContacted, workflows.EventIncidentConfirmed,
+		workflows.EventContained, workflows.EventEradicated, workflows.EventCauseAnalyzed, workflows.EventReportSubmitted,
+		workflows.EventReportConfirmed, workflows.EventCaseClosed} {
+		assert.Contains(t, events, string(want))
 	}
 
 	// Managers find it in the Web UI's terms.
@@ -125,7 +128,7 @@ func TestSOSCaseThroughAPI(t *testing.T) {
 			assert.Equal(c, caseID, l.Executions[0].Execution.WorkflowId)
 		}
 	}, 20*time.Second, 200*time.Millisecond)
-	var result workflows.SOSResult
+	var result sos.Result
 	require.NoError(t, s.temporal.GetWorkflow(ctx, caseID, "").Get(ctx, &result))
 	assert.Equal(t, workflows.StageClosed, result.Stage)
 	assert.Equal(t, 50, result.Refund.Percent)

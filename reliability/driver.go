@@ -14,6 +14,7 @@ import (
 
 	"github.com/steward-oss/steward/api"
 	"github.com/steward-oss/steward/workflows"
+	"github.com/steward-oss/steward/workflows/sos"
 )
 
 // Client is a marketplace and partner bots talking to one steward API. Every call is retried on a
@@ -119,32 +120,33 @@ type SOSOrder struct {
 
 // sosStep is one call of an SOS case's happy path and the timeline event that shows it was applied.
 type sosStep struct {
-	name, path, event string
-	marketplace       bool
+	name, path  string
+	event       workflows.Event
+	marketplace bool
 	body              string
 }
 
 // sosSteps is an SOS case from acceptance to close, in the order the lifecycle takes them.
 var sosSteps = []sosStep{
-	{name: "accept", path: "/steps/accept", event: "partner_accepted", body: `{}`},
-	{name: "assets", path: "/assets", event: "assets_submitted", marketplace: true,
+	{name: "accept", path: "/steps/accept", event: workflows.EventPartnerAccepted, body: `{}`},
+	{name: "assets", path: "/assets", event: workflows.EventAssetsSubmitted, marketplace: true,
 		body: `{"hosts":[{"instance_id":"i-web1","ip":"10.0.0.11","os":"CentOS 7"},{"instance_id":"i-db1","ip":"10.0.0.12","os":"Ubuntu 22.04"}]}`},
-	{name: "contact", path: "/steps/contact", event: "contacted", body: `{"note":"called the on-call admin"}`},
-	{name: "confirm", path: "/steps/confirm", event: "confirmed",
+	{name: "contact", path: "/steps/contact", event: workflows.EventCustomerContacted, body: `{"note":"called the on-call admin"}`},
+	{name: "confirm", path: "/steps/confirm", event: workflows.EventIncidentConfirmed,
 		body: `{"security_incident":true,"incident_class":"malware","incident_type":"webshell","summary":"defaced pages","attack_ongoing":true}`},
-	{name: "contain", path: "/steps/contain", event: "contained", body: `{"actions":["took the site offline"]}`},
-	{name: "eradicate", path: "/steps/eradicate", event: "eradicated", body: `{"cleaned":["removed 3 webshells"],"malware_removed":true}`},
-	{name: "analyze", path: "/steps/analyze", event: "analyzed", body: `{"cause":"upload vulnerability in the CMS"}`},
-	{name: "report", path: "/steps/report", event: "report_submitted", body: `{"summary":"webshells removed","recommendations":["patch the CMS"]}`},
-	{name: "verdict", path: "/report/confirm", event: "customer_confirmed", marketplace: true, body: `{"rating":5}`},
-	{name: "close", path: "/steps/close", event: "closed", body: `{"follow_up":"no recurrence"}`},
+	{name: "contain", path: "/steps/contain", event: workflows.EventContained, body: `{"actions":["took the site offline"]}`},
+	{name: "eradicate", path: "/steps/eradicate", event: workflows.EventEradicated, body: `{"cleaned":["removed 3 webshells"],"malware_removed":true}`},
+	{name: "analyze", path: "/steps/analyze", event: workflows.EventCauseAnalyzed, body: `{"cause":"upload vulnerability in the CMS"}`},
+	{name: "report", path: "/steps/report", event: workflows.EventReportSubmitted, body: `{"summary":"webshells removed","recommendations":["patch the CMS"]}`},
+	{name: "verdict", path: "/report/confirm", event: workflows.EventReportConfirmed, marketplace: true, body: `{"rating":5}`},
+	{name: "close", path: "/steps/close", event: workflows.EventCaseClosed, body: `{"follow_up":"no recurrence"}`},
 }
 
 // SOSEvents are the timeline events a driven SOS case has exactly once.
 func SOSEvents() []string {
-	ev := []string{"opened"}
+	ev := []string{string(workflows.EventCaseOpened)}
 	for _, s := range sosSteps {
-		ev = append(ev, s.event)
+		ev = append(ev, string(s.event))
 	}
 	return ev
 }
@@ -154,7 +156,7 @@ func SOSEvents() []string {
 func (c *Client) RunSOS(ctx context.Context, o SOSOrder) (string, error) {
 	caseID := workflows.CaseWorkflowID(workflows.ServiceSOS, o.OrderID)
 	purchase, _ := json.Marshal(map[string]any{
-		"order_id": o.OrderID, "customer_id": "cust-reliability", "service": workflows.ServiceSOS, "spec": workflows.SpecAnalysisRemote,
+		"order_id": o.OrderID, "customer_id": "cust-reliability", "service": workflows.ServiceSOS, "spec": sos.SpecAnalysisRemote,
 		"quantity": 1, "amount_cents": o.AmountCents, "currency": "CNY", "paid_at": o.PaidAt.UTC().Format(time.RFC3339),
 		"contact": map[string]any{"name": "Reliability Bot", "phone": "+86 138 0000 0000", "email": "bot@example.com"},
 	})
@@ -181,7 +183,7 @@ func (c *Client) RunSOS(ctx context.Context, o SOSOrder) (string, error) {
 		}
 		if res.Status == http.StatusConflict && res.Retried {
 			// An earlier attempt may have been applied before the answer was lost: the timeline tells.
-			if done, err := c.hasEvent(ctx, caseID, s.event); err != nil || !done {
+			if done, err := c.hasEvent(ctx, caseID, string(s.event)); err != nil || !done {
 				return caseID, fmt.Errorf("%s %s after a retry: %d %s", caseID, s.name, res.Status, res.Body)
 			}
 		} else if res.Status != http.StatusOK {

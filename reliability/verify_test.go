@@ -12,6 +12,7 @@ import (
 
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/workflows"
+	"github.com/steward-oss/steward/workflows/sos"
 )
 
 // report is the battery's outcome.
@@ -51,7 +52,7 @@ func (b *battery) verify(ctx context.Context) report {
 	for _, o := range orders {
 		caseID := workflows.CaseWorkflowID(workflows.ServiceSOS, o.OrderID)
 		late := o.PaidAt.Before(time.Now().Add(-24 * time.Hour))
-		var res workflows.SOSResult
+		var res sos.Result
 		// Each case gets at least 30 s, so one stuck case can't make the rest look lost.
 		wctx, cancel := context.WithDeadline(ctx, later(deadline, time.Now().Add(30*time.Second)))
 		err := b.tc.GetWorkflow(wctx, caseID, "").Get(wctx, &res)

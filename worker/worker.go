@@ -8,6 +8,7 @@ import (
 
 	"github.com/steward-oss/steward/activities"
 	"github.com/steward-oss/steward/workflows"
+	"github.com/steward-oss/steward/workflows/lifecycles"
 )
 
 // New returns a worker for workflows.TaskQueue with every workflow and acts' activities registered.
@@ -22,12 +23,8 @@ func Register(r interface {
 	RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions)
 	RegisterActivity(a any)
 }, acts *activities.Activities) {
-	r.RegisterWorkflowWithOptions(workflows.SOSWorkflow, workflow.RegisterOptions{Name: "SOSWorkflow"})
-	r.RegisterWorkflowWithOptions(workflows.DengbaoWorkflow, workflow.RegisterOptions{Name: "DengbaoWorkflow"})
-	r.RegisterWorkflowWithOptions(workflows.ButlerWorkflow, workflow.RegisterOptions{Name: "ButlerWorkflow"})
-	r.RegisterWorkflowWithOptions(workflows.ButlerRequestWorkflow, workflow.RegisterOptions{Name: "ButlerRequestWorkflow"})
-	r.RegisterWorkflowWithOptions(workflows.HostingWorkflow, workflow.RegisterOptions{Name: "HostingWorkflow"})
-	r.RegisterWorkflowWithOptions(workflows.EscortWorkflow, workflow.RegisterOptions{Name: "EscortWorkflow"})
-	r.RegisterWorkflowWithOptions(workflows.EngagementWorkflow, workflow.RegisterOptions{Name: "EngagementWorkflow"})
+	for _, reg := range lifecycles.Registrations() {
+		r.RegisterWorkflowWithOptions(reg.Workflow, workflow.RegisterOptions{Name: reg.Name})
+	}
 	r.RegisterActivity(acts)
 }

@@ -1,8 +1,9 @@
-// Package workflows holds steward's case lifecycles as Temporal workflows: one file per service, with the
-// names of its updates, queries and search attributes as exported constants beside the workflow that owns them.
-//
-// This file holds what every lifecycle shares: the task queue, workflow IDs, search attributes, the case
-// view that queries return, and the step update's message types.
+// Package workflows is steward's case kernel: what every lifecycle shares — the order a case starts
+// from, its view, the step message, the vocabulary (names.go) and the event catalogue (events.go), and
+// Case, which records, notifies, assigns partners, keeps SLA clocks (clocks.go) and continues as new.
+// Each lifecycle is a package under it (workflows/sos, workflows/dengbao, workflows/butler,
+// workflows/hosting, workflows/escort, workflows/engagement) that imports the kernel, sla and
+// activities, never a sibling; workflows/lifecycles lists them for the worker and the API.
 package workflows
 
 import (
@@ -16,23 +17,25 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/steward-oss/steward/sla"
 )
 
 // TaskQueue is the task queue that every steward workflow and activity runs on.
 const TaskQueue = "steward"
 
-// Service names, as the marketplace sends them in a purchase.
+// Service names, as the marketplace sends them in a purchase (sla owns the catalogue).
 const (
-	ServiceSOS        = "sos"
-	ServiceDengbao    = "dengbao"
-	ServiceButler     = "butler"
-	ServiceHosting    = "hosting"
-	ServiceEscort     = "escort"
-	ServiceConsulting = "consulting"
-	ServiceTraining   = "training"
-	ServiceAssessment = "assessment"
-	ServiceCodeAudit  = "code_audit"
-	ServiceOnboarding = "onboarding"
+	ServiceSOS        = sla.ServiceSOS
+	ServiceDengbao    = sla.ServiceDengbao
+	ServiceButler     = sla.ServiceButler
+	ServiceHosting    = sla.ServiceHosting
+	ServiceEscort     = sla.ServiceEscort
+	ServiceConsulting = sla.ServiceConsulting
+	ServiceTraining   = sla.ServiceTraining
+	ServiceAssessment = sla.ServiceAssessment
+	ServiceCodeAudit  = sla.ServiceCodeAudit
+	ServiceOnboarding = sla.ServiceOnboarding
 )
 
 // Services lists every service of the catalogue.
@@ -43,27 +46,6 @@ var Services = []string{
 
 // KnownService reports whether s names a service of the catalogue.
 func KnownService(s string) bool { return slices.Contains(Services, s) }
-
-// Case statuses.
-const (
-	StatusOpen   = "open"
-	StatusClosed = "closed"
-)
-
-// SLA statuses, as the SlaStatus search attribute and the case view carry them.
-const (
-	SLAOnTrack  = "on_track"
-	SLAAtRisk   = "at_risk"
-	SLABreached = "breached"
-)
-
-// Names of the messages every case workflow answers.
-const (
-	// QueryCaseView returns the case's CaseView.
-	QueryCaseView = "case_view"
-	// UpdateStep carries one lifecycle step (StepInput) from a partner engineer, a customer or the system.
-	UpdateStep = "step"
-)
 
 // Search attributes that every case workflow keeps current, for managers filtering in the Web UI.
 // None of them holds personal data: customer and order are opaque marketplace identifiers.
@@ -122,27 +104,22 @@ type CaseInput struct {
 	HistoryLimit int `json:"history_limit,omitempty"`
 }
 
-// ValidateCaseInput checks a case's starting order; the API runs the same check before it starts a case.
+// ValidateCaseInput checks what every case's starting order needs; Lifecycle.Validate adds the service's
+// own rules (specs, quantity), and the API runs that before it starts a case.
 func ValidateCaseInput(in CaseInput) error {
 	switch {
 	case in.OrderID == "":
 		return errors.New("order_id: required")
-	case len(in.OrderID) > 64 || !validID(in.OrderID):
+	case len(in.OrderID) > 64 || !ValidID(in.OrderID):
 		return errors.New("order_id: 1-64 characters of letters, digits, '-', '_' and '.'")
 	case in.CustomerID == "":
 		return errors.New("customer_id: required")
-	case len(in.CustomerID) > 64 || !validID(in.CustomerID):
+	case len(in.CustomerID) > 64 || !ValidID(in.CustomerID):
 		return errors.New("customer_id: 1-64 characters of letters, digits, '-', '_' and '.'")
 	case !KnownService(in.Service):
 		return fmt.Errorf("service: unknown service %q; one of %s", in.Service, strings.Join(Services, ", "))
-	case in.Service == ServiceSOS && !slices.Contains(SOSSpecs, in.Spec):
-		return fmt.Errorf("spec: %q is not an SOS spec; one of %s", in.Spec, strings.Join(SOSSpecs, ", "))
 	case in.Quantity < 1 || in.Quantity > 100000:
 		return errors.New("quantity: between 1 and 100000")
-	case in.Service == ServiceButler && !slices.Contains(ButlerEditions, in.Spec):
-		return fmt.Errorf("spec: %q is not a Security Butler edition; one of %s", in.Spec, strings.Join(ButlerEditions, ", "))
-	case in.Service == ServiceEscort && in.Quantity > MaxEscortDays:
-		return fmt.Errorf("quantity: an escort covers at most %d days", MaxEscortDays)
 	case in.AmountCents < 0 || in.AmountCents > MaxAmountCents:
 		return fmt.Errorf("amount_cents: between 0 and %d", int64(MaxAmountCents))
 	case len(in.Currency) != 3 || strings.ToUpper(in.Currency) != in.Currency:
@@ -159,7 +136,8 @@ func ValidateCaseInput(in CaseInput) error {
 // and far below where refund arithmetic could overflow.
 const MaxAmountCents = 1_000_000_000_000
 
-func validID(s string) bool {
+// ValidID reports whether s is made of letters, digits, '-', '_' and '.' only (identifiers from outside).
+func ValidID(s string) bool {
 	for _, r := range s {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
 			return false
@@ -168,9 +146,9 @@ func validID(s string) bool {
 	return true
 }
 
-// activityOptions apply to steward's activities: short, retried with backoff until they succeed, since every
+// ActivityOptions apply to steward's activities: short, retried with backoff until they succeed, since every
 // write is idempotent.
-var activityOptions = workflow.ActivityOptions{
+var ActivityOptions = workflow.ActivityOptions{
 	StartToCloseTimeout: 30 * time.Second,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:    time.Second,
@@ -211,11 +189,8 @@ type SLAEntry struct {
 	RefundPercent int        `json:"refund_percent"`
 }
 
-// Refund is the refund a case owes its customer so far.
-type Refund struct {
-	Percent     int   `json:"percent"`
-	AmountCents int64 `json:"amount_cents"`
-}
+// Refund is the refund a case owes its customer so far: a percent of the order and the amount in cents.
+type Refund = sla.Refund
 
 // TimelineEntry is one line of a case's timeline and audit trail.
 type TimelineEntry struct {
@@ -224,14 +199,6 @@ type TimelineEntry struct {
 	Event  string    `json:"event"`
 	Detail string    `json:"detail,omitempty"`
 }
-
-// Actor kinds that take steps.
-const (
-	ActorPartner     = "partner"
-	ActorMarketplace = "marketplace"
-	ActorManager     = "manager"
-	ActorSystem      = "system"
-)
 
 // StepInput is one lifecycle step sent through UpdateStep.
 type StepInput struct {
@@ -258,33 +225,54 @@ const (
 	RejectInvalid = "invalid"
 )
 
-func conflictf(format string, args ...any) error {
+// Conflictf refuses a step as RejectConflict.
+func Conflictf(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), RejectConflict, nil)
 }
 
-func invalidf(format string, args ...any) error {
+// Invalidf refuses a step as RejectInvalid.
+func Invalidf(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), RejectInvalid, nil)
 }
 
-// Lifecycle is how a service's cases run: the workflow, its start argument, and the steps partners send.
+// Lifecycle is how a service's cases run: the workflows its package registers (the case's first), how
+// the API starts one, the steps partners send, and the service's own rules on the order.
 type Lifecycle struct {
+	// Workflows are registered by the worker under these names; the first runs the case.
+	Workflows []Registration
+	// Input turns the order into the case workflow's start argument.
+	Input func(CaseInput) any
+	// Steps lists the steps partner engineers send.
+	Steps []string
+	// Specs, when set, are the specs an order may name (SOS specs, Butler editions).
+	Specs []string
+	// MaxQuantity, when set, bounds the order's quantity.
+	MaxQuantity int
+}
+
+// Registration is a workflow function and the type name histories and the API know it by.
+type Registration struct {
+	Name     string
 	Workflow any
-	Input    func(CaseInput) any
-	Steps    []string
 }
 
-// Lifecycles are the services steward runs so far, by service; the API starts and steers cases with them.
-var Lifecycles = map[string]Lifecycle{
-	ServiceSOS:        {Workflow: SOSWorkflow, Input: func(c CaseInput) any { return c }, Steps: SOSSteps},
-	ServiceDengbao:    {Workflow: DengbaoWorkflow, Input: func(c CaseInput) any { return DengbaoInput{CaseInput: c} }, Steps: DengbaoSteps},
-	ServiceButler:     {Workflow: ButlerWorkflow, Input: func(c CaseInput) any { return ButlerInput{CaseInput: c} }, Steps: ButlerSteps},
-	ServiceHosting:    {Workflow: HostingWorkflow, Input: func(c CaseInput) any { return HostingInput{CaseInput: c} }, Steps: HostingSteps},
-	ServiceEscort:     {Workflow: EscortWorkflow, Input: func(c CaseInput) any { return EscortInput{CaseInput: c} }, Steps: EscortSteps},
-	ServiceConsulting: engagement,
-	ServiceTraining:   engagement,
-	ServiceAssessment: engagement,
-	ServiceCodeAudit:  engagement,
-	ServiceOnboarding: engagement,
-}
+// Workflow is the workflow function that runs the case.
+func (l Lifecycle) Workflow() any { return l.Workflows[0].Workflow }
 
-var engagement = Lifecycle{Workflow: EngagementWorkflow, Input: func(c CaseInput) any { return EngagementInput{CaseInput: c} }, Steps: EngagementSteps}
+// WorkflowType is the registered type name of the case's workflow: what a client starts (a client given
+// the function would start it by the function's own name, which the worker does not register).
+func (l Lifecycle) WorkflowType() string { return l.Workflows[0].Name }
+
+// Validate checks an order for this lifecycle: ValidateCaseInput and the service's own rules.
+func (l Lifecycle) Validate(in CaseInput) error {
+	if err := ValidateCaseInput(in); err != nil {
+		return err
+	}
+	if len(l.Specs) > 0 && !slices.Contains(l.Specs, in.Spec) {
+		return fmt.Errorf("spec: %q is not a %s spec; one of %s", in.Spec, in.Service, strings.Join(l.Specs, ", "))
+	}
+	if l.MaxQuantity > 0 && in.Quantity > l.MaxQuantity {
+		return fmt.Errorf("quantity: at most %d for %s", l.MaxQuantity, in.Service)
+	}
+	return nil
+}

@@ -1,0 +1,129 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/steward-oss/steward/activities"
+	"github.com/steward-oss/steward/notifications"
+)
+
+// StartAssignment offers the case to partners in the background unless a partner already holds it.
+func (c *Case) StartAssignment(ctx workflow.Context) {
+	if c.IsClosed() || c.Accepted {
+		return
+	}
+	c.offered = nil
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		if err := c.Assign(ctx); err != nil {
+			c.Logger.Error("partner assignment", "Error", err)
+		}
+	})
+}
+
+// Assign offers the case to partners in turn until one accepts; with none available it alerts operations
+// and tries again every ReassignInterval, the case waiting visibly in stage assignment.
+func (c *Case) Assign(ctx workflow.Context) error {
+	var a *activities.Activities
+	alerted := false
+	for !c.IsClosed() && !c.Accepted {
+		var choice activities.ChoosePartnerResult
+		in := activities.ChoosePartnerInput{CaseID: c.In.CaseID, Service: c.In.Service, NeedOnsite: c.NeedOnsite, Exclude: c.offered}
+		if err := RunLocal(ctx, 30*time.Second, "choose a partner", a.ChoosePartner, in, &choice); err != nil {
+			return err
+		}
+		if c.IsClosed() {
+			return nil
+		}
+		if choice.PartnerID == "" {
+			retry := workflow.Now(ctx).Add(ReassignInterval)
+			if !alerted {
+				alerted = true
+				detail := fmt.Sprintf("no partner with the %s skill and free capacity is left; retrying every %s", c.In.Service, ReassignInterval)
+				if err := c.Record(ctx, c.NewEvent(ctx, EventNoPartnerAvailable, ActorSystem, detail)); err != nil {
+					return err
+				}
+				c.Notify(ctx, "no-partner", notifications.SeverityCritical, false, "No partner available for this "+c.Label+" case", detail+". Add capacity or assign by hand.")
+			}
+			workflow.SetCurrentDetails(ctx, c.Details(workflow.Now(ctx), "waiting for a partner; next try "+retry.Format(time.RFC3339)))
+			c.offered = nil
+			if _, err := AwaitUntil(ctx, retry, "retry partner assignment", c.IsClosed); err != nil {
+				return err
+			}
+			continue
+		}
+		deadline := workflow.Now(ctx).Add(c.In.AcceptTimeout)
+		c.PartnerID, c.PartnerName, c.answer, c.declineReason = choice.PartnerID, choice.PartnerName, "", ""
+		c.offered = append(c.offered, choice.PartnerID)
+		if err := c.Record(ctx, c.NewEvent(ctx, EventPartnerOffered, ActorSystem, fmt.Sprintf("offered to %s (load %d of %d); accept by %s",
+			choice.PartnerID, choice.Load, choice.Capacity, deadline.Format(time.RFC3339)))); err != nil {
+			return err
+		}
+		c.Notify(ctx, "offer/"+choice.PartnerID+"/"+fmt.Sprint(c.Seq), notifications.SeverityInfo, true, "New "+c.Label+" case offered to "+choice.PartnerID,
+			fmt.Sprintf("Accept by %s (POST /v1/cases/%s/steps/%s) or decline.", deadline.Format(time.RFC3339), c.In.CaseID, StepAccept))
+		if _, err := AwaitUntil(ctx, deadline, "partner "+choice.PartnerID+" to accept", func() bool { return c.answer != "" || c.IsClosed() }); err != nil {
+			return err
+		}
+		if c.Accepted || c.IsClosed() {
+			return nil
+		}
+		event, detail := EventOfferTimedOut, fmt.Sprintf("%s did not accept within %s", choice.PartnerID, c.In.AcceptTimeout)
+		if c.answer == StepDecline {
+			event, detail = EventPartnerDeclined, choice.PartnerID+" declined"
+			if c.declineReason != "" {
+				detail += ": " + c.declineReason
+			}
+		}
+		c.PartnerID, c.PartnerName = "", ""
+		if err := c.Record(ctx, c.NewEvent(ctx, event, ActorSystem, detail)); err != nil {
+			return err
+		}
+		if event == EventOfferTimedOut {
+			c.Notify(ctx, "offer-timeout/"+choice.PartnerID+"/"+fmt.Sprint(c.Seq), notifications.SeverityWarning, false, "Partner did not accept this "+c.Label+" case", detail+"; offering the next partner.")
+		}
+	}
+	return nil
+}
+
+// ValidateOffer checks an accept or decline: from a partner, against the open offer.
+func (c *Case) ValidateOffer(in StepInput) error {
+	if in.Actor != ActorPartner {
+		return Conflictf("step %q is a partner engineer's", in.Step)
+	}
+	if c.Stage != StageAssignment || c.Accepted || c.PartnerID != in.PartnerID || c.answer != "" {
+		return Conflictf("no offer of this case is open to partner %s", in.PartnerID)
+	}
+	if in.Step == StepDecline {
+		return DecodeValid[DeclineInput](in.Payload)
+	}
+	return nil
+}
+
+// RequirePartner checks that a partner step comes from the partner holding the case.
+func (c *Case) RequirePartner(in StepInput) error {
+	if in.Actor != ActorPartner {
+		return Conflictf("step %q is a partner engineer's", in.Step)
+	}
+	if !c.Accepted || c.PartnerID != in.PartnerID {
+		return Conflictf("the case is not assigned to partner %s", in.PartnerID)
+	}
+	return nil
+}
+
+// Accept applies a validated accept: the partner holds the case, which moves to stage. It returns the
+// timeline line; note, when set, is added to it.
+func (c *Case) Accept(ctx workflow.Context, in StepInput, stage, note string) activities.Event {
+	c.Accepted, c.answer, c.Stage = true, StepAccept, stage
+	detail := c.PartnerID + " accepted (" + in.ActorName + ")"
+	if note != "" {
+		detail += "; " + note
+	}
+	return c.NewEvent(ctx, EventPartnerAccepted, ActorPartner, detail)
+}
+
+// Decline applies a validated decline; the assignment loop records it and offers the next partner.
+func (c *Case) Decline(in StepInput) {
+	c.answer, c.declineReason = StepDecline, MustDecode[DeclineInput](in.Payload).Reason
+}

@@ -1,0 +1,710 @@
+// Package butler runs Security Butler (安全管家) subscriptions (SPEC.md "Security Butler"): the case
+// workflow (Workflow) and one workflow per customer request inside it (RequestWorkflow, request.go).
+package butler
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/steward-oss/steward/activities"
+	"github.com/steward-oss/steward/notifications"
+	"github.com/steward-oss/steward/sla"
+	"github.com/steward-oss/steward/workflows"
+)
+
+// Registered workflow type names: histories and the API know the workflows by them.
+const (
+	// WorkflowName is the case workflow's type name.
+	WorkflowName = "ButlerWorkflow"
+	// RequestWorkflowName is a request workflow's type name.
+	RequestWorkflowName = "ButlerRequestWorkflow"
+)
+
+// Security Butler stages, besides StageAssignment, StagePlanning and StageClosed.
+const (
+	// StageOnboarding: a partner accepted; it contacts the customer and opens the service channel within
+	// 1 working day of payment.
+	StageOnboarding = "onboarding"
+	// StageService: the plan is agreed; reports, inspections and requests for the rest of the term.
+	StageService = "service"
+)
+
+// Security Butler steps besides StepAccept, StepDecline, StepContact, StepPlan, StepReport (partner) and
+// StepRequest (marketplace).
+const (
+	// StepInspection is a daily inspection round (escort, enterprise and professional editions).
+	StepInspection = "inspection"
+	// StepServers binds servers to a professional edition (marketplace).
+	StepServers = "servers"
+	// StepRecipients sets the professional edition's report e-mail recipients (marketplace).
+	StepRecipients = "recipients"
+)
+
+// Steps lists the steps partner engineers send to a Security Butler case; a request's own steps
+// (RequestSteps) go to its workflow.
+var Steps = []string{workflows.StepAccept, workflows.StepDecline, workflows.StepContact, workflows.StepPlan, workflows.StepReport, StepInspection}
+
+// Editions lists the Security Butler editions, the specs of a purchase.
+var Editions = []string{sla.EditionEmergency, sla.EditionEscort, sla.EditionEnterprise, sla.EditionProfessional}
+
+// Lifecycle is how Security Butler cases run.
+var Lifecycle = workflows.Lifecycle{
+	Workflows: []workflows.Registration{{Name: WorkflowName, Workflow: Workflow}, {Name: RequestWorkflowName, Workflow: RequestWorkflow}},
+	Input:     func(in workflows.CaseInput) any { return Input{CaseInput: in} },
+	Steps:     Steps,
+	Specs:     Editions,
+}
+
+// label names the service in notifications.
+const label = "安全管家"
+
+// maxInspectionsKept bounds the inspections the state carries; the timeline keeps them all.
+const maxInspectionsKept = 31
+
+// cancelWait bounds how long the end of the term waits for cancelled requests to report.
+const cancelWait = 5 * time.Minute
+
+// Input starts or continues a Security Butler case. It marshals like a CaseInput, which is what the API
+// starts it with; State is set only when a run continues as new.
+type Input struct {
+	workflows.CaseInput
+	State *State `json:"state,omitempty"`
+}
+
+// Result is how a Security Butler case ended.
+type Result struct {
+	CaseID string `json:"case_id"`
+	Stage  string `json:"stage"`
+	State  State  `json:"state"`
+}
+
+// State is what continue-as-new carries into the next run: the kernel's core and the subscription's own
+// facts. Requests lists every request with its workflow ID; the open ones (Status open) are still running
+// and report to whichever run is current.
+type State struct {
+	Core      workflows.CoreState `json:"core"`
+	Edition   string              `json:"edition"`
+	TermEnd   time.Time           `json:"term_end"`
+	ContactAt *time.Time          `json:"contact_at,omitempty"`
+	Plan      *Plan               `json:"plan,omitempty"`
+	Reports   []Report            `json:"reports"`
+	// ReportsChecked is the last monthly report whose overdue check has run.
+	ReportsChecked int   `json:"reports_checked"`
+	Overdue        []int `json:"overdue,omitempty"`
+	// Inspections are the latest daily inspections; InspectedDates every day inspected.
+	Inspections    []Inspection `json:"inspections"`
+	InspectedDates []string     `json:"inspected_dates,omitempty"`
+	Requests       []Request    `json:"requests"`
+	NextRequest    int          `json:"next_request"`
+	Servers        []string     `json:"servers,omitempty"`
+	Recipients     []string     `json:"recipients,omitempty"`
+}
+
+// Details is the subscription as the case view shows it.
+type Details struct {
+	Runs           int          `json:"runs"`
+	Edition        string       `json:"edition"`
+	TermEnd        time.Time    `json:"term_end"`
+	ContactAt      *time.Time   `json:"contact_at,omitempty"`
+	Plan           *Plan        `json:"plan,omitempty"`
+	Reports        []Report     `json:"reports"`
+	Overdue        []int        `json:"overdue,omitempty"`
+	Inspections    []Inspection `json:"inspections"`
+	InspectedDates []string     `json:"inspected_dates,omitempty"`
+	Requests       []Request    `json:"requests"`
+	Servers        []string     `json:"servers,omitempty"`
+	Recipients     []string     `json:"recipients,omitempty"`
+}
+
+// Plan is the agreed service plan.
+type Plan struct {
+	PlanInput
+	AgreedAt time.Time `json:"agreed_at"`
+}
+
+// Report is a submitted periodic report.
+type Report struct {
+	ReportInput
+	Number      int       `json:"number"`
+	SubmittedAt time.Time `json:"submitted_at"`
+	EmailedTo   []string  `json:"emailed_to,omitempty"`
+}
+
+// Inspection is a recorded daily inspection.
+type Inspection struct {
+	InspectionInput
+	RecordedAt time.Time `json:"recorded_at"`
+	// Opened are the vulnerability requests its findings opened.
+	Opened []string `json:"opened,omitempty"`
+}
+
+// Request is a request of the subscription as the case's details show it; its workflow (WorkflowID)
+// holds the rest.
+type Request struct {
+	ID           string               `json:"id"`
+	WorkflowID   string               `json:"workflow_id"`
+	Kind         string               `json:"kind"`
+	Summary      string               `json:"summary"`
+	Urgency      string               `json:"urgency,omitempty"`
+	Severity     string               `json:"severity,omitempty"`
+	RecurrenceOf string               `json:"recurrence_of,omitempty"`
+	ReceivedAt   time.Time            `json:"received_at"`
+	Stage        string               `json:"stage"`
+	Status       string               `json:"status"`
+	Outcome      string               `json:"outcome,omitempty"`
+	Cause        string               `json:"cause,omitempty"`
+	SLA          []workflows.SLAEntry `json:"sla"`
+	Breached     bool                 `json:"breached"`
+	ClosedAt     *time.Time           `json:"closed_at,omitempty"`
+}
+
+// Workflow runs one Security Butler subscription: partner assignment, first contact within 1 working
+// day, an agreed plan, then for the term (15 days for the emergency edition, a year for the others)
+// monthly reports, daily inspections and the customer's requests, each its own RequestWorkflow with its
+// own clocks, reporting to the case by signal. The case continues as new whenever its history is long,
+// requests open or not. Butler clauses owe no refund: breaches are recorded, alerted and shown.
+func Workflow(ctx workflow.Context, in Input) (Result, error) {
+	b := &butlerCase{Case: workflows.NewCase(in.CaseInput, label)}
+	b.SLAStatus = b.slaStatus
+	if err := b.setup(ctx, in.State); err != nil {
+		return Result{}, err
+	}
+	return b.run(ctx)
+}
+
+type butlerCase struct {
+	*workflows.Case
+	// st holds the subscription's facts; its Core is stale during a run (the embedded Case holds the live
+	// core) and is filled by carry.
+	st       State
+	inbox    workflow.ReceiveChannel // RequestEvents from the requests
+	termOver bool                    // the term ended: open requests are being cancelled
+}
+
+func (b *butlerCase) setup(ctx workflow.Context, resume *State) error {
+	if b.In.Service != sla.ServiceButler {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("service: %q is not %s", b.In.Service, sla.ServiceButler), workflows.RejectInvalid, nil)
+	}
+	if !slices.Contains(Editions, b.In.Spec) {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("spec: %q is not a Security Butler edition; one of %s",
+			b.In.Spec, strings.Join(Editions, ", ")), workflows.RejectInvalid, nil)
+	}
+	var core *workflows.CoreState
+	if resume != nil {
+		b.st, core = *resume, &resume.Core
+	} else {
+		b.st = State{Edition: b.In.Spec, TermEnd: sla.ButlerTermEnd(b.In.Spec, b.In.PaidAt), NextRequest: 1}
+	}
+	b.inbox = workflow.GetSignalChannel(ctx, SignalRequestEvent)
+	// Last: a step that arrived with the start is validated as soon as the handlers are registered.
+	return b.Setup(ctx, core, b.view, b.step, b.validateStep)
+}
+
+// carry is the state the next run continues from.
+func (b *butlerCase) carry() State {
+	st := b.st
+	st.Core = b.CoreState
+	return st
+}
+
+func (b *butlerCase) termEndDate() string { return sla.ChinaDate(b.st.TermEnd) }
+
+func (b *butlerCase) run(ctx workflow.Context) (Result, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflows.ActivityOptions)
+	if b.Runs == 1 {
+		contact, err := b.StartClock(ctx, sla.ClauseOnboardingContact, sla.Inputs{}, b.In.PaidAt)
+		if err != nil {
+			return Result{}, err
+		}
+		if err := b.RecordOpened(ctx, fmt.Sprintf("order %s paid at %s; %s edition; first contact due by %s (1 working day); the term ends on %s",
+			b.In.OrderID, b.In.PaidAt.Format(time.RFC3339), b.st.Edition, contact.DueAt().Format(time.RFC3339), b.termEndDate())); err != nil {
+			return Result{}, err
+		}
+	}
+	b.StartAssignment(ctx)
+	workflow.Go(ctx, b.receive)
+	workflow.Go(ctx, b.WatchClocks)
+	workflow.Go(ctx, b.watchReports)
+	workflow.Go(ctx, b.watchTerm)
+
+	// Continue as new whenever the history is long, open requests or not (they report to the current run),
+	// once every request event received is recorded and nothing is in flight.
+	quiet := func() bool { return b.inbox.Len() == 0 && !b.termOver }
+	for {
+		if err := workflow.Await(ctx, func() bool { return b.IsClosed() || (b.ContinueAsNewDue(ctx) && quiet()) }); err != nil {
+			return Result{}, err
+		}
+		if err := b.Finish(ctx); err != nil {
+			return Result{}, err
+		}
+		if b.IsClosed() {
+			return Result{CaseID: b.In.CaseID, Stage: b.Stage, State: b.carry()}, nil
+		}
+		if quiet() {
+			st := b.carry()
+			return Result{}, workflow.NewContinueAsNewError(ctx, WorkflowName, Input{CaseInput: b.In, State: &st})
+		}
+	}
+}
+
+// receive records what the requests report, in the order they report it. It takes an event only once
+// one is buffered (a Receive that blocks is handed the next signal directly, out of sight of inbox.Len,
+// and the run could continue as new without it), and holds the run from then until it is recorded.
+func (b *butlerCase) receive(ctx workflow.Context) {
+	for {
+		if err := workflow.Await(ctx, func() bool { return b.inbox.Len() > 0 }); err != nil {
+			return
+		}
+		var ev RequestEvent
+		b.inbox.ReceiveAsync(&ev)
+		release := b.Hold()
+		if r := b.request(ev.RequestID); r != nil {
+			r.Stage, r.Status, r.Urgency, r.Severity, r.Cause, r.Outcome, r.SLA = ev.Stage, ev.Status, ev.Urgency, ev.Severity, ev.Cause, ev.Outcome, ev.SLA
+			r.Breached = r.Breached || ev.Breached
+			if ev.Status == workflows.StatusClosed && r.ClosedAt == nil {
+				now := workflow.Now(ctx)
+				r.ClosedAt = &now
+			}
+		}
+		if err := b.Record(ctx, ev.Events...); err != nil {
+			b.Logger.Error("record request event", "RequestID", ev.RequestID, "Error", err)
+		}
+		if ev.Outcome == OutcomeFailed {
+			b.Notify(ctx, "request-failed/"+ev.RequestID, notifications.SeverityCritical, false, label+" request failed",
+				ev.RequestID+" stopped unexpectedly; see its workflow "+RequestWorkflowID(b.In.CaseID, ev.RequestID))
+		}
+		release()
+	}
+}
+
+func (b *butlerCase) request(id string) *Request {
+	for i := range b.st.Requests {
+		if b.st.Requests[i].ID == id {
+			return &b.st.Requests[i]
+		}
+	}
+	return nil
+}
+
+func (b *butlerCase) openRequests() []*Request {
+	var open []*Request
+	for i := range b.st.Requests {
+		if b.st.Requests[i].Status != workflows.StatusClosed {
+			open = append(open, &b.st.Requests[i])
+		}
+	}
+	return open
+}
+
+// watchReports alerts operations when a monthly report is still missing 3 days after it fell due.
+func (b *butlerCase) watchReports(ctx workflow.Context) {
+	if err := workflow.Await(ctx, func() bool { return b.st.Plan != nil || b.IsClosed() }); err != nil || b.IsClosed() {
+		return
+	}
+	for n := b.st.ReportsChecked + 1; ; n++ {
+		due := sla.ReportDue(b.st.Plan.AgreedAt, n)
+		if !due.Before(b.st.TermEnd) {
+			return
+		}
+		check := due.Add(sla.ReportOverdueAfter)
+		if _, err := workflows.AwaitUntil(ctx, check, fmt.Sprintf("monthly report %d overdue check", n), b.IsClosed); err != nil || b.IsClosed() {
+			return
+		}
+		b.st.ReportsChecked = n
+		if len(b.st.Reports) >= n {
+			continue
+		}
+		release := b.Hold()
+		b.st.Overdue = append(b.st.Overdue, n)
+		detail := fmt.Sprintf("monthly report %d was due on %s and is still missing %s later (%d submitted)", n,
+			sla.ChinaDate(due), sla.ReportOverdueAfter, len(b.st.Reports))
+		if err := b.Record(ctx, b.NewEvent(ctx, workflows.EventReportOverdue, workflows.ActorSystem, detail)); err != nil {
+			b.Logger.Error("record overdue report", "Error", err)
+		}
+		b.Notify(ctx, fmt.Sprintf("report-overdue/%d", n), notifications.SeverityWarning, true, label+" monthly report overdue", detail)
+		release()
+	}
+}
+
+// watchTerm ends the subscription at the end of its term: requests still open are cancelled with a note,
+// and the case closes once they have reported (or cancelWait has passed).
+func (b *butlerCase) watchTerm(ctx workflow.Context) {
+	if _, err := workflows.AwaitUntil(ctx, b.st.TermEnd, "term end ("+b.termEndDate()+")", b.IsClosed); err != nil || b.IsClosed() {
+		return
+	}
+	release := b.Hold()
+	defer release()
+	b.termOver = true
+	var events []activities.Event
+	var cancels []workflow.Future
+	for _, r := range b.openRequests() {
+		cancels = append(cancels, workflow.RequestCancelExternalWorkflow(ctx, r.WorkflowID, ""))
+		events = append(events, b.NewEvent(ctx, workflows.EventRequestCancelled, workflows.ActorSystem, r.ID+" was still open at the end of the term and is cancelled"))
+	}
+	for _, f := range cancels {
+		if err := f.Get(ctx, nil); err != nil {
+			b.Logger.Warn("cancel request", "Error", err) // it ended meanwhile
+		}
+	}
+	reported := func() bool { return len(b.openRequests()) == 0 && b.inbox.Len() == 0 }
+	if _, err := workflows.AwaitFor(ctx, cancelWait, "cancelled requests to report", reported); err != nil {
+		return
+	}
+	now := workflow.Now(ctx)
+	for _, r := range b.openRequests() { // never reported: it counts as cancelled all the same
+		r.Stage, r.Status, r.Outcome, r.ClosedAt = RequestDone, workflows.StatusClosed, OutcomeCancelled, &now
+	}
+	b.EndAs(ctx, workflows.StageClosed)
+	events = append(events, b.NewEvent(ctx, workflows.EventTermEnded, workflows.ActorSystem, "term ended on "+b.termEndDate()))
+	if err := b.Record(ctx, events...); err != nil {
+		b.Logger.Error("record term end", "Error", err)
+	}
+	b.Notify(ctx, "term-ended", notifications.SeverityInfo, true, label+" term ended", "The subscription's term ended on "+b.termEndDate()+"; the case is closed.")
+}
+
+func (b *butlerCase) validateStep(ctx workflow.Context, in workflows.StepInput) error {
+	now := workflow.Now(ctx)
+	if b.st.Edition == sla.EditionEmergency && in.Step == workflows.StepRequest && (b.IsClosed() || b.termOver || !now.Before(b.st.TermEnd)) {
+		return workflows.Conflictf("the 15-day guarantee ended on %s; a new purchase is needed", b.termEndDate())
+	}
+	if b.IsClosed() || b.termOver {
+		return workflows.Conflictf("the case is closed (stage %s; the term ended on %s)", b.Stage, b.termEndDate())
+	}
+	switch in.Step {
+	case workflows.StepRequest:
+		if in.Actor != workflows.ActorMarketplace {
+			return workflows.Conflictf("requests come from the customer through the marketplace")
+		}
+		if err := workflows.DecodeValid[RequestStepInput](in.Payload); err != nil {
+			return err
+		}
+		return b.checkRequest(workflows.MustDecode[RequestStepInput](in.Payload))
+	case StepServers:
+		if in.Actor != workflows.ActorMarketplace {
+			return workflows.Conflictf("servers are bound by the customer through the marketplace")
+		}
+		if b.st.Edition != sla.EditionProfessional {
+			return workflows.Conflictf("binding servers is a feature of the professional edition; this is the %s edition", b.st.Edition)
+		}
+		if err := workflows.DecodeValid[ServersInput](in.Payload); err != nil {
+			return err
+		}
+		s := workflows.MustDecode[ServersInput](in.Payload)
+		if len(s.Unbind) > 0 {
+			return workflows.Conflictf("server binding cannot be undone (SPEC): %s stay bound", workflows.JoinList(s.Unbind))
+		}
+		added := 0
+		for _, id := range s.Bind {
+			if !slices.Contains(b.st.Servers, id) {
+				added++
+			}
+		}
+		if len(b.st.Servers)+added > MaxBoundServers {
+			return workflows.Conflictf("at most %d servers can be bound", MaxBoundServers)
+		}
+		return nil
+	case StepRecipients:
+		if in.Actor != workflows.ActorMarketplace {
+			return workflows.Conflictf("report recipients are set by the customer through the marketplace")
+		}
+		if b.st.Edition != sla.EditionProfessional {
+			return workflows.Conflictf("report e-mail is a feature of the professional edition; this is the %s edition", b.st.Edition)
+		}
+		return workflows.DecodeValid[RecipientsInput](in.Payload)
+	case workflows.StepAccept, workflows.StepDecline:
+		return b.ValidateOffer(in)
+	}
+	if err := b.RequirePartner(in); err != nil {
+		return err
+	}
+	switch in.Step {
+	case workflows.StepContact:
+		if b.st.ContactAt != nil {
+			return workflows.Conflictf("the customer was already contacted at %s", b.st.ContactAt.Format(time.RFC3339))
+		}
+		return workflows.DecodeValid[ContactInput](in.Payload)
+	case workflows.StepPlan:
+		if b.st.ContactAt == nil {
+			return workflows.Conflictf("contact the customer and open the service channel first")
+		}
+		if b.st.Plan != nil {
+			return workflows.Conflictf("the plan was agreed at %s", b.st.Plan.AgreedAt.Format(time.RFC3339))
+		}
+		return workflows.DecodeValid[PlanInput](in.Payload)
+	case workflows.StepReport:
+		if b.Stage != StageService {
+			return workflows.Conflictf("reports start once the plan is agreed; the case is in stage %s", b.Stage)
+		}
+		return workflows.DecodeValid[ReportInput](in.Payload)
+	case StepInspection:
+		return b.checkInspection(in, now)
+	}
+	return workflows.Conflictf("unknown step %q", in.Step)
+}
+
+func (b *butlerCase) checkInspection(in workflows.StepInput, now time.Time) error {
+	if b.st.Edition == sla.EditionEmergency {
+		return workflows.Conflictf("the emergency edition has no daily inspection: its checks are tied to the incident")
+	}
+	if b.Stage != StageService {
+		return workflows.Conflictf("daily inspections start once the plan is agreed; the case is in stage %s", b.Stage)
+	}
+	if err := workflows.DecodeValid[InspectionInput](in.Payload); err != nil {
+		return err
+	}
+	x := workflows.MustDecode[InspectionInput](in.Payload)
+	if slices.Contains(b.st.InspectedDates, x.Date) {
+		return workflows.Conflictf("the inspection of %s is already recorded", x.Date)
+	}
+	date, _ := time.ParseInLocation(time.DateOnly, x.Date, sla.China)
+	if date.After(now) || !date.Add(sla.Day).After(b.In.PaidAt) {
+		return workflows.Invalidf("date: %s is not a day of the term up to today", x.Date)
+	}
+	opens := 0
+	for _, f := range x.Findings {
+		if f.OpenVuln {
+			opens++
+		}
+	}
+	if open := len(b.openRequests()); open+opens > MaxOpenRequests {
+		return workflows.Conflictf("%d requests are open; at most %d at once", open, MaxOpenRequests)
+	}
+	return nil
+}
+
+// checkRequest applies the edition's rules to a request (SPEC.md's table: "–" is refused).
+func (b *butlerCase) checkRequest(r RequestStepInput) error {
+	if b.st.Edition == sla.EditionEmergency {
+		switch r.Kind {
+		case sla.RequestVulnerability:
+			return workflows.Conflictf("the emergency edition has no vulnerability handling (SPEC: –); the escort and enterprise editions do")
+		case sla.RequestConsulting:
+			return workflows.Conflictf("the emergency edition has no architecture consulting (SPEC: –); the escort and enterprise editions do")
+		}
+		if r.RecurrenceOf == "" && slices.ContainsFunc(b.st.Requests, func(x Request) bool { return x.Kind == sla.RequestIncident }) {
+			return workflows.Conflictf("the emergency edition covers one incident and its recurrences within 15 days; a new incident needs a new purchase")
+		}
+	} else if r.Kind == sla.RequestIncident && r.Urgency == "" {
+		return workflows.Invalidf("urgency: urgent or normal")
+	}
+	if r.RecurrenceOf != "" {
+		orig := b.request(r.RecurrenceOf)
+		if orig == nil || orig.Kind != sla.RequestIncident {
+			return workflows.Conflictf("recurrence_of: no incident %s in this case", r.RecurrenceOf)
+		}
+		if orig.Status != workflows.StatusClosed {
+			return workflows.Conflictf("%s is still being handled (stage %s)", orig.ID, orig.Stage)
+		}
+	}
+	if open := len(b.openRequests()); open >= MaxOpenRequests {
+		return workflows.Conflictf("%d requests are open; at most %d at once", open, MaxOpenRequests)
+	}
+	return nil
+}
+
+func (b *butlerCase) step(ctx workflow.Context, in workflows.StepInput) (workflows.CaseView, error) {
+	now := workflow.Now(ctx)
+	at := workflows.StepInstant(in, now)
+	var events []activities.Event
+	add := func(event workflows.Event, actor, detail string) {
+		events = append(events, b.NewEvent(ctx, event, actor, detail))
+	}
+	var report *Report
+	switch in.Step {
+	case workflows.StepAccept:
+		events = append(events, b.Accept(ctx, in, StageOnboarding, ""))
+		b.tellPartner(ctx, b.openRequests()...)
+	case workflows.StepDecline:
+		b.Decline(in)
+		return b.view(now), nil
+	case workflows.StepContact:
+		b.st.ContactAt, b.Stage = &at, workflows.StagePlanning
+		add(workflows.EventCustomerContacted, workflows.ActorPartner, "service channel opened: "+workflows.MustDecode[ContactInput](in.Payload).Note+
+			"; contact "+b.Clocks.Complete(sla.ClauseOnboardingContact, at, now))
+	case workflows.StepPlan:
+		p := workflows.MustDecode[PlanInput](in.Payload)
+		b.st.Plan, b.Stage = &Plan{PlanInput: p, AgreedAt: now}, StageService
+		detail := "plan agreed: " + p.Summary
+		if b.st.Edition != sla.EditionEmergency {
+			detail += "; first monthly report due " + sla.ChinaDate(sla.ReportDue(now, 1))
+		}
+		add(workflows.EventPlanAgreed, workflows.ActorPartner, detail)
+	case workflows.StepReport:
+		x := workflows.MustDecode[ReportInput](in.Payload)
+		r := Report{ReportInput: x, Number: len(b.st.Reports) + 1, SubmittedAt: now}
+		if b.st.Edition == sla.EditionProfessional && len(b.st.Recipients) > 0 {
+			r.EmailedTo = slices.Clone(b.st.Recipients)
+		}
+		b.st.Reports, report = append(b.st.Reports, r), &r
+		add(workflows.EventReportSubmitted, workflows.ActorPartner, fmt.Sprintf("service report %d for %s: %s", r.Number, x.Period, x.Summary))
+	case StepInspection:
+		x := workflows.MustDecode[InspectionInput](in.Payload)
+		rec := Inspection{InspectionInput: x, RecordedAt: now}
+		var failed []string
+		for _, c := range x.Checks {
+			if !c.OK {
+				failed = append(failed, c.Item+": "+c.Note)
+			}
+		}
+		detail := fmt.Sprintf("inspection of %s: %d areas checked, %d findings", x.Date, len(x.Checks), len(x.Findings))
+		if len(failed) > 0 {
+			detail += "; not ok: " + workflows.JoinList(failed)
+		}
+		add(workflows.EventInspected, workflows.ActorPartner, detail)
+		for _, f := range x.Findings {
+			if !f.OpenVuln {
+				continue
+			}
+			id, err := b.openRequest(ctx, RequestStepInput{Kind: sla.RequestVulnerability, Summary: f.Summary, Severity: f.Severity}, at, "inspection of "+x.Date)
+			if err != nil {
+				return workflows.CaseView{}, err
+			}
+			rec.Opened = append(rec.Opened, id)
+			add(workflows.EventRequestOpened, workflows.ActorSystem, fmt.Sprintf("%s: %s vulnerability from the inspection of %s: %s", id, f.Severity, x.Date, f.Summary))
+		}
+		b.st.Inspections = append(b.st.Inspections, rec)
+		if len(b.st.Inspections) > maxInspectionsKept {
+			b.st.Inspections = slices.Delete(b.st.Inspections, 0, len(b.st.Inspections)-maxInspectionsKept)
+		}
+		b.st.InspectedDates = append(b.st.InspectedDates, x.Date)
+	case workflows.StepRequest:
+		r := workflows.MustDecode[RequestStepInput](in.Payload)
+		id, err := b.openRequest(ctx, r, at, "the customer")
+		if err != nil {
+			return workflows.CaseView{}, err
+		}
+		detail := fmt.Sprintf("%s: %s %s", id, r.Kind, r.Summary)
+		if r.RecurrenceOf != "" {
+			detail += "; recurrence of " + r.RecurrenceOf + ", handled again without a new purchase"
+		}
+		add(workflows.EventRequestReceived, workflows.ActorMarketplace, detail)
+	case StepServers:
+		var added []string
+		for _, id := range workflows.MustDecode[ServersInput](in.Payload).Bind {
+			if !slices.Contains(b.st.Servers, id) && !slices.Contains(added, id) {
+				added = append(added, id)
+			}
+		}
+		b.st.Servers = append(b.st.Servers, added...)
+		add(workflows.EventServersBound, workflows.ActorMarketplace, fmt.Sprintf("%d servers bound (%d in all); binding cannot be undone", len(added), len(b.st.Servers)))
+	case StepRecipients:
+		b.st.Recipients = workflows.MustDecode[RecipientsInput](in.Payload).Emails
+		add(workflows.EventRecipientsSet, workflows.ActorMarketplace, fmt.Sprintf("%d report recipients", len(b.st.Recipients)))
+	}
+	late, refunds := b.LateBreaches(ctx, now)
+	if err := b.RecordWith(ctx, append(events, late...), refunds); err != nil {
+		return workflows.CaseView{}, err
+	}
+	if report != nil {
+		if err := b.deliverReport(ctx, *report, now); err != nil {
+			return workflows.CaseView{}, err
+		}
+	}
+	return b.view(now), nil
+}
+
+// tellPartner tells requests opened before a partner held the case who handles them, in the background.
+func (b *butlerCase) tellPartner(ctx workflow.Context, requests ...*Request) {
+	if len(requests) == 0 {
+		return
+	}
+	var sent []workflow.Future
+	for _, r := range requests {
+		sent = append(sent, workflow.SignalExternalWorkflow(ctx, r.WorkflowID, "", SignalRequestPartner, PartnerSignal{PartnerID: b.PartnerID}))
+	}
+	release := b.Hold()
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer release()
+		for _, f := range sent {
+			if err := f.Get(ctx, nil); err != nil {
+				b.Logger.Warn("tell a request its partner", "Error", err)
+			}
+		}
+	})
+}
+
+// openRequest starts a request's workflow and waits until it runs, so the API can address it at once. The
+// request outlives the run that started it (ParentClosePolicy ABANDON: a run that continues as new must not
+// cancel it); it reports to the case by its workflow ID. It returns the request's ID.
+func (b *butlerCase) openRequest(ctx workflow.Context, r RequestStepInput, at time.Time, from string) (string, error) {
+	n := b.st.NextRequest
+	b.st.NextRequest++
+	id := fmt.Sprintf("%s-%d", map[string]string{sla.RequestIncident: "inc", sla.RequestVulnerability: "vul", sla.RequestConsulting: "con"}[r.Kind], n)
+	in := RequestInput{CaseID: b.In.CaseID, RequestID: id, Number: n, Kind: r.Kind, Edition: b.st.Edition,
+		Summary: r.Summary, Urgency: r.Urgency, Severity: r.Severity, RecurrenceOf: r.RecurrenceOf, ReceivedAt: at}
+	if b.Accepted {
+		in.PartnerID = b.PartnerID
+	}
+	if r.RecurrenceOf != "" {
+		orig := b.request(r.RecurrenceOf)
+		in.Cause = orig.Cause
+		if in.Summary == "" {
+			in.Summary = "recurrence of " + orig.ID + ": " + orig.Summary
+		}
+	}
+	wfID := RequestWorkflowID(b.In.CaseID, id)
+	b.st.Requests = append(b.st.Requests, Request{ID: id, WorkflowID: wfID, Kind: r.Kind, Summary: in.Summary, Urgency: r.Urgency,
+		Severity: r.Severity, RecurrenceOf: r.RecurrenceOf, ReceivedAt: at, Stage: RequestReceived, Status: workflows.StatusOpen, SLA: []workflows.SLAEntry{}})
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:        wfID,
+		StaticSummary:     fmt.Sprintf("%s %s (%s) from %s: %s", r.Kind, id, b.In.CaseID, from, in.Summary),
+		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		// The end of the term cancels a request by RequestCancelExternalWorkflow; it reports before it stops.
+		WaitForCancellation: true,
+	})
+	f := workflow.ExecuteChildWorkflow(cctx, RequestWorkflowName, in)
+	if err := f.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		b.st.Requests = slices.DeleteFunc(b.st.Requests, func(x Request) bool { return x.ID == id })
+		return "", err
+	}
+	if in.PartnerID == "" && b.Accepted { // a partner accepted while the request was starting
+		b.tellPartner(ctx, b.request(id))
+	}
+	return id, nil
+}
+
+// slaStatus is the worst status over the case's clocks and its open requests, and the next deadline.
+func (b *butlerCase) slaStatus(now time.Time) (string, *time.Time) {
+	status, next := b.Clocks.Status(now)
+	for _, r := range b.st.Requests {
+		open := r.Status != workflows.StatusClosed
+		for _, e := range r.SLA {
+			switch {
+			case e.Breached:
+				status = workflows.SLABreached
+			case e.Status == workflows.SLAAtRisk && status == workflows.SLAOnTrack && open:
+				status = workflows.SLAAtRisk
+			}
+			if open && e.CompletedAt == nil && e.DueAt != nil && (next == nil || e.DueAt.Before(*next)) {
+				due := *e.DueAt
+				next = &due
+			}
+		}
+	}
+	if next == nil && !b.IsClosed() {
+		end := b.st.TermEnd
+		next = &end
+	}
+	return status, next
+}
+
+// view is the case view: the case's clocks, then each request's, named "<request>/<clause>".
+func (b *butlerCase) view(now time.Time) workflows.CaseView {
+	st := &b.st
+	v := b.BaseView(now, Details{Runs: b.Runs, Edition: st.Edition, TermEnd: st.TermEnd, ContactAt: st.ContactAt, Plan: st.Plan,
+		Reports: st.Reports, Overdue: st.Overdue, Inspections: st.Inspections, InspectedDates: st.InspectedDates, Requests: st.Requests,
+		Servers: st.Servers, Recipients: st.Recipients})
+	for _, r := range st.Requests {
+		for _, e := range r.SLA {
+			e.Clause = r.ID + "/" + e.Clause
+			v.SLA = append(v.SLA, e)
+		}
+	}
+	return v
+}

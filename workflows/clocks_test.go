@@ -1,0 +1,69 @@
+package workflows_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/steward-oss/steward/sla"
+	"github.com/steward-oss/steward/workflows"
+)
+
+// TestClocksBook holds the clock engine's book-keeping to SPEC's SOS figures: a response met at its due
+// instant owes nothing, a handling clock stopped late is raised once and costs 50%, an outcome clause
+// breached adds 100%, and the refund percent is capped by sla.
+func TestClocksBook(t *testing.T) {
+	cs := workflows.Calendars()
+	paid := time.Date(2025, 6, 10, 10, 0, 0, 0, sla.China) // a Tuesday, working hours
+	response, err := cs.StartClause(sla.ServiceSOS, sla.ClauseResponse, sla.Inputs{}, paid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handling, err := cs.StartClause(sla.ServiceSOS, sla.ClauseHandling, sla.Inputs{Hosts: 6}, paid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b workflows.Clocks
+	b.Add(response)
+	b.Add(handling)
+	if status, next := b.Status(paid); status != workflows.SLAOnTrack || next == nil || !next.Equal(response.Due) {
+		t.Errorf("Status at start = %s, %v; want on_track, next %v", status, next, response.Due)
+	}
+
+	due := response.Due
+	if got := b.Complete(sla.ClauseResponse, due, due); got != "met (due "+due.Format(time.RFC3339)+")" {
+		t.Errorf("Complete(response at its due instant) = %q; want met", got)
+	}
+	if late := b.Late(due); len(late) != 0 {
+		t.Errorf("Late after a response met at the due instant = %v; want none", late)
+	}
+
+	after := handling.Due.Add(time.Hour) // 6 hosts: 4 natural days
+	if want := paid.Add(4 * sla.Day); !handling.Due.Equal(want) {
+		t.Errorf("handling due %v; want %v", handling.Due, want)
+	}
+	if got := b.Complete(sla.ClauseHandling, after, after); got != "late (due "+handling.Due.Format(time.RFC3339)+")" {
+		t.Errorf("Complete(handling an hour late) = %q; want late", got)
+	}
+	if late := b.Late(after); len(late) != 1 || late[0] != 1 {
+		t.Errorf("Late after handling stopped late = %v; want [1]", late)
+	}
+	if late := b.Late(after); len(late) != 0 {
+		t.Errorf("Late a second time = %v; want none (raised once)", late)
+	}
+	b.Missed = append(b.Missed, sla.ClauseEffect)
+	clauses := b.BreachedClauses()
+	if len(clauses) != 2 || clauses[0] != sla.ClauseHandling || clauses[1] != sla.ClauseEffect {
+		t.Errorf("BreachedClauses = %v; want [handling effect]", clauses)
+	}
+	r, err := sla.Compensate(sla.ServiceSOS, clauses, 500000)
+	if err != nil || r.Percent != 100 || r.AmountCents != 500000 {
+		t.Errorf("Compensate(%v) = %+v, %v; want 100%%, capped", clauses, r, err)
+	}
+	entries := b.Entries(sla.ServiceSOS, after)
+	if len(entries) != 2 || entries[0].Breached || !entries[1].Breached || entries[1].RefundPercent != 50 {
+		t.Errorf("Entries = %+v; want response met, handling breached at 50%%", entries)
+	}
+	if status, next := b.Status(after); status != workflows.SLABreached || next != nil {
+		t.Errorf("Status after = %s, %v; want breached, no next deadline", status, next)
+	}
+}

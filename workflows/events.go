@@ -1,0 +1,206 @@
+package workflows
+
+// Event names a line of a case's timeline. The constants below are the public catalogue of case events:
+// the timeline, the API and (later) event webhooks speak in these words, and every lifecycle records only
+// these. A name says what happened as the customer or partner would put it.
+type Event string
+
+// The case as a whole.
+const (
+	// EventCaseOpened: the order was paid and the case started.
+	EventCaseOpened Event = "case_opened"
+	// EventCaseClosed: the case ended with its work done.
+	EventCaseClosed Event = "case_closed"
+	// EventCaseExpired: the case ended because the customer's window or the term ran out.
+	EventCaseExpired Event = "case_expired"
+	// EventCaseCancelled: the customer cancelled the case (and what it refunds is on the line).
+	EventCaseCancelled Event = "case_cancelled"
+	// EventOutOfScope: the problem is not a security incident; the case closes and the customer is pointed
+	// to an ordinary ticket.
+	EventOutOfScope Event = "out_of_scope"
+)
+
+// Partner assignment. These name other partners, their load and answers, so the API shows them to
+// managers only (AssignmentEvents).
+const (
+	// EventPartnerOffered: the case was offered to a partner company, to accept in time.
+	EventPartnerOffered Event = "partner_offered"
+	// EventOfferTimedOut: the offered partner did not accept in time; the next is chosen.
+	EventOfferTimedOut Event = "offer_timed_out"
+	// EventPartnerDeclined: the offered partner declined; the next is chosen.
+	EventPartnerDeclined Event = "partner_declined"
+	// EventNoPartnerAvailable: no partner with the skill and free capacity is left; assignment retries.
+	EventNoPartnerAvailable Event = "no_partner_available"
+)
+
+// AssignmentEvents lists the partner-assignment events, which only managers see.
+var AssignmentEvents = []Event{EventPartnerOffered, EventOfferTimedOut, EventPartnerDeclined, EventNoPartnerAvailable}
+
+// Events every lifecycle shares.
+const (
+	// EventPartnerAccepted: the offered partner accepted and now holds the case.
+	EventPartnerAccepted Event = "partner_accepted"
+	// EventCustomerContacted: the partner's engineer made first contact with the customer (a response clock met or late).
+	EventCustomerContacted Event = "customer_contacted"
+	// EventSLAAtRisk: a clause's clock passed a warning threshold (50%, 80%).
+	EventSLAAtRisk Event = "sla_at_risk"
+	// EventSLABreached: a clause was missed; the line says what refund it adds.
+	EventSLABreached Event = "sla_breached"
+	// EventReportSubmitted: the partner submitted a report (a new version after a dispute).
+	EventReportSubmitted Event = "report_submitted"
+	// EventTermReminder: the term ends soon and nothing extends it yet (30 and 7 days before).
+	EventTermReminder Event = "term_reminder"
+	// EventTermEnded: the term of a subscription, hosting year or 等保 service ended.
+	EventTermEnded Event = "term_ended"
+	// EventPlanAgreed: the service or protection plan was agreed (a Butler plan, an escort plan).
+	EventPlanAgreed Event = "plan_agreed"
+	// EventPlanRevised: the plan was revised before its days began.
+	EventPlanRevised Event = "plan_revised"
+	// EventDocumentDelivered: a deliverable document (proposal, service or assessment report) was delivered.
+	EventDocumentDelivered Event = "document_delivered"
+)
+
+// Subscription and hosting requests.
+const (
+	// EventRequestReceived: the customer raised a request inside the subscription or hosting term.
+	EventRequestReceived Event = "request_received"
+	// EventRequestOpened: a request's own clock started (a Butler request, or one a daily inspection opened).
+	EventRequestOpened Event = "request_opened"
+	// EventRequestCompleted: the partner reported a hosting request done.
+	EventRequestCompleted Event = "request_completed"
+	// EventRequestCancelled: a request still open at the end of the term was cancelled.
+	EventRequestCancelled Event = "request_cancelled"
+	// EventRequestFailed: a request stopped unexpectedly; operations look at it.
+	EventRequestFailed Event = "request_failed"
+)
+
+// Incident response (SOS).
+const (
+	// EventAssetsSubmitted: the customer submitted the asset list; the handling clock starts.
+	EventAssetsSubmitted Event = "assets_submitted"
+	// EventIncidentConfirmed: the engineer confirmed and classified the incident.
+	EventIncidentConfirmed Event = "incident_confirmed"
+	// EventContainmentSkipped: no attack is ongoing, so containment is not needed.
+	EventContainmentSkipped Event = "containment_skipped"
+	// EventContained: the attack was contained (network cut, service stopped, host shut down).
+	EventContained Event = "contained"
+	// EventEradicated: malware, webshells and backdoors were removed (or could not be).
+	EventEradicated Event = "eradicated"
+	// EventCauseAnalyzed: the root-cause analysis is done (a cause, or undeterminable).
+	EventCauseAnalyzed Event = "cause_analyzed"
+	// EventReportConfirmed: the customer accepted the report.
+	EventReportConfirmed Event = "report_confirmed"
+	// EventReportDisputed: the customer disputed the report; it goes back to the partner.
+	EventReportDisputed Event = "report_disputed"
+)
+
+// Compliance rectification (等保整改).
+const (
+	// EventServiceStarted: the service formally started; from now on it cannot be refunded.
+	EventServiceStarted Event = "service_started"
+	// EventWorkItemUpdated: a rectification work item changed owner or status.
+	EventWorkItemUpdated Event = "work_item_updated"
+	// EventAssessmentRecorded: a formal assessment attempt and its result were recorded.
+	EventAssessmentRecorded Event = "assessment_recorded"
+)
+
+// Security Butler (安全管家) and its requests.
+const (
+	// EventReportOverdue: a monthly report is still missing 3 days after it fell due.
+	EventReportOverdue Event = "report_overdue"
+	// EventReportEmailed: a professional edition's report was e-mailed to the customer's recipients.
+	EventReportEmailed Event = "report_emailed"
+	// EventReportEmailFailed: a professional edition's report could not be e-mailed; operations are alerted.
+	EventReportEmailFailed Event = "report_email_failed"
+	// EventInspected: a daily inspection was recorded.
+	EventInspected Event = "inspected"
+	// EventServersBound: servers were bound to the professional edition (binding cannot be undone).
+	EventServersBound Event = "servers_bound"
+	// EventRecipientsSet: the professional edition's report recipients were set.
+	EventRecipientsSet Event = "recipients_set"
+	// EventUrgencyChanged: the customer changed an incident's urgency; its clock was re-targeted.
+	EventUrgencyChanged Event = "urgency_changed"
+	// EventResponded: the partner responded to a request (its response clock met or late).
+	EventResponded Event = "responded"
+	// EventClassified: an incident was classified.
+	EventClassified Event = "classified"
+	// EventEliminated: an incident's cause was eliminated.
+	EventEliminated Event = "eliminated"
+	// EventRestored: business was restored after an incident.
+	EventRestored Event = "restored"
+	// EventHardeningAdvised: hardening guidance was given after an incident.
+	EventHardeningAdvised Event = "hardening_advised"
+	// EventReassessed: the system was assessed again after an incident.
+	EventReassessed Event = "reassessed"
+	// EventFollowedUp: the incident's follow-up is done; the request is resolved.
+	EventFollowedUp Event = "followed_up"
+	// EventVulnIdentified: a vulnerability was identified.
+	EventVulnIdentified Event = "vulnerability_identified"
+	// EventImpactAssessed: a vulnerability's impact scope was assessed.
+	EventImpactAssessed Event = "impact_assessed"
+	// EventVulnVerified: a vulnerability was verified to exist, with its severity.
+	EventVulnVerified Event = "vulnerability_verified"
+	// EventVulnNotPresent: verification found the vulnerability does not exist; the request closes.
+	EventVulnNotPresent Event = "vulnerability_not_present"
+	// EventFixPlanned: a fix plan was made.
+	EventFixPlanned Event = "fix_planned"
+	// EventRetestPassed: the retest found the vulnerability fixed; the request closes.
+	EventRetestPassed Event = "retest_passed"
+	// EventRetestFailed: the retest found it not fixed; back to the fix plan.
+	EventRetestFailed Event = "retest_failed"
+	// EventAnswered: an architecture consultation was answered.
+	EventAnswered Event = "answered"
+)
+
+// Hosting (服务器安全托管).
+const (
+	// EventRenewed: the customer renewed for a further year.
+	EventRenewed Event = "renewed"
+	// EventTermRenewed: a renewed year began; quotas are reset.
+	EventTermRenewed Event = "term_renewed"
+)
+
+// Event escort (安全护航).
+const (
+	// EventEscortStarted: the first covered day began.
+	EventEscortStarted Event = "escort_started"
+	// EventCheckedIn: the on-duty engineer checked in for a covered day.
+	EventCheckedIn Event = "checked_in"
+	// EventCheckinMissed: no check-in by 10:00 of a covered day.
+	EventCheckinMissed Event = "checkin_missed"
+	// EventDayMissed: a covered day ended without a check-in.
+	EventDayMissed Event = "day_missed"
+)
+
+// Per-engagement services (consulting, training, assessment, code audit, onboarding).
+const (
+	// EventScheduleSet: the engagement's schedule was agreed (or changed).
+	EventScheduleSet Event = "schedule_set"
+	// EventWorkDelivered: a round of the engagement's work was delivered.
+	EventWorkDelivered Event = "work_delivered"
+	// EventDeliveryAccepted: the customer accepted the deliverable.
+	EventDeliveryAccepted Event = "delivery_accepted"
+	// EventDeliveryRejected: the customer rejected the deliverable; it goes back to the partner.
+	EventDeliveryRejected Event = "delivery_rejected"
+	// EventDeliveryDeemedAccepted: no verdict on the deliverable within VerdictWindow; it counts as accepted.
+	EventDeliveryDeemedAccepted Event = "delivery_deemed_accepted"
+)
+
+// Events lists the whole catalogue, in the order above.
+var Events = []Event{
+	EventCaseOpened, EventCaseClosed, EventCaseExpired, EventCaseCancelled, EventOutOfScope,
+	EventPartnerOffered, EventOfferTimedOut, EventPartnerDeclined, EventNoPartnerAvailable,
+	EventPartnerAccepted, EventCustomerContacted, EventSLAAtRisk, EventSLABreached, EventReportSubmitted,
+	EventTermReminder, EventTermEnded, EventPlanAgreed, EventPlanRevised, EventDocumentDelivered,
+	EventRequestReceived, EventRequestOpened, EventRequestCompleted, EventRequestCancelled, EventRequestFailed,
+	EventAssetsSubmitted, EventIncidentConfirmed, EventContainmentSkipped, EventContained, EventEradicated,
+	EventCauseAnalyzed, EventReportConfirmed, EventReportDisputed,
+	EventServiceStarted, EventWorkItemUpdated, EventAssessmentRecorded,
+	EventReportOverdue, EventReportEmailed, EventReportEmailFailed, EventInspected, EventServersBound, EventRecipientsSet, EventUrgencyChanged,
+	EventResponded, EventClassified, EventEliminated, EventRestored, EventHardeningAdvised, EventReassessed,
+	EventFollowedUp, EventVulnIdentified, EventImpactAssessed, EventVulnVerified, EventVulnNotPresent,
+	EventFixPlanned, EventRetestPassed, EventRetestFailed, EventAnswered,
+	EventRenewed, EventTermRenewed,
+	EventEscortStarted, EventCheckedIn, EventCheckinMissed, EventDayMissed,
+	EventScheduleSet, EventWorkDelivered, EventDeliveryAccepted, EventDeliveryRejected, EventDeliveryDeemedAccepted,
+}

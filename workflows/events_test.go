@@ -1,0 +1,57 @@
+package workflows_test
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"regexp"
+	"slices"
+	"testing"
+
+	"github.com/steward-oss/steward/workflows"
+)
+
+// TestEventCatalogue: every Event constant declared in events.go is in workflows.Events exactly once, has a
+// doc comment, and is a distinct lower-case snake_case word, so the catalogue webhooks publish is whole.
+func TestEventCatalogue(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "events.go", nil, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := 0
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			vs := spec.(*ast.ValueSpec)
+			if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Event" {
+				continue
+			}
+			declared++
+			if vs.Doc == nil {
+				t.Errorf("%s has no doc comment", vs.Names[0].Name)
+			}
+		}
+	}
+	if declared != len(workflows.Events) {
+		t.Errorf("events.go declares %d Event constants; workflows.Events lists %d", declared, len(workflows.Events))
+	}
+	word := regexp.MustCompile(`^[a-z]+(_[a-z]+)*$`)
+	seen := map[workflows.Event]bool{}
+	for _, e := range workflows.Events {
+		if seen[e] {
+			t.Errorf("event %q is listed twice", e)
+		}
+		seen[e] = true
+		if !word.MatchString(string(e)) {
+			t.Errorf("event %q is not a lower-case snake_case word", e)
+		}
+	}
+	for _, e := range workflows.AssignmentEvents {
+		if !slices.Contains(workflows.Events, e) {
+			t.Errorf("assignment event %q is not in the catalogue", e)
+		}
+	}
+}

@@ -1,0 +1,81 @@
+package workflows
+
+import "github.com/steward-oss/steward/sla"
+
+// The vocabulary every lifecycle shares: statuses, actors, and the stages and steps that more than one
+// lifecycle has. A lifecycle package owns the names only it uses.
+
+// Case statuses.
+const (
+	// StatusOpen: the case runs.
+	StatusOpen = "open"
+	// StatusClosed: the case ended, in one of the end stages.
+	StatusClosed = "closed"
+)
+
+// SLA statuses, as the SlaStatus search attribute and the case view carry them (sla's clock statuses).
+const (
+	SLAOnTrack  = sla.StatusOnTrack
+	SLAAtRisk   = sla.StatusAtRisk
+	SLABreached = sla.StatusBreached
+)
+
+// Actor kinds that take steps and appear on the timeline.
+const (
+	// ActorPartner is an engineer of the partner company holding the case.
+	ActorPartner = "partner"
+	// ActorMarketplace relays the customer: purchase, asset list, verdicts, requests, cancellation.
+	ActorMarketplace = "marketplace"
+	// ActorManager is the provider's service desk.
+	ActorManager = "manager"
+	// ActorSystem is steward itself: clocks, assignment, terms.
+	ActorSystem = "system"
+)
+
+// Stages more than one lifecycle has.
+const (
+	// StageAssignment: the case is being offered to partners.
+	StageAssignment = "assignment"
+	// StagePlanning: a partner holds the case and the plan is due.
+	StagePlanning = "planning"
+	// StageReport: the partner writes the report.
+	StageReport = "report"
+	// StageClosed: the case ended with its work done.
+	StageClosed = "closed"
+	// StageExpired: the case ended because the customer's window or the term ran out.
+	StageExpired = "expired"
+	// StageCancelled: the customer cancelled the case.
+	StageCancelled = "cancelled"
+)
+
+// Steps more than one lifecycle takes. Each lifecycle lists the steps its partners send.
+const (
+	// StepAccept is a partner accepting the case offered to it.
+	StepAccept = "accept"
+	// StepDecline is a partner declining the case offered to it (DeclineInput).
+	StepDecline = "decline"
+	// StepContact is the engineer's first contact with the customer.
+	StepContact = "contact"
+	// StepContain lists the containment actions taken.
+	StepContain = "contain"
+	// StepPlan submits the agreed plan.
+	StepPlan = "plan"
+	// StepReport submits a report.
+	StepReport = "report"
+	// StepDeliverable delivers a document.
+	StepDeliverable = "deliverable"
+	// StepClose closes the case with the follow-up of results.
+	StepClose = "close"
+	// StepRequest is the customer's request inside a subscription or hosting term (marketplace).
+	StepRequest = "request"
+	// StepCancel is the customer cancelling the order (marketplace, CancelInput).
+	StepCancel = "cancel"
+)
+
+// Names of the messages every case workflow answers.
+const (
+	// QueryCaseView returns the case's CaseView.
+	QueryCaseView = "case_view"
+	// UpdateStep carries one lifecycle step (StepInput) from a partner engineer, a customer or the system.
+	UpdateStep = "step"
+)

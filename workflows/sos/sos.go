@@ -1,0 +1,414 @@
+// Package sos runs incident-response cases (SPEC.md "Incident response (SOS)", 应急响应) on the case
+// kernel: the customer's asset window, partner assignment, the steps partners send, the response,
+// handling and effect clauses and the refunds they owe, and the incident report.
+package sos
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/steward-oss/steward/activities"
+	"github.com/steward-oss/steward/notifications"
+	"github.com/steward-oss/steward/sla"
+	"github.com/steward-oss/steward/workflows"
+)
+
+// WorkflowName is the type name an SOS case's workflow is registered by; histories and the API know it so.
+const WorkflowName = "SOSWorkflow"
+
+// SOS specs (服务规格), the spec of an SOS purchase.
+const (
+	// SpecHandling is 事件处理: remote handling, no root-cause analysis.
+	SpecHandling = "handling"
+	// SpecAnalysisRemote is 事件分析(远程): handling and a remote root-cause analysis.
+	SpecAnalysisRemote = "analysis_remote"
+	// SpecAnalysisOnsite is 事件分析(现场): handling and an on-site analysis, by a partner able to go on site.
+	SpecAnalysisOnsite = "analysis_onsite"
+)
+
+// Specs lists the SOS specs.
+var Specs = []string{SpecHandling, SpecAnalysisRemote, SpecAnalysisOnsite}
+
+// SOS stages; assignment, report, closed and expired are the kernel's.
+const (
+	// StageConfirmation: the engineer contacts the customer and confirms the incident.
+	StageConfirmation = "confirmation"
+	// StageContainment: an ongoing attack is being contained.
+	StageContainment = "containment"
+	// StageEradication: malware, webshells and backdoors are being removed.
+	StageEradication = "eradication"
+	// StageAnalysis: the root cause is being analysed (analysis specs only).
+	StageAnalysis = "analysis"
+	// StageReview: the report waits for the customer's verdict.
+	StageReview = "review"
+	// StageOutOfScope: the case ended because the problem is not a security incident.
+	StageOutOfScope = "out_of_scope"
+)
+
+// SOS steps; accept, decline, contact, contain, report and close are the kernel's.
+const (
+	// StepAssets is the customer's asset list (AssetsInput), relayed by the marketplace.
+	StepAssets = "assets"
+	// StepConfirm confirms and classifies the incident (ConfirmInput).
+	StepConfirm = "confirm"
+	// StepEradicate reports what eradication cleaned (EradicateInput).
+	StepEradicate = "eradicate"
+	// StepAnalyze is the root-cause analysis (AnalyzeInput).
+	StepAnalyze = "analyze"
+	// StepReportConfirm is the customer confirming the report (VerdictInput), relayed by the marketplace.
+	StepReportConfirm = "report_confirm"
+	// StepReportDispute is the customer disputing the report (VerdictInput), which sends it back.
+	StepReportDispute = "report_dispute"
+)
+
+// Steps lists the steps partner engineers send to an SOS case.
+var Steps = []string{workflows.StepAccept, workflows.StepDecline, workflows.StepContact, StepConfirm, workflows.StepContain,
+	StepEradicate, StepAnalyze, workflows.StepReport, workflows.StepClose}
+
+// Result is how an SOS case ended.
+type Result struct {
+	CaseID    string               `json:"case_id"`
+	Stage     string               `json:"stage"`
+	PartnerID string               `json:"partner_id,omitempty"`
+	Refund    workflows.Refund     `json:"refund"`
+	SLA       []workflows.SLAEntry `json:"sla"`
+}
+
+// Lifecycle is how the worker registers SOS cases and the API starts and steers them.
+var Lifecycle = workflows.Lifecycle{
+	Workflows: []workflows.Registration{{Name: WorkflowName, Workflow: Workflow}},
+	Input:     func(c workflows.CaseInput) any { return c },
+	Steps:     Steps,
+	Specs:     Specs,
+}
+
+// Workflow runs one incident-response case: the asset window, partner assignment, the steps partners send
+// as updates, the SLA clocks and the refunds they owe.
+func Workflow(ctx workflow.Context, in workflows.CaseInput) (Result, error) {
+	s := &sosCase{Case: workflows.NewCase(in, "SOS")}
+	s.NeedOnsite = in.Spec == SpecAnalysisOnsite
+	if err := s.Setup(ctx, nil, s.view, s.step, s.validate); err != nil {
+		return Result{}, err
+	}
+	return s.run(ctx)
+}
+
+type sosCase struct {
+	*workflows.Case
+
+	hosts         []Host
+	assetsAt      *time.Time
+	contactAt     *time.Time
+	confirm       *ConfirmInput
+	containment   []string
+	eradication   *EradicateInput
+	eradicatedAt  *time.Time
+	analysis      *AnalyzeInput
+	report        *ReportInput
+	reportVersion int
+	verdictAt     *time.Time
+	rating        int
+	process       []activities.ReportStep
+}
+
+func (s *sosCase) run(ctx workflow.Context) (Result, error) {
+	// The response clock counts from payment, however late the callback arrived.
+	response, err := s.StartClock(ctx, sla.ClauseResponse, sla.Inputs{}, s.In.PaidAt)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := s.RecordOpened(ctx, fmt.Sprintf(
+		"order %s paid at %s; spec %s; asset list due within 5 natural days; first contact due by %s (20 business minutes)",
+		s.In.OrderID, s.In.PaidAt.Format(time.RFC3339), s.In.Spec, response.DueAt().Format(time.RFC3339))); err != nil {
+		return Result{}, err
+	}
+	// The clocks' watch starts first: a breach already due (a late callback) is raised before the asset
+	// window, also already over, closes the case.
+	workflow.Go(ctx, s.WatchClocks)
+	workflow.Go(ctx, s.watchAssetWindow)
+	if err := s.Assign(ctx); err != nil {
+		return Result{}, err
+	}
+	if err := workflow.Await(ctx, s.IsClosed); err != nil {
+		return Result{}, err
+	}
+	if err := s.Finish(ctx); err != nil {
+		return Result{}, err
+	}
+	v := s.view(workflow.Now(ctx))
+	return Result{CaseID: s.In.CaseID, Stage: s.Stage, PartnerID: s.PartnerID, Refund: s.Refund, SLA: v.SLA}, nil
+}
+
+// watchAssetWindow closes the case as expired when no asset list arrives within 5 natural days of payment.
+func (s *sosCase) watchAssetWindow(ctx workflow.Context) {
+	due := s.In.PaidAt.Add(sla.AssetWindow)
+	if _, err := workflows.AwaitUntil(ctx, due, "asset list window (5 natural days from payment)", func() bool {
+		return s.assetsAt != nil || s.IsClosed()
+	}); err != nil || s.assetsAt != nil || s.IsClosed() {
+		return
+	}
+	defer s.Hold()() // the case must not end before its expiry is recorded
+	s.EndAs(ctx, workflows.StageExpired)
+	ev := s.NewEvent(ctx, workflows.EventCaseExpired, workflows.ActorSystem,
+		"no asset list within 5 natural days of payment ("+due.Format(time.RFC3339)+"); the customer needs a new purchase")
+	if err := s.Record(ctx, ev); err != nil {
+		s.Logger.Error("record expiry", "Error", err)
+	}
+	s.Notify(ctx, "expired", notifications.SeverityWarning, false, "SOS case expired: no asset list",
+		"The customer did not submit the asset list within 5 natural days of payment; the case is closed. Tell the customer a new purchase is needed.")
+}
+
+// stepStage is the stage each partner step after acceptance belongs to.
+var stepStage = map[string]string{
+	workflows.StepContact: StageConfirmation, StepConfirm: StageConfirmation, workflows.StepContain: StageContainment,
+	StepEradicate: StageEradication, StepAnalyze: StageAnalysis, workflows.StepReport: workflows.StageReport,
+	workflows.StepClose: StageReview,
+}
+
+// validate refuses a step that is out of order, from the wrong sender or malformed, before it touches history.
+func (s *sosCase) validate(ctx workflow.Context, in workflows.StepInput) error {
+	if err := s.RefuseClosed(); err != nil {
+		return err
+	}
+	switch in.Step {
+	case StepAssets:
+		if in.Actor != workflows.ActorMarketplace {
+			return workflows.Conflictf("the asset list comes from the customer through the marketplace")
+		}
+		if s.assetsAt != nil {
+			return workflows.Conflictf("the asset list was already submitted at %s", s.assetsAt.Format(time.RFC3339))
+		}
+		if due := s.In.PaidAt.Add(sla.AssetWindow); !workflow.Now(ctx).Before(due) || !in.At.Before(due) {
+			return workflows.Conflictf("the asset list was due by %s (5 natural days after payment)", due.Format(time.RFC3339))
+		}
+		return workflows.DecodeValid[AssetsInput](in.Payload)
+	case workflows.StepCancel:
+		return workflows.Conflictf("an SOS case cannot be cancelled; refunds follow its SLA clauses")
+	case StepReportConfirm, StepReportDispute:
+		if in.Actor != workflows.ActorMarketplace {
+			return workflows.Conflictf("the report's verdict comes from the customer through the marketplace")
+		}
+		if s.Stage != StageReview || s.verdictAt != nil {
+			return workflows.Conflictf("no report is waiting for the customer's verdict (stage %s)", s.Stage)
+		}
+		var v VerdictInput
+		if err := workflows.StrictJSON(in.Payload, &v); err != nil {
+			return workflows.Invalidf("%v", err)
+		}
+		if err := v.Validate(in.Step == StepReportDispute); err != nil {
+			return workflows.Invalidf("%v", err)
+		}
+		return nil
+	case workflows.StepAccept, workflows.StepDecline:
+		return s.ValidateOffer(in)
+	}
+	if err := s.RequirePartner(in); err != nil {
+		return err
+	}
+	want, ok := stepStage[in.Step]
+	if !ok {
+		return workflows.Conflictf("unknown step %q", in.Step)
+	}
+	if s.Stage != want {
+		return workflows.Conflictf("step %s is for stage %s; the case is in stage %s", in.Step, want, s.Stage)
+	}
+	switch in.Step {
+	case workflows.StepContact:
+		if s.contactAt != nil {
+			return workflows.Conflictf("the customer was already contacted at %s", s.contactAt.Format(time.RFC3339))
+		}
+		return workflows.DecodeValid[ContactInput](in.Payload)
+	case StepConfirm:
+		if s.contactAt == nil {
+			return workflows.Conflictf("contact the customer first")
+		}
+		if s.assetsAt == nil {
+			return workflows.Conflictf("waiting for the customer's asset list")
+		}
+		return workflows.DecodeValid[ConfirmInput](in.Payload)
+	case workflows.StepContain:
+		return workflows.DecodeValid[ContainInput](in.Payload)
+	case StepEradicate:
+		return workflows.DecodeValid[EradicateInput](in.Payload)
+	case StepAnalyze:
+		return workflows.DecodeValid[AnalyzeInput](in.Payload)
+	case workflows.StepReport:
+		return workflows.DecodeValid[ReportInput](in.Payload)
+	default: // workflows.StepClose
+		if s.verdictAt == nil {
+			return workflows.Conflictf("waiting for the customer to confirm the report")
+		}
+		return workflows.DecodeValid[workflows.CloseInput](in.Payload)
+	}
+}
+
+// step applies a validated step and answers with the case view once it is recorded. Everything it does
+// after recording (the report's rendering and notification) is captured before it yields: other steps
+// (a dispute, a newer report) may land while it waits.
+func (s *sosCase) step(ctx workflow.Context, in workflows.StepInput) (workflows.CaseView, error) {
+	now := workflow.Now(ctx)
+	at := workflows.StepInstant(in, now)
+	var events []activities.Event
+	add := func(name workflows.Event, actor, detail string) {
+		events = append(events, s.NewEvent(ctx, name, actor, detail))
+	}
+	version := 0 // of the report this step submits
+	switch in.Step {
+	case StepAssets:
+		a := workflows.MustDecode[AssetsInput](in.Payload)
+		s.hosts, s.assetsAt = a.Hosts, &at
+		handling, err := s.StartClock(ctx, sla.ClauseHandling, sla.Inputs{Hosts: len(a.Hosts)}, at)
+		if err != nil {
+			return workflows.CaseView{}, err
+		}
+		add(workflows.EventAssetsSubmitted, workflows.ActorMarketplace, fmt.Sprintf("%d hosts; handling due by %s (%s)", len(a.Hosts),
+			handling.DueAt().Format(time.RFC3339), handling.Target))
+	case workflows.StepAccept:
+		events = append(events, s.Accept(ctx, in, StageConfirmation, ""))
+	case workflows.StepDecline:
+		s.Decline(in)
+		return s.view(now), nil // the assignment loop records it and offers the next partner
+	case workflows.StepContact:
+		s.contactAt = &at
+		add(workflows.EventCustomerContacted, workflows.ActorPartner, "first contact with the customer; response "+s.Clocks.Complete(sla.ClauseResponse, at, now))
+	case StepConfirm:
+		c := workflows.MustDecode[ConfirmInput](in.Payload)
+		s.confirm = &c
+		if !*c.SecurityIncident {
+			s.EndAs(ctx, StageOutOfScope)
+			add(workflows.EventOutOfScope, workflows.ActorPartner, "not a security incident: "+c.Summary+"; the customer is pointed to an ordinary ticket")
+			break
+		}
+		add(workflows.EventIncidentConfirmed, workflows.ActorPartner, fmt.Sprintf("%s / %s: %s", c.IncidentClass, c.IncidentType, c.Summary))
+		if c.AttackOngoing {
+			s.Stage = StageContainment
+		} else {
+			s.Stage = StageEradication
+			add(workflows.EventContainmentSkipped, workflows.ActorSystem, "no ongoing attack")
+		}
+	case workflows.StepContain:
+		c := workflows.MustDecode[ContainInput](in.Payload)
+		s.containment, s.Stage = c.Actions, StageEradication
+		add(workflows.EventContained, workflows.ActorPartner, workflows.JoinList(c.Actions))
+	case StepEradicate:
+		e := workflows.MustDecode[EradicateInput](in.Payload)
+		s.eradication, s.eradicatedAt = &e, &now
+		add(workflows.EventEradicated, workflows.ActorPartner, fmt.Sprintf("cleaned: %s; malware removed: %t", workflows.JoinList(e.Cleaned), *e.MalwareRemoved))
+		s.Stage = StageAnalysis
+		if s.In.Spec == SpecHandling {
+			s.Stage = workflows.StageReport
+		}
+	case StepAnalyze:
+		an := workflows.MustDecode[AnalyzeInput](in.Payload)
+		s.analysis, s.Stage = &an, workflows.StageReport
+		detail := "cause: " + an.Cause
+		if an.Undetermined {
+			detail = "cause could not be determined"
+		}
+		add(workflows.EventCauseAnalyzed, workflows.ActorPartner, detail)
+	case workflows.StepReport:
+		r := workflows.MustDecode[ReportInput](in.Payload)
+		s.reportVersion++
+		s.report, s.Stage, version = &r, StageReview, s.reportVersion
+		detail := fmt.Sprintf("report v%d submitted", version)
+		if version == 1 {
+			detail += "; handling " + s.Clocks.Complete(sla.ClauseHandling, at, now)
+		}
+		add(workflows.EventReportSubmitted, workflows.ActorPartner, detail)
+	case StepReportConfirm:
+		v := workflows.MustDecode[VerdictInput](in.Payload)
+		s.verdictAt, s.rating = &now, v.Rating
+		add(workflows.EventReportConfirmed, workflows.ActorMarketplace, fmt.Sprintf("report v%d confirmed; partner rating %d", s.reportVersion, v.Rating))
+	case StepReportDispute:
+		v := workflows.MustDecode[VerdictInput](in.Payload)
+		s.Stage = workflows.StageReport
+		add(workflows.EventReportDisputed, workflows.ActorMarketplace, fmt.Sprintf("report v%d disputed: %s", s.reportVersion, v.Comment))
+	case workflows.StepClose:
+		c := workflows.MustDecode[workflows.CloseInput](in.Payload)
+		s.EndAs(ctx, workflows.StageClosed)
+		add(workflows.EventCaseClosed, workflows.ActorPartner, "follow-up: "+c.FollowUp)
+	}
+	for _, e := range events {
+		s.process = append(s.process, activities.ReportStep{At: e.At, Step: e.Event, Detail: e.Detail})
+	}
+	var breaches []activities.Event
+	var refunds []activities.RefundRow
+	switch {
+	case in.Step == StepEradicate && !*s.eradication.MalwareRemoved:
+		breaches, refunds = s.MissOutcome(ctx, sla.ClauseEffect, "malware could not be removed")
+	case in.Step == workflows.StepContact || version == 1:
+		breaches, refunds = s.LateBreaches(ctx, now)
+	}
+	var report activities.ReportInput
+	var notice activities.NotifyInput
+	if version > 0 {
+		report, notice = s.reportInput(version, now), s.reportNotice(version)
+	}
+	if err := s.RecordWith(ctx, append(events, breaches...), refunds); err != nil {
+		return workflows.CaseView{}, err
+	}
+	if version > 0 {
+		var a *activities.Activities
+		if err := workflows.RunLocal(ctx, time.Minute, fmt.Sprintf("render report v%d", version), a.RenderReport, report, nil); err != nil {
+			return workflows.CaseView{}, err
+		}
+		workflows.SendNotification(ctx, s.Logger, notice, s.Hold())
+	}
+	return s.view(now), nil
+}
+
+// reportInput is what report version v renders from: the case as it is at now.
+func (s *sosCase) reportInput(v int, now time.Time) activities.ReportInput {
+	in := activities.ReportInput{
+		Key: fmt.Sprintf("%s/report/%d", s.In.CaseID, v), CaseID: s.In.CaseID, OrderID: s.In.OrderID,
+		CustomerID: s.In.CustomerID, PartnerID: s.PartnerID, PartnerName: s.PartnerName, Spec: s.In.Spec,
+		Version: v, GeneratedAt: now, Process: s.process, Containment: s.containment,
+		RefundPercent: s.Refund.Percent, RefundAmountCents: s.Refund.AmountCents, Currency: s.In.Currency,
+	}
+	for _, h := range s.hosts {
+		in.Hosts = append(in.Hosts, activities.ReportHost{InstanceID: h.InstanceID, IP: h.IP, OS: h.OS})
+	}
+	if s.confirm != nil {
+		in.Symptoms, in.IncidentClass, in.IncidentType = s.confirm.Summary, s.confirm.IncidentClass, s.confirm.IncidentType
+	}
+	if s.eradication != nil {
+		in.Cleaned, in.MalwareRemoved = s.eradication.Cleaned, *s.eradication.MalwareRemoved
+	}
+	if s.analysis != nil {
+		in.Cause, in.CauseUndetermined = s.analysis.Cause, s.analysis.Undetermined
+	}
+	if s.report != nil {
+		in.Summary, in.Recommendations = s.report.Summary, s.report.Recommendations
+	}
+	for _, e := range s.view(now).SLA {
+		in.SLA = append(in.SLA, activities.ReportSLA{Clause: e.Clause, DueAt: e.DueAt, CompletedAt: e.CompletedAt, Breached: e.Breached, RefundPercent: e.RefundPercent})
+	}
+	return in
+}
+
+// reportNotice is the notification that report version v waits for the customer's verdict, as the case
+// is now. It is the message Case.Notify sends, built whole here because it goes out only after the
+// report has rendered, by when the case may have moved on.
+func (s *sosCase) reportNotice(v int) activities.NotifyInput {
+	return activities.NotifyInput{Message: notifications.Message{
+		Key: fmt.Sprintf("%s/report/%d", s.In.CaseID, v), CaseID: s.In.CaseID, WorkflowID: s.In.CaseID, Service: s.In.Service,
+		Severity: notifications.SeverityInfo, Title: fmt.Sprintf("SOS report v%d submitted", v), Text: "The report waits for the customer's verdict.",
+		Fields: []notifications.Field{{Name: "Stage", Value: s.Stage}, {Name: "Partner", Value: workflows.OrDash(s.PartnerID)}, {Name: "Order", Value: s.In.OrderID}},
+	}}
+}
+
+// view is the case view: the clocks' entries, and the effect clause once eradication has reported.
+func (s *sosCase) view(now time.Time) workflows.CaseView {
+	v := s.BaseView(now, nil)
+	if s.eradication != nil {
+		e := workflows.SLAEntry{Clause: sla.ClauseEffect, CompletedAt: s.eradicatedAt, Status: workflows.SLAOnTrack}
+		if !*s.eradication.MalwareRemoved {
+			e.Status, e.Breached = workflows.SLABreached, true
+			e.RefundPercent, _ = sla.ClausePercent(s.In.Service, sla.ClauseEffect)
+		}
+		v.SLA = append(v.SLA, e)
+	}
+	return v
+}
