@@ -6,6 +6,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"github.com/steward-oss/steward/sla"
 	htmltemplate "html/template"
 	"log/slog"
 	"strconv"
@@ -26,13 +27,6 @@ const ReportTitle = "安全事件应急响应报告"
 // ErrTypeInvalidReport is the application error type of a report input that can never be stored.
 const ErrTypeInvalidReport = "InvalidReport"
 
-// Spec codes whose report has the root-cause section. They mirror workflows.SpecAnalysisRemote and
-// workflows.SpecAnalysisOnsite, which this package cannot import (workflows imports activities).
-const (
-	specAnalysisRemote = "analysis_remote"
-	specAnalysisOnsite = "analysis_onsite"
-)
-
 //go:embed templates/*.tmpl
 var templateFS embed.FS
 
@@ -46,17 +40,10 @@ var (
 )
 
 // reportZone is the time zone every time in the report is shown in: the customer's (China Standard Time).
-var reportZone = loadReportZone()
+var reportZone = sla.China
 
 // reportZoneName is how a document names reportZone.
 const reportZoneName = "Asia/Shanghai, UTC+8"
-
-func loadReportZone() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
-		return loc
-	}
-	return time.FixedZone("CST", 8*60*60)
-}
 
 // RenderReport renders the report as HTML and Markdown and stores both as version in.Version; a retry stores nothing new.
 //
@@ -185,11 +172,11 @@ func IncidentClassName(class string) string {
 
 func specName(spec string) string {
 	switch spec {
-	case "handling":
+	case sla.SpecHandling:
 		return "事件处理"
-	case specAnalysisRemote:
+	case sla.SpecAnalysisRemote:
 		return "事件分析（远程）"
-	case specAnalysisOnsite:
+	case sla.SpecAnalysisOnsite:
 		return "事件分析（现场）"
 	}
 	return ""
@@ -197,13 +184,13 @@ func specName(spec string) string {
 
 func clauseName(clause string) string {
 	switch clause {
-	case "response":
+	case sla.ClauseResponse:
 		return "响应时间"
-	case "handling":
+	case sla.ClauseHandling:
 		return "处理时长"
-	case "effect":
+	case sla.ClauseEffect:
 		return "处置效果"
-	case "assets":
+	case sla.ClauseAssets:
 		return "资产清单提交"
 	}
 	return ""
@@ -255,7 +242,7 @@ func newReportView(in ReportInput) reportView {
 		Symptoms: clean(in.Symptoms), Summary: clean(in.Summary),
 		Containment: cleanAll(in.Containment), Cleaned: cleanAll(in.Cleaned),
 		MalwareRemoved: in.MalwareRemoved, MalwareRemovedText: yesNo(in.MalwareRemoved),
-		ShowCause:         in.Spec == specAnalysisRemote || in.Spec == specAnalysisOnsite,
+		ShowCause:         in.Spec == sla.SpecAnalysisRemote || in.Spec == sla.SpecAnalysisOnsite,
 		CauseUndetermined: in.CauseUndetermined, Cause: clean(in.Cause),
 		Recommendations: cleanAll(in.Recommendations),
 		RefundPercent:   strconv.Itoa(in.RefundPercent) + "%",

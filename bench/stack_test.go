@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/steward-oss/steward/sla"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -28,7 +29,6 @@ import (
 	"github.com/steward-oss/steward/db/dbtest"
 	"github.com/steward-oss/steward/reliability"
 	"github.com/steward-oss/steward/workflows"
-	"github.com/steward-oss/steward/workflows/sos"
 )
 
 // rawTaskQueue is the task queue of the raw SDK side's worker, which runs in the test process.
@@ -191,7 +191,7 @@ func (o order) caseID() string { return workflows.CaseWorkflowID(workflows.Servi
 
 func (o order) purchaseBody() []byte {
 	b, _ := json.Marshal(map[string]any{
-		"order_id": o.ID, "customer_id": "cust-bench", "service": workflows.ServiceSOS, "spec": sos.SpecAnalysisRemote,
+		"order_id": o.ID, "customer_id": "cust-bench", "service": workflows.ServiceSOS, "spec": sla.SpecAnalysisRemote,
 		"quantity": 1, "amount_cents": 500_000, "currency": "CNY", "paid_at": o.PaidAt.UTC().Format(time.RFC3339Nano),
 		"contact": map[string]any{"name": "Bench Bot", "phone": "+86 138 0000 0000", "email": "bot@example.com"},
 	})
@@ -201,7 +201,7 @@ func (o order) purchaseBody() []byte {
 // caseInput is what the API's purchase handler starts the workflow with for o.
 func (o order) caseInput() workflows.CaseInput {
 	return workflows.CaseInput{CaseID: o.caseID(), OrderID: o.ID, CustomerID: "cust-bench", Service: workflows.ServiceSOS,
-		Spec: sos.SpecAnalysisRemote, Quantity: 1, AmountCents: 500_000, Currency: "CNY", PaidAt: o.PaidAt.UTC(),
+		Spec: sla.SpecAnalysisRemote, Quantity: 1, AmountCents: 500_000, Currency: "CNY", PaidAt: o.PaidAt.UTC(),
 		AcceptTimeout: 24 * time.Hour}
 }
 

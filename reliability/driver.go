@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/steward-oss/steward/sla"
 	"io"
 	"net/http"
 	"slices"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/steward-oss/steward/api"
 	"github.com/steward-oss/steward/workflows"
-	"github.com/steward-oss/steward/workflows/sos"
 )
 
 // Client is a marketplace and partner bots talking to one steward API. Every call is retried on a
@@ -123,7 +123,7 @@ type sosStep struct {
 	name, path  string
 	event       workflows.Event
 	marketplace bool
-	body              string
+	body        string
 }
 
 // sosSteps is an SOS case from acceptance to close, in the order the lifecycle takes them.
@@ -156,7 +156,7 @@ func SOSEvents() []string {
 func (c *Client) RunSOS(ctx context.Context, o SOSOrder) (string, error) {
 	caseID := workflows.CaseWorkflowID(workflows.ServiceSOS, o.OrderID)
 	purchase, _ := json.Marshal(map[string]any{
-		"order_id": o.OrderID, "customer_id": "cust-reliability", "service": workflows.ServiceSOS, "spec": sos.SpecAnalysisRemote,
+		"order_id": o.OrderID, "customer_id": "cust-reliability", "service": workflows.ServiceSOS, "spec": sla.SpecAnalysisRemote,
 		"quantity": 1, "amount_cents": o.AmountCents, "currency": "CNY", "paid_at": o.PaidAt.UTC().Format(time.RFC3339),
 		"contact": map[string]any{"name": "Reliability Bot", "phone": "+86 138 0000 0000", "email": "bot@example.com"},
 	})

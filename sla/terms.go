@@ -55,6 +55,16 @@ const ClauseTerm = "term"
 // ClauseCancellation names the refund of a cancelled order in the refunds table.
 const ClauseCancellation = "cancellation"
 
+// SOS specs (服务规格), the spec of an SOS purchase.
+const (
+	// SpecHandling is 事件处理: remote handling, no root-cause analysis.
+	SpecHandling = "handling"
+	// SpecAnalysisRemote is 事件分析(远程): handling and a remote root-cause analysis.
+	SpecAnalysisRemote = "analysis_remote"
+	// SpecAnalysisOnsite is 事件分析(现场): handling and an on-site analysis, by a partner able to go on site.
+	SpecAnalysisOnsite = "analysis_onsite"
+)
+
 // Incident classes (GB/Z 20986-2007) that an SOS confirmation or a Butler incident's classification names.
 const (
 	ClassMalware                = "malware"                 // 有害程序事件

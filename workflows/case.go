@@ -132,6 +132,20 @@ func ValidateCaseInput(in CaseInput) error {
 	return nil
 }
 
+// Continued is a long-running case's start argument: the order, and the state a run that continued as
+// new carries (nil on the first run). It marshals like a CaseInput, which is what the API starts it with.
+type Continued[S any] struct {
+	CaseInput
+	State *S `json:"state,omitempty"`
+}
+
+// Ended is how a long-running case ended: its last stage and final state.
+type Ended[S any] struct {
+	CaseID string `json:"case_id"`
+	Stage  string `json:"stage"`
+	State  S      `json:"state"`
+}
+
 // MaxAmountCents bounds an order's amount (10 billion in the currency's units), far above any real order
 // and far below where refund arithmetic could overflow.
 const MaxAmountCents = 1_000_000_000_000

@@ -72,17 +72,10 @@ const cancelWait = 5 * time.Minute
 
 // Input starts or continues a Security Butler case. It marshals like a CaseInput, which is what the API
 // starts it with; State is set only when a run continues as new.
-type Input struct {
-	workflows.CaseInput
-	State *State `json:"state,omitempty"`
-}
+type Input = workflows.Continued[State]
 
 // Result is how a Security Butler case ended.
-type Result struct {
-	CaseID string `json:"case_id"`
-	Stage  string `json:"stage"`
-	State  State  `json:"state"`
-}
+type Result = workflows.Ended[State]
 
 // State is what continue-as-new carries into the next run: the kernel's core and the subscription's own
 // facts. Requests lists every request with its workflow ID; the open ones (Status open) are still running

@@ -1,14 +1,9 @@
 package butler
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"os"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,8 +13,6 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -27,72 +20,30 @@ import (
 	"github.com/steward-oss/steward/activities"
 	"github.com/steward-oss/steward/sla"
 	"github.com/steward-oss/steward/workflows"
+	"github.com/steward-oss/steward/workflows/casetest"
 )
 
 const caseID = "butler:O-1"
 
-// harness runs a Security Butler case in the time-skipping test environment with recording activity
-// mocks. The case runs as the child of a driver workflow, as on a server: a run that continues as new is
-// followed by the next run under the same workflow ID, its requests still running and reporting to it.
-// The test environment keeps no history, so meter counts each run's events (historyMeter).
+// harness runs a Security Butler case on casetest's harness. The case runs as the child of a driver
+// workflow, as on a server: a run that continues as new is followed by the next run under the same
+// workflow ID, its requests still running and reporting to it. So steps go to the case or to a request by
+// workflow ID (send), not to the driver, the root workflow. The test environment keeps no history, so
+// meter counts each run's events (historyMeter).
 type harness struct {
-	mu       sync.Mutex // activity mocks run on their own goroutines, concurrently
-	t        *testing.T
-	env      *testsuite.TestWorkflowEnvironment
-	partners []string // available, in order of preference
+	*casetest.Harness
 	meter    *historyMeter
-	events   []activities.Event
-	refunds  []activities.RefundRow
-	rows     []activities.CaseRow
-	notes    []activities.NotifyInput
-	docs     []activities.Document
-	emails   []activities.EmailInput
-	results  map[string]error
 	reqViews map[string]RequestView
 }
 
 func newHarness(t *testing.T, start time.Time, partners ...string) *harness {
-	var ts testsuite.WorkflowTestSuite
-	ts.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(testLog(), &slog.HandlerOptions{Level: slog.LevelWarn}))))
-	h := &harness{t: t, env: ts.NewTestWorkflowEnvironment(), partners: partners, meter: &historyMeter{},
-		results: map[string]error{}, reqViews: map[string]RequestView{}}
-	h.env.SetStartTime(start)
-	h.env.SetWorkerOptions(worker.Options{Interceptors: []interceptorT{h.meter}})
-	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "driver"})
-	h.env.RegisterWorkflowWithOptions(driver, workflow.RegisterOptions{Name: "driver"})
-	h.env.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: WorkflowName})
-	h.env.RegisterWorkflowWithOptions(RequestWorkflow, workflow.RegisterOptions{Name: RequestWorkflowName})
-	var a *activities.Activities
-	for _, act := range []any{a.Record, a.Notify, a.ChoosePartner, a.RenderDocument, a.SendEmail} {
-		h.env.RegisterActivity(act)
-	}
-	record := func(f func()) { h.mu.Lock(); defer h.mu.Unlock(); f() }
-	h.env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordInput) error {
-		record(func() {
-			h.events, h.refunds, h.rows = append(h.events, in.Events...), append(h.refunds, in.Refunds...), append(h.rows, in.Case)
-		})
-		return nil
-	})
-	h.env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.NotifyInput) error {
-		record(func() { h.notes = append(h.notes, in) })
-		return nil
-	})
-	h.env.OnActivity(a.RenderDocument, mock.Anything, mock.Anything).Return(func(_ context.Context, d activities.Document) (activities.ReportRef, error) {
-		record(func() { h.docs = append(h.docs, d) })
-		return activities.ReportRef{CaseID: d.CaseID, Version: d.Version}, nil
-	})
-	h.env.OnActivity(a.SendEmail, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.EmailInput) error {
-		record(func() { h.emails = append(h.emails, in) })
-		return nil
-	})
-	h.env.OnActivity(a.ChoosePartner, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChoosePartnerInput) (activities.ChoosePartnerResult, error) {
-		for _, p := range h.partners {
-			if !slices.Contains(in.Exclude, p) {
-				return activities.ChoosePartnerResult{PartnerID: p, PartnerName: p, Capacity: 3}, nil
-			}
-		}
-		return activities.ChoosePartnerResult{}, nil
-	})
+	h := &harness{Harness: casetest.New(t, start, partners,
+		workflows.Registration{Name: "driver", Workflow: driver},
+		workflows.Registration{Name: WorkflowName, Workflow: Workflow},
+		workflows.Registration{Name: RequestWorkflowName, Workflow: RequestWorkflow}),
+		meter: &historyMeter{}, reqViews: map[string]RequestView{}}
+	h.Env.SetWorkerOptions(worker.Options{Interceptors: []interceptorT{h.meter}})
+	h.Env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "driver"})
 	return h
 }
 
@@ -108,47 +59,43 @@ func input(edition string, paid time.Time) Input {
 		Quantity: 1, AmountCents: 2_000_000, Currency: "CNY", PaidAt: paid}}
 }
 
+// run runs the case under the driver to its end.
 func (h *harness) run(in Input) Result {
-	h.t.Helper()
-	h.env.ExecuteWorkflow("driver", in)
-	require.True(h.t, h.env.IsWorkflowCompleted())
-	require.NoError(h.t, h.env.GetWorkflowError())
+	h.T.Helper()
 	var res Result
-	require.NoError(h.t, h.env.GetWorkflowResult(&res))
+	h.Run("driver", in, &res)
 	return res
 }
 
-// at runs fn at start+d.
-func (h *harness) at(d time.Duration, fn func()) { h.env.RegisterDelayedCallback(fn, d) }
-
-// send sends a step to workflow wfID at start+d under the name id; its outcome lands in h.results[id].
+// send sends a step to workflow wfID at start+d under the name id; its outcome lands in h.Results[id].
 func (h *harness) send(d time.Duration, wfID, id string, in workflows.StepInput) string {
-	h.results[id] = errors.New("not sent")
-	h.at(d, func() {
-		in.At = h.env.Now()
-		err := h.env.UpdateWorkflowByID(wfID, workflows.UpdateStep, id, &testsuite.TestUpdateCallback{
+	h.Results[id] = errors.New("not sent")
+	h.At(d, func() {
+		in.At = h.Env.Now()
+		err := h.Env.UpdateWorkflowByID(wfID, workflows.UpdateStep, id, &testsuite.TestUpdateCallback{
 			OnAccept: func() {},
-			OnReject: func(err error) { h.results[id] = err },
+			OnReject: func(err error) { h.Results[id] = err },
 			OnComplete: func(v any, err error) {
-				h.results[id] = err
+				h.Results[id] = err
 				if rv, ok := v.(RequestView); ok {
 					h.reqViews[id] = rv
 				}
 			},
 		}, in)
 		if err != nil {
-			h.results[id] = err
+			h.Results[id] = err
 		}
 	})
 	return id
 }
 
+// partner and market send a step to the case, under the ID "step@d" (casetest's would go to the driver).
 func (h *harness) partner(d time.Duration, partner, step string, payload any) string {
-	return h.send(d, caseID, step+"@"+d.String(), workflows.StepInput{Step: step, Actor: workflows.ActorPartner, PartnerID: partner, ActorName: "eng", Payload: mustJSON(payload)})
+	return h.send(d, caseID, step+"@"+d.String(), workflows.StepInput{Step: step, Actor: workflows.ActorPartner, PartnerID: partner, ActorName: "eng", Payload: casetest.MustJSON(payload)})
 }
 
 func (h *harness) market(d time.Duration, step string, payload any) string {
-	return h.send(d, caseID, step+"@"+d.String(), workflows.StepInput{Step: step, Actor: workflows.ActorMarketplace, Payload: mustJSON(payload)})
+	return h.send(d, caseID, step+"@"+d.String(), workflows.StepInput{Step: step, Actor: workflows.ActorMarketplace, Payload: casetest.MustJSON(payload)})
 }
 
 func (h *harness) ask(d time.Duration, r RequestStepInput) string {
@@ -162,11 +109,11 @@ func (h *harness) req(d time.Duration, rid, step string, in workflows.StepInput)
 }
 
 func (h *harness) rpartner(d time.Duration, rid, step string, payload any) string {
-	return h.req(d, rid, step, workflows.StepInput{Actor: workflows.ActorPartner, PartnerID: "p1", ActorName: "eng", Payload: mustJSON(payload)})
+	return h.req(d, rid, step, workflows.StepInput{Actor: workflows.ActorPartner, PartnerID: "p1", ActorName: "eng", Payload: casetest.MustJSON(payload)})
 }
 
 func (h *harness) urgency(d time.Duration, rid, urgency string) string {
-	return h.req(d, rid, StepUrgency, workflows.StepInput{Actor: workflows.ActorMarketplace, Payload: mustJSON(UrgencyInput{Urgency: urgency})})
+	return h.req(d, rid, StepUrgency, workflows.StepInput{Actor: workflows.ActorMarketplace, Payload: casetest.MustJSON(UrgencyInput{Urgency: urgency})})
 }
 
 // onboard accepts, contacts and agrees the plan within the first hour.
@@ -175,15 +122,6 @@ func (h *harness) onboard() {
 	h.partner(30*time.Minute, "p1", workflows.StepContact, ContactInput{Note: "WeChat group opened"})
 	h.partner(50*time.Minute, "p1", workflows.StepPlan, PlanInput{Summary: "key business: the shop", Items: []string{"WAF policy", "host baseline"}})
 }
-
-func (h *harness) requireOK(ids ...string) {
-	h.t.Helper()
-	for _, id := range ids {
-		require.NoError(h.t, h.results[id], id)
-	}
-}
-
-func (h *harness) eventNames() []workflows.Event { return names(h.events) }
 
 func names(events []activities.Event) []workflows.Event {
 	out := make([]workflows.Event, len(events))
@@ -196,7 +134,7 @@ func names(events []activities.Event) []workflows.Event {
 // requestEvents are the timeline lines a request reported.
 func (h *harness) requestEvents(rid string) []activities.Event {
 	var out []activities.Event
-	for _, e := range h.events {
+	for _, e := range h.Events() {
 		if strings.HasPrefix(e.Key, RequestWorkflowID(caseID, rid)+"/") {
 			out = append(out, e)
 		}
@@ -205,7 +143,7 @@ func (h *harness) requestEvents(rid string) []activities.Event {
 }
 
 func (h *harness) eventAtKey(key string) (time.Time, bool) {
-	for _, e := range h.events {
+	for _, e := range h.Events() {
 		if e.Key == key {
 			return e.At, true
 		}
@@ -215,16 +153,6 @@ func (h *harness) eventAtKey(key string) (time.Time, bool) {
 
 func (h *harness) requestBreachAt(rid, clause string) (time.Time, bool) {
 	return h.eventAtKey(RequestWorkflowID(caseID, rid) + "/breach/" + clause)
-}
-
-func (h *harness) countNotes(prefix string) int {
-	n := 0
-	for _, m := range h.notes {
-		if strings.HasPrefix(m.Message.Title, prefix) {
-			n++
-		}
-	}
-	return n
 }
 
 func findRequest(t *testing.T, st State, id string) Request {
@@ -248,35 +176,6 @@ func count(events []workflows.Event, name workflows.Event) int {
 	return n
 }
 
-func cst(y int, m time.Month, d, h int) time.Time { return time.Date(y, m, d, h, 0, 0, 0, sla.China) }
-
-func rejectionType(err error) string {
-	var ae *temporal.ApplicationError
-	if errors.As(err, &ae) {
-		return ae.Type()
-	}
-	return ""
-}
-
-func slaEntry(t *testing.T, entries []workflows.SLAEntry, clause string) workflows.SLAEntry {
-	t.Helper()
-	for _, e := range entries {
-		if e.Clause == clause {
-			return e
-		}
-	}
-	t.Fatalf("no %s clause in %+v", clause, entries)
-	return workflows.SLAEntry{}
-}
-
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
 func yes() *bool { b := true; return &b }
 func no() *bool  { b := false; return &b }
 
@@ -285,9 +184,9 @@ func TestButlerTermEnd(t *testing.T) {
 		edition    string
 		paid, want time.Time
 	}{
-		{sla.EditionEscort, cst(2026, 3, 2, 10), cst(2027, 3, 2, 10)},
-		{sla.EditionEmergency, cst(2026, 3, 2, 10), cst(2026, 3, 17, 10)},
-		{sla.EditionEnterprise, time.Date(2025, 12, 31, 20, 0, 0, 0, time.UTC), cst(2027, 1, 1, 4)},
+		{sla.EditionEscort, casetest.CST(2026, 3, 2, 10), casetest.CST(2027, 3, 2, 10)},
+		{sla.EditionEmergency, casetest.CST(2026, 3, 2, 10), casetest.CST(2026, 3, 17, 10)},
+		{sla.EditionEnterprise, time.Date(2025, 12, 31, 20, 0, 0, 0, time.UTC), casetest.CST(2027, 1, 1, 4)},
 	} {
 		if got := sla.ButlerTermEnd(tt.edition, tt.paid); !got.Equal(tt.want) {
 			t.Errorf("ButlerTermEnd(%s, %v) = %v; want %v", tt.edition, tt.paid, got.In(sla.China), tt.want)
@@ -296,23 +195,23 @@ func TestButlerTermEnd(t *testing.T) {
 }
 
 func TestButlerRejectsUnknownEdition(t *testing.T) {
-	h := newHarness(t, cst(2026, 3, 2, 10), "p1")
-	h.env.ExecuteWorkflow("driver", input("gold", cst(2026, 3, 2, 10)))
-	assert.Equal(t, workflows.RejectInvalid, rejectionType(h.env.GetWorkflowError()))
+	h := newHarness(t, casetest.CST(2026, 3, 2, 10), "p1")
+	h.Execute("driver", input("gold", casetest.CST(2026, 3, 2, 10)))
+	assert.Equal(t, workflows.RejectInvalid, casetest.RejectionType(h.Env.GetWorkflowError()))
 }
 
 // TestButlerOnboardingContact: the 5x8 contact clock runs 1 working day from payment, across a weekend:
 // paid Friday 16:00 → due Monday 16:00. A late contact is recorded and alerted, with no refund.
 func TestButlerOnboardingContact(t *testing.T) {
-	paid := cst(2026, 3, 6, 16) // a Friday
-	due := cst(2026, 3, 9, 16)
+	paid := casetest.CST(2026, 3, 6, 16) // a Friday
+	due := casetest.CST(2026, 3, 9, 16)
 	tests := []struct {
 		name      string
 		contactAt time.Time
 		breached  bool
 	}{
-		{"met on Monday", cst(2026, 3, 9, 15), false},
-		{"breached on Monday", cst(2026, 3, 9, 17), true},
+		{"met on Monday", casetest.CST(2026, 3, 9, 15), false},
+		{"breached on Monday", casetest.CST(2026, 3, 9, 17), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -321,7 +220,7 @@ func TestButlerOnboardingContact(t *testing.T) {
 			h.partner(tt.contactAt.Sub(paid), "p1", workflows.StepContact, ContactInput{Note: "called"})
 			h.partner(tt.contactAt.Sub(paid)+time.Hour, "p1", workflows.StepPlan, PlanInput{Summary: "plan", Items: []string{"a"}})
 			res := h.run(input(sla.EditionEscort, paid))
-			for id, err := range h.results {
+			for id, err := range h.Results {
 				require.NoError(t, err, id)
 			}
 			c := res.State.Core.Clocks.Clocks[0]
@@ -331,16 +230,16 @@ func TestButlerOnboardingContact(t *testing.T) {
 			if tt.breached {
 				// The watch raises a breach one sla.Resolution after the due instant (a step at it meets).
 				at, ok := h.eventAtKey(caseID + "/breach/" + sla.ClauseOnboardingContact)
-				require.True(t, ok, "no breach in %v", h.eventNames())
+				require.True(t, ok, "no breach in %v", h.EventNames())
 				assert.True(t, at.Equal(due.Add(sla.Resolution)), "breach at %v", at.In(sla.China))
-				assert.Equal(t, 1, h.countNotes("安全管家 onboarding_contact clause breached"))
+				assert.Equal(t, 1, h.CountNotes("安全管家 onboarding_contact clause breached"))
 			} else {
-				assert.NotContains(t, h.eventNames(), workflows.EventSLABreached)
+				assert.NotContains(t, h.EventNames(), workflows.EventSLABreached)
 			}
-			assert.Empty(t, h.refunds)
+			assert.Empty(t, h.Refunds())
 			assert.Equal(t, workflows.Refund{}, res.State.Core.Refund)
 			assert.Equal(t, workflows.StageClosed, res.Stage)
-			assert.True(t, h.env.Now().Equal(cst(2027, 3, 6, 16)), "closed at %v", h.env.Now().In(sla.China))
+			assert.True(t, h.Env.Now().Equal(casetest.CST(2027, 3, 6, 16)), "closed at %v", h.Env.Now().In(sla.China))
 		})
 	}
 }
@@ -348,7 +247,7 @@ func TestButlerOnboardingContact(t *testing.T) {
 // TestButlerIncident: urgent incidents respond in 15 minutes, met or breached; the whole incident flow
 // renders the 《应急报告》 and closes the request; the case's details follow it.
 func TestButlerIncident(t *testing.T) {
-	paid := cst(2026, 3, 2, 10)
+	paid := casetest.CST(2026, 3, 2, 10)
 	base := 2 * time.Hour
 	t.Run("met, full flow", func(t *testing.T) {
 		h := newHarness(t, paid, "p1")
@@ -374,27 +273,27 @@ func TestButlerIncident(t *testing.T) {
 		}
 		early := h.rpartner(base+5*time.Minute, "inc-1", StepRestore, SummaryInput{Summary: "x"}) // out of order
 		res := h.run(input(sla.EditionEnterprise, paid))
-		h.requireOK(ids...)
-		assert.Equal(t, workflows.RejectConflict, rejectionType(h.results[early]))
+		h.RequireOK(ids...)
+		assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results[early]))
 		r := findRequest(t, res.State, "inc-1")
 		assert.Equal(t, workflows.StatusClosed, r.Status)
-		assert.Equal(t, "resolved", r.Outcome)
+		assert.Equal(t, OutcomeResolved, r.Outcome)
 		assert.Equal(t, "upload vulnerability in the CMS", r.Cause)
 		assert.False(t, r.Breached)
 		require.Len(t, r.SLA, 1)
 		assert.Equal(t, sla.ClauseIncidentUrgent, r.SLA[0].Clause)
 		assert.True(t, r.SLA[0].DueAt.Equal(paid.Add(base+15*time.Minute)))
-		require.Len(t, h.docs, 1)
-		assert.Equal(t, "incident_report", h.docs[0].Kind)
-		assert.Equal(t, "应急报告", h.docs[0].Title)
-		assert.Equal(t, caseID, h.docs[0].CaseID)
+		require.Len(t, h.Docs(), 1)
+		assert.Equal(t, "incident_report", h.Docs()[0].Kind)
+		assert.Equal(t, "应急报告", h.Docs()[0].Title)
+		assert.Equal(t, caseID, h.Docs()[0].CaseID)
 		// Responding after 10 of 15 minutes passed the 50% warning.
 		assert.Equal(t, []workflows.Event{workflows.EventRequestOpened, workflows.EventSLAAtRisk, workflows.EventResponded,
 			workflows.EventClassified, workflows.EventContained, workflows.EventEliminated, workflows.EventRestored,
 			workflows.EventHardeningAdvised, workflows.EventReassessed, workflows.EventReportSubmitted, workflows.EventFollowedUp},
 			names(h.requestEvents("inc-1")))
 		// Every row written is the case's: the request writes no projection of its own.
-		for _, row := range h.rows {
+		for _, row := range h.Rows() {
 			require.Equal(t, caseID, row.CaseID)
 		}
 	})
@@ -404,13 +303,13 @@ func TestButlerIncident(t *testing.T) {
 		h.ask(base, RequestStepInput{Kind: sla.RequestIncident, Summary: "DDoS", Urgency: sla.UrgencyUrgent})
 		late := h.rpartner(base+20*time.Minute, "inc-1", StepRespond, RespondInput{})
 		res := h.run(input(sla.EditionEscort, paid))
-		h.requireOK(late)
+		h.RequireOK(late)
 		at, ok := h.requestBreachAt("inc-1", sla.ClauseIncidentUrgent)
-		require.True(t, ok, "no breach in %v", h.eventNames())
+		require.True(t, ok, "no breach in %v", h.EventNames())
 		assert.True(t, at.Equal(paid.Add(base+15*time.Minute+sla.Resolution)), "breach at %v", at.In(sla.China))
 		assert.True(t, findRequest(t, res.State, "inc-1").Breached)
-		assert.Equal(t, 1, h.countNotes("Butler inc-1 incident_urgent clause breached"))
-		assert.Empty(t, h.refunds)
+		assert.Equal(t, 1, h.CountNotes("Butler inc-1 incident_urgent clause breached"))
+		assert.Empty(t, h.Refunds())
 		assert.Equal(t, 2, count(names(h.requestEvents("inc-1")), workflows.EventSLAAtRisk))
 	})
 }
@@ -418,7 +317,7 @@ func TestButlerIncident(t *testing.T) {
 // TestButlerUrgencyRetarget: raising and lowering an incident's urgency re-targets its response clock
 // with the elapsed time carried.
 func TestButlerUrgencyRetarget(t *testing.T) {
-	paid := cst(2026, 3, 2, 10)
+	paid := casetest.CST(2026, 3, 2, 10)
 	base := 2 * time.Hour
 	t.Run("normal to urgent after 20 minutes: breached at once", func(t *testing.T) {
 		h := newHarness(t, paid, "p1")
@@ -428,8 +327,8 @@ func TestButlerUrgencyRetarget(t *testing.T) {
 		same := h.urgency(base+21*time.Minute, "inc-1", sla.UrgencyUrgent)
 		h.rpartner(base+25*time.Minute, "inc-1", StepRespond, RespondInput{})
 		res := h.run(input(sla.EditionEscort, paid))
-		h.requireOK(up)
-		assert.Equal(t, workflows.RejectConflict, rejectionType(h.results[same]))
+		h.RequireOK(up)
+		assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results[same]))
 		at, ok := h.requestBreachAt("inc-1", sla.ClauseIncidentUrgent)
 		require.True(t, ok)
 		assert.True(t, at.Equal(paid.Add(base+20*time.Minute)), "breach at %v", at.In(sla.China))
@@ -455,7 +354,7 @@ func TestButlerUrgencyRetarget(t *testing.T) {
 		down := h.urgency(base+10*time.Minute, "inc-1", sla.UrgencyNormal)
 		resp := h.rpartner(base+40*time.Minute, "inc-1", StepRespond, RespondInput{})
 		res := h.run(input(sla.EditionEscort, paid))
-		h.requireOK(down, resp)
+		h.RequireOK(down, resp)
 		_, breached := h.requestBreachAt("inc-1", sla.ClauseIncidentNormal)
 		assert.False(t, breached)
 		r := findRequest(t, res.State, "inc-1")
@@ -468,7 +367,7 @@ func TestButlerUrgencyRetarget(t *testing.T) {
 // TestButlerVulnerability: high 15 min, medium 1 h, low 4 h response, met and breached; the full VLM
 // flow with a failed retest; a severity change on verify judges the response against the new target.
 func TestButlerVulnerability(t *testing.T) {
-	paid := cst(2026, 3, 2, 10)
+	paid := casetest.CST(2026, 3, 2, 10)
 	base := 2 * time.Hour
 	for _, tt := range []struct {
 		severity, clause string
@@ -521,9 +420,9 @@ func TestButlerVulnerability(t *testing.T) {
 			ids = append(ids, h.rpartner(base+time.Duration(i+1)*10*time.Minute, "vul-1", s.step, s.payload))
 		}
 		res := h.run(input(sla.EditionEnterprise, paid))
-		h.requireOK(ids...)
+		h.RequireOK(ids...)
 		r := findRequest(t, res.State, "vul-1")
-		assert.Equal(t, "fixed", r.Outcome)
+		assert.Equal(t, OutcomeFixed, r.Outcome)
 		assert.Equal(t, RequestDone, r.Stage)
 		assert.Contains(t, names(h.requestEvents("vul-1")), workflows.EventRetestFailed)
 	})
@@ -536,7 +435,7 @@ func TestButlerVulnerability(t *testing.T) {
 		h.rpartner(base+30*time.Minute, "vul-1", StepImpact, ImpactInput{Scope: "search page"})
 		h.rpartner(base+40*time.Minute, "vul-1", StepVerify, VerifyInput{Exists: no()})
 		res := h.run(input(sla.EditionEnterprise, paid))
-		assert.Equal(t, "not_present", findRequest(t, res.State, "vul-1").Outcome)
+		assert.Equal(t, OutcomeNotPresent, findRequest(t, res.State, "vul-1").Outcome)
 	})
 	t.Run("verified high after a 30-minute response to a low", func(t *testing.T) {
 		h := newHarness(t, paid, "p1")
@@ -547,7 +446,7 @@ func TestButlerVulnerability(t *testing.T) {
 		h.rpartner(base+50*time.Minute, "vul-1", StepImpact, ImpactInput{Scope: "cache host"})
 		verify := h.rpartner(base+60*time.Minute, "vul-1", StepVerify, VerifyInput{Exists: yes(), Severity: sla.SeverityHigh})
 		res := h.run(input(sla.EditionEnterprise, paid))
-		h.requireOK(verify)
+		h.RequireOK(verify)
 		r := findRequest(t, res.State, "vul-1")
 		assert.Equal(t, sla.SeverityHigh, r.Severity)
 		assert.Equal(t, sla.ClauseVulnHigh, r.SLA[0].Clause)
@@ -574,7 +473,7 @@ func TestButlerVulnerability(t *testing.T) {
 // TestButlerConsulting: architecture consulting responds within 1 hour; a request still open at the end
 // of the term is cancelled.
 func TestButlerConsulting(t *testing.T) {
-	paid := cst(2026, 3, 2, 10)
+	paid := casetest.CST(2026, 3, 2, 10)
 	h := newHarness(t, paid, "p1")
 	h.onboard()
 	h.ask(2*time.Hour, RequestStepInput{Kind: sla.RequestConsulting, Summary: "how to segment the DB network"})
@@ -582,25 +481,25 @@ func TestButlerConsulting(t *testing.T) {
 	h.rpartner(2*time.Hour+50*time.Minute, "con-1", StepRespond, RespondInput{})
 	answer := h.rpartner(2*time.Hour+55*time.Minute, "con-1", StepAnswer, SummaryInput{Summary: "put the DB in its own VPC subnet"})
 	var view workflows.CaseView
-	h.at(4*time.Hour+time.Minute, func() {
-		v, err := h.env.QueryWorkflowByID(caseID, workflows.QueryCaseView)
+	h.At(4*time.Hour+time.Minute, func() {
+		v, err := h.Env.QueryWorkflowByID(caseID, workflows.QueryCaseView)
 		require.NoError(t, err)
 		require.NoError(t, v.Get(&view))
 	})
 	res := h.run(input(sla.EditionEscort, paid))
 	assert.Equal(t, StageService, view.Stage)
-	assert.Equal(t, workflows.SLABreached, slaEntry(t, view.SLA, "con-2/"+sla.ClauseArchitectureConsulting).Status)
-	assert.Equal(t, workflows.SLAOnTrack, slaEntry(t, view.SLA, "con-1/"+sla.ClauseArchitectureConsulting).Status)
-	assert.Equal(t, workflows.SLAOnTrack, slaEntry(t, view.SLA, sla.ClauseOnboardingContact).Status)
+	assert.Equal(t, workflows.SLABreached, casetest.SLAEntry(t, view.SLA, "con-2/"+sla.ClauseArchitectureConsulting).Status)
+	assert.Equal(t, workflows.SLAOnTrack, casetest.SLAEntry(t, view.SLA, "con-1/"+sla.ClauseArchitectureConsulting).Status)
+	assert.Equal(t, workflows.SLAOnTrack, casetest.SLAEntry(t, view.SLA, sla.ClauseOnboardingContact).Status)
 	details, err := json.Marshal(view.Details)
 	require.NoError(t, err)
 	assert.Contains(t, string(details), `"id":"con-2"`)
 	assert.Contains(t, string(details), `"runs":1`)
-	h.requireOK(answer)
+	h.RequireOK(answer)
 	c1 := findRequest(t, res.State, "con-1")
 	assert.Equal(t, sla.ClauseArchitectureConsulting, c1.SLA[0].Clause)
 	assert.False(t, c1.Breached)
-	assert.Equal(t, "answered", c1.Outcome)
+	assert.Equal(t, OutcomeAnswered, c1.Outcome)
 	c2 := findRequest(t, res.State, "con-2")
 	assert.True(t, c2.Breached)
 	at, ok := h.requestBreachAt("con-2", sla.ClauseArchitectureConsulting)
@@ -608,16 +507,16 @@ func TestButlerConsulting(t *testing.T) {
 	assert.True(t, at.Equal(paid.Add(4*time.Hour+sla.Resolution)))
 	assert.Equal(t, OutcomeCancelled, c2.Outcome)
 	assert.Equal(t, workflows.StatusClosed, c2.Status)
-	assert.Contains(t, h.eventNames(), workflows.EventRequestCancelled)
+	assert.Contains(t, h.EventNames(), workflows.EventRequestCancelled)
 	// The cancelled request reported before the case closed, right at the end of the term.
-	assert.True(t, h.env.Now().Equal(sla.ButlerTermEnd(sla.EditionEscort, paid)), "closed at %v", h.env.Now().In(sla.China))
+	assert.True(t, h.Env.Now().Equal(sla.ButlerTermEnd(sla.EditionEscort, paid)), "closed at %v", h.Env.Now().In(sla.China))
 }
 
 // TestButlerEmergency: 15-minute response whatever the urgency; resolved within 5 natural days; a
 // recurrence inside the 15 days is handled again without a new purchase; after them a new purchase is
 // needed; no vulnerabilities or consulting.
 func TestButlerEmergency(t *testing.T) {
-	paid := cst(2026, 3, 2, 10)
+	paid := casetest.CST(2026, 3, 2, 10)
 	day := sla.Day
 	incident := func(h *harness, rid string, start, restoreAt time.Duration) []string {
 		var ids []string
@@ -653,15 +552,15 @@ func TestButlerEmergency(t *testing.T) {
 		ids = append(ids, incident(h, "inc-2", 10*day, 3*time.Hour)...)
 		after := h.ask(15*day, RequestStepInput{Kind: sla.RequestIncident, RecurrenceOf: "inc-1"})
 		res := h.run(input(sla.EditionEmergency, paid))
-		h.requireOK(first, recur)
-		h.requireOK(ids...)
-		assert.ErrorContains(t, h.results[second], "a new incident needs a new purchase")
-		assert.ErrorContains(t, h.results[vuln], "no vulnerability handling")
-		assert.ErrorContains(t, h.results[cons], "no architecture consulting")
-		assert.Equal(t, workflows.RejectConflict, rejectionType(h.results[urg]))
-		assert.ErrorContains(t, h.results[insp], "no daily inspection")
-		assert.Equal(t, workflows.RejectConflict, rejectionType(h.results[after]))
-		assert.ErrorContains(t, h.results[after], "the 15-day guarantee ended on 2026-03-17; a new purchase is needed")
+		h.RequireOK(first, recur)
+		h.RequireOK(ids...)
+		assert.ErrorContains(t, h.Results[second], "a new incident needs a new purchase")
+		assert.ErrorContains(t, h.Results[vuln], "no vulnerability handling")
+		assert.ErrorContains(t, h.Results[cons], "no architecture consulting")
+		assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results[urg]))
+		assert.ErrorContains(t, h.Results[insp], "no daily inspection")
+		assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results[after]))
+		assert.ErrorContains(t, h.Results[after], "the 15-day guarantee ended on 2026-03-17; a new purchase is needed")
 
 		inc1 := findRequest(t, res.State, "inc-1")
 		assert.Equal(t, sla.ClauseIncidentUrgent, inc1.SLA[0].Clause, "15 minutes whatever the urgency")
@@ -671,13 +570,13 @@ func TestButlerEmergency(t *testing.T) {
 		assert.False(t, inc1.Breached)
 		inc2 := findRequest(t, res.State, "inc-2")
 		assert.Equal(t, "inc-1", inc2.RecurrenceOf)
-		assert.Equal(t, "resolved", inc2.Outcome)
+		assert.Equal(t, OutcomeResolved, inc2.Outcome)
 		assert.Contains(t, inc2.Summary, "recurrence of inc-1")
 		assert.Contains(t, h.requestEvents("inc-2")[0].Detail, "cause: weak Redis password")
-		require.Len(t, h.docs, 2)
-		assert.Equal(t, []int{1, 2}, []int{h.docs[0].Version, h.docs[1].Version})
+		require.Len(t, h.Docs(), 2)
+		assert.Equal(t, []int{1, 2}, []int{h.Docs()[0].Version, h.Docs()[1].Version})
 		assert.Equal(t, workflows.StageClosed, res.Stage)
-		assert.True(t, h.env.Now().Equal(cst(2026, 3, 17, 10)))
+		assert.True(t, h.Env.Now().Equal(casetest.CST(2026, 3, 17, 10)))
 	})
 	t.Run("not resolved within 5 days", func(t *testing.T) {
 		h := newHarness(t, paid, "p1")
@@ -685,7 +584,7 @@ func TestButlerEmergency(t *testing.T) {
 		h.ask(time.Hour, RequestStepInput{Kind: sla.RequestIncident, Summary: "ransomware"})
 		ids := incident(h, "inc-1", time.Hour, 6*day)
 		res := h.run(input(sla.EditionEmergency, paid))
-		h.requireOK(ids...)
+		h.RequireOK(ids...)
 		at, ok := h.requestBreachAt("inc-1", sla.ClauseIncidentResolve)
 		require.True(t, ok)
 		assert.True(t, at.Equal(paid.Add(time.Hour+5*day+sla.Resolution)), "breach at %v", at.In(sla.China))
@@ -697,7 +596,7 @@ func TestButlerEmergency(t *testing.T) {
 
 // TestButlerProfessional: servers bind irreversibly; the monthly report is e-mailed to the recipients.
 func TestButlerProfessional(t *testing.T) {
-	paid := cst(2026, 3, 2, 10)
+	paid := casetest.CST(2026, 3, 2, 10)
 	h := newHarness(t, paid, "p1")
 	h.onboard()
 	bind1 := h.market(2*time.Hour, StepServers, ServersInput{Bind: []string{"i-web1", "i-db1"}})
@@ -705,61 +604,61 @@ func TestButlerProfessional(t *testing.T) {
 	unbind := h.market(4*time.Hour, StepServers, ServersInput{Unbind: []string{"i-web1"}})
 	named := h.market(5*time.Hour, StepRecipients, RecipientsInput{Emails: []string{"ops@example.com", "Bob <bob@example.com>"}})
 	plain := h.market(6*time.Hour, StepRecipients, RecipientsInput{Emails: []string{"ops@example.com", "sec@example.com"}})
-	report := h.partner(cst(2026, 4, 2, 15).Sub(paid), "p1", workflows.StepReport, ReportInput{Period: "2026-03", Summary: "quiet month", Items: []string{"2 vulns fixed"}})
+	report := h.partner(casetest.CST(2026, 4, 2, 15).Sub(paid), "p1", workflows.StepReport, ReportInput{Period: "2026-03", Summary: "quiet month", Items: []string{"2 vulns fixed"}})
 	res := h.run(input(sla.EditionProfessional, paid))
-	h.requireOK(bind1, bind2, plain, report)
-	assert.ErrorContains(t, h.results[unbind], "server binding cannot be undone (SPEC)")
-	assert.Equal(t, workflows.RejectConflict, rejectionType(h.results[unbind]))
-	assert.Equal(t, workflows.RejectInvalid, rejectionType(h.results[named]))
+	h.RequireOK(bind1, bind2, plain, report)
+	assert.ErrorContains(t, h.Results[unbind], "server binding cannot be undone (SPEC)")
+	assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results[unbind]))
+	assert.Equal(t, workflows.RejectInvalid, casetest.RejectionType(h.Results[named]))
 	assert.Equal(t, []string{"i-web1", "i-db1", "i-cache1"}, res.State.Servers)
 
-	require.Len(t, h.emails, 1)
-	m := h.emails[0]
+	require.Len(t, h.Emails(), 1)
+	m := h.Emails()[0]
 	assert.Equal(t, []string{"ops@example.com", "sec@example.com"}, m.To)
 	assert.Equal(t, caseID, m.CaseID)
 	assert.Contains(t, m.Subject, "2026-03")
 	assert.Contains(t, m.Text, "quiet month")
 	assert.Contains(t, m.HTML, "<li>2 vulns fixed</li>")
-	assert.Contains(t, h.eventNames(), workflows.EventReportEmailed)
+	assert.Contains(t, h.EventNames(), workflows.EventReportEmailed)
 	require.Len(t, res.State.Reports, 1)
 	assert.Equal(t, m.To, res.State.Reports[0].EmailedTo)
-	require.Len(t, h.docs, 1)
-	assert.Equal(t, "service_report", h.docs[0].Kind)
+	require.Len(t, h.Docs(), 1)
+	assert.Equal(t, "service_report", h.Docs()[0].Kind)
 	// Report 1 came in time; every later month due inside the term is missing and alerted 3 days after
 	// it fell due (the 12th would fall due after the term).
 	assert.Equal(t, []int{2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, res.State.Overdue)
 	var overdue []time.Time
-	for _, e := range h.events {
+	for _, e := range h.Events() {
 		if e.Event == string(workflows.EventReportOverdue) {
 			overdue = append(overdue, e.At)
 		}
 	}
 	require.NotEmpty(t, overdue)
-	assert.True(t, overdue[0].Equal(cst(2026, 5, 5, 10).Add(50*time.Minute)), "first overdue alert at %v", overdue[0].In(sla.China))
+	assert.True(t, overdue[0].Equal(casetest.CST(2026, 5, 5, 10).Add(50*time.Minute)), "first overdue alert at %v", overdue[0].In(sla.China))
 }
 
 // TestButlerNotProfessional: binding servers and e-mail recipients belong to the professional edition.
 func TestButlerNotProfessional(t *testing.T) {
-	paid := cst(2026, 3, 2, 10)
+	paid := casetest.CST(2026, 3, 2, 10)
 	h := newHarness(t, paid, "p1")
 	h.onboard()
 	servers := h.market(2*time.Hour, StepServers, ServersInput{Bind: []string{"i-web1"}})
 	recipients := h.market(3*time.Hour, StepRecipients, RecipientsInput{Emails: []string{"ops@example.com"}})
-	h.partner(cst(2026, 4, 2, 15).Sub(paid), "p1", workflows.StepReport, ReportInput{Period: "2026-03", Summary: "quiet"})
+	h.partner(casetest.CST(2026, 4, 2, 15).Sub(paid), "p1", workflows.StepReport, ReportInput{Period: "2026-03", Summary: "quiet"})
 	h.run(input(sla.EditionEnterprise, paid))
-	assert.Equal(t, workflows.RejectConflict, rejectionType(h.results[servers]))
-	assert.Equal(t, workflows.RejectConflict, rejectionType(h.results[recipients]))
-	assert.Empty(t, h.emails)
+	assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results[servers]))
+	assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results[recipients]))
+	assert.Empty(t, h.Emails())
 }
 
 // TestButlerInspection: a daily inspection's finding opens a vulnerability request; the same day twice
 // is refused.
 func TestButlerInspection(t *testing.T) {
-	paid := cst(2026, 3, 2, 10)
+	paid := casetest.CST(2026, 3, 2, 10)
 	h := newHarness(t, paid, "p1")
 	h.onboard()
 	early := h.partner(40*time.Minute, "p1", StepInspection, InspectionInput{Date: "2026-03-02", Checks: []InspectionCheck{{Item: InspectHosts, OK: true}}})
-	at := cst(2026, 3, 3, 18).Sub(paid)
+	at := casetest.CST(2026, 3, 3, 18).Sub(paid)
 	ok := h.partner(at, "p1", StepInspection, InspectionInput{Date: "2026-03-03",
 		Checks: []InspectionCheck{
 			{Item: InspectSecurityProducts, OK: true}, {Item: InspectNetwork, OK: true},
@@ -773,10 +672,10 @@ func TestButlerInspection(t *testing.T) {
 	bad := h.partner(at+2*time.Hour, "p1", StepInspection, InspectionInput{Date: "2026-03-04", Checks: []InspectionCheck{{Item: "coffee", OK: true}}})
 	h.rpartner(at+10*time.Minute, "vul-1", StepRespond, RespondInput{Note: "closing 3389"})
 	res := h.run(input(sla.EditionEscort, paid))
-	h.requireOK(ok)
-	assert.Equal(t, workflows.RejectConflict, rejectionType(h.results[early]), "inspections start after the plan")
-	assert.Equal(t, workflows.RejectConflict, rejectionType(h.results[again]))
-	assert.Equal(t, workflows.RejectInvalid, rejectionType(h.results[bad]))
+	h.RequireOK(ok)
+	assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results[early]), "inspections start after the plan")
+	assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results[again]))
+	assert.Equal(t, workflows.RejectInvalid, casetest.RejectionType(h.Results[bad]))
 	require.Len(t, res.State.Inspections, 1)
 	assert.Equal(t, []string{"vul-1"}, res.State.Inspections[0].Opened)
 	v := findRequest(t, res.State, "vul-1")
@@ -791,17 +690,17 @@ func TestButlerInspection(t *testing.T) {
 // open; the request reports to the next run, which carries the state: partner, plan, requests, the
 // timeline sequence. (The old case waited for no request to be open, which a busy subscription never is.)
 func TestButlerContinueAsNew(t *testing.T) {
-	paid := cst(2026, 3, 2, 10)
+	paid := casetest.CST(2026, 3, 2, 10)
 	h := newHarness(t, paid, "p1")
 	h.onboard()
 	h.ask(2*time.Hour, RequestStepInput{Kind: sla.RequestConsulting, Summary: "zero trust?"})
-	h.at(2*time.Hour+time.Minute, func() { h.meter.force(workflows.DefaultHistoryLimit) })
+	h.At(2*time.Hour+time.Minute, func() { h.meter.force(workflows.DefaultHistoryLimit) })
 	respond := h.rpartner(2*time.Hour+10*time.Minute, "con-1", StepRespond, RespondInput{})
 	answer := h.rpartner(2*time.Hour+20*time.Minute, "con-1", StepAnswer, SummaryInput{Summary: "start with SSO"})
 	inc := h.ask(3*time.Hour, RequestStepInput{Kind: sla.RequestIncident, Summary: "defacement", Urgency: sla.UrgencyUrgent})
 	respond2 := h.rpartner(3*time.Hour+5*time.Minute, "inc-2", StepRespond, RespondInput{})
 	res := h.run(input(sla.EditionEnterprise, paid))
-	h.requireOK(respond, answer, inc, respond2)
+	h.RequireOK(respond, answer, inc, respond2)
 
 	runs := h.meter.snapshot()
 	require.Len(t, runs, 2)
@@ -813,11 +712,11 @@ func TestButlerContinueAsNew(t *testing.T) {
 	assert.Equal(t, "p1", res.State.Core.PartnerID)
 	require.NotNil(t, res.State.Plan)
 	assert.Equal(t, 3, res.State.NextRequest)
-	assert.Equal(t, "answered", findRequest(t, res.State, "con-1").Outcome)
+	assert.Equal(t, OutcomeAnswered, findRequest(t, res.State, "con-1").Outcome)
 	assert.False(t, findRequest(t, res.State, "inc-2").Breached)
-	assert.Equal(t, 1, count(h.eventNames(), workflows.EventCaseOpened))
+	assert.Equal(t, 1, count(h.EventNames(), workflows.EventCaseOpened))
 	keys := map[string]bool{}
-	for _, e := range h.events {
+	for _, e := range h.Events() {
 		assert.False(t, keys[e.Key], "timeline key %s written twice", e.Key)
 		keys[e.Key] = true
 	}
@@ -826,19 +725,19 @@ func TestButlerContinueAsNew(t *testing.T) {
 // TestButlerRequestBeforeAcceptance: a request opened while the case waits for a partner runs its clock
 // from receipt; the partner who accepts handles it; a foreign partner is refused.
 func TestButlerRequestBeforeAcceptance(t *testing.T) {
-	paid := cst(2026, 3, 2, 10)
+	paid := casetest.CST(2026, 3, 2, 10)
 	h := newHarness(t, paid, "p1")
 	h.ask(10*time.Second, RequestStepInput{Kind: sla.RequestIncident, Summary: "site down, defaced", Urgency: sla.UrgencyUrgent})
 	noUrgency := h.ask(20*time.Second, RequestStepInput{Kind: sla.RequestIncident, Summary: "x"})
 	tooEarly := h.rpartner(30*time.Second, "inc-1", StepRespond, RespondInput{})
 	h.partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
-	foreign := h.req(2*time.Minute, "inc-1", StepRespond, workflows.StepInput{Actor: workflows.ActorPartner, PartnerID: "p2", Payload: mustJSON(RespondInput{})})
+	foreign := h.req(2*time.Minute, "inc-1", StepRespond, workflows.StepInput{Actor: workflows.ActorPartner, PartnerID: "p2", Payload: casetest.MustJSON(RespondInput{})})
 	ok := h.rpartner(3*time.Minute, "inc-1", StepRespond, RespondInput{Note: "calling"})
 	res := h.run(input(sla.EditionEscort, paid))
-	assert.Equal(t, workflows.RejectInvalid, rejectionType(h.results[noUrgency]))
-	assert.Equal(t, workflows.RejectConflict, rejectionType(h.results[tooEarly]))
-	assert.Equal(t, workflows.RejectConflict, rejectionType(h.results[foreign]))
-	h.requireOK(ok)
+	assert.Equal(t, workflows.RejectInvalid, casetest.RejectionType(h.Results[noUrgency]))
+	assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results[tooEarly]))
+	assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results[foreign]))
+	h.RequireOK(ok)
 	assert.Equal(t, "p1", h.reqViews[ok].PartnerID)
 	r := findRequest(t, res.State, "inc-1")
 	assert.False(t, r.Breached)
@@ -851,7 +750,7 @@ func TestButlerRequestBeforeAcceptance(t *testing.T) {
 // response and woke the request for nothing; workflows.Watch cancels its timer whenever the clocks change.
 // The request runs on its own here, its signals to the case caught by a mock.
 func TestRequestTimersCancelled(t *testing.T) {
-	received := cst(2026, 3, 2, 10)
+	received := casetest.CST(2026, 3, 2, 10)
 	tests := []struct {
 		name      string
 		kind      string
@@ -863,15 +762,10 @@ func TestRequestTimersCancelled(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var ts testsuite.WorkflowTestSuite
-			ts.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-			env := ts.NewTestWorkflowEnvironment()
-			env.SetStartTime(received)
+			// The request's Notify calls go to casetest's recording mock.
+			h := casetest.New(t, received, nil, workflows.Registration{Name: RequestWorkflowName, Workflow: RequestWorkflow})
+			env := h.Env
 			env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: RequestWorkflowID(caseID, "r-1")})
-			env.RegisterWorkflowWithOptions(RequestWorkflow, workflow.RegisterOptions{Name: RequestWorkflowName})
-			var a *activities.Activities
-			env.RegisterActivity(a.Notify)
-			env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(nil)
 			var mu sync.Mutex
 			var emitted []activities.Event
 			env.OnSignalExternalWorkflow(mock.Anything, caseID, "", SignalRequestEvent, mock.Anything).Return(
@@ -889,7 +783,7 @@ func TestRequestTimersCancelled(t *testing.T) {
 			step := func(d time.Duration, name string, payload any) {
 				env.RegisterDelayedCallback(func() {
 					env.UpdateWorkflowNoRejection(workflows.UpdateStep, name, t, workflows.StepInput{Step: name, Actor: workflows.ActorPartner,
-						PartnerID: "p1", At: env.Now(), Payload: mustJSON(payload)})
+						PartnerID: "p1", At: env.Now(), Payload: casetest.MustJSON(payload)})
 				}, d)
 			}
 			step(tt.respondAt, StepRespond, RespondInput{})
@@ -900,12 +794,9 @@ func TestRequestTimersCancelled(t *testing.T) {
 				step(3*time.Hour+time.Minute, StepImpact, ImpactInput{Scope: "one host"})
 				step(3*time.Hour+2*time.Minute, StepVerify, VerifyInput{Exists: no()})
 			}
-			env.ExecuteWorkflow(RequestWorkflowName, RequestInput{CaseID: caseID, RequestID: "r-1", Number: 1, Kind: tt.kind, Edition: sla.EditionEnterprise,
-				PartnerID: "p1", Summary: "a question", Severity: tt.severity, ReceivedAt: received})
-			require.True(t, env.IsWorkflowCompleted())
-			require.NoError(t, env.GetWorkflowError())
 			var res RequestResult
-			require.NoError(t, env.GetWorkflowResult(&res))
+			h.Run(RequestWorkflowName, RequestInput{CaseID: caseID, RequestID: "r-1", Number: 1, Kind: tt.kind, Edition: sla.EditionEnterprise,
+				PartnerID: "p1", Summary: "a question", Severity: tt.severity, ReceivedAt: received}, &res)
 			assert.False(t, res.Breached)
 			assert.Empty(t, fired, "timers fired after the response")
 			assert.GreaterOrEqual(t, scheduled, 1, "the warning timer was set")
@@ -917,12 +808,4 @@ func TestRequestTimersCancelled(t *testing.T) {
 			assert.Contains(t, names(emitted), workflows.EventResponded)
 		})
 	}
-}
-
-// testLog is where the test environment logs: nowhere, or stderr (warnings up) with BUTLER_TEST_LOG set.
-func testLog() io.Writer {
-	if os.Getenv("BUTLER_TEST_LOG") != "" {
-		return os.Stderr
-	}
-	return io.Discard
 }

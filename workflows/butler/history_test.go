@@ -18,6 +18,7 @@ import (
 
 	"github.com/steward-oss/steward/sla"
 	"github.com/steward-oss/steward/workflows"
+	"github.com/steward-oss/steward/workflows/casetest"
 )
 
 type interceptorT = interceptor.WorkerInterceptor
@@ -198,7 +199,7 @@ func TestButlerYearOfRequests(t *testing.T) {
 		every   = 8 * time.Hour
 		openFor = 30 * every
 	)
-	paid := cst(2026, 3, 2, 10)
+	paid := casetest.CST(2026, 3, 2, 10)
 	h := newHarness(t, paid, "p1")
 	h.onboard()
 	// Each request schedules its own steps and the next request when it is raised: the test environment
@@ -208,21 +209,21 @@ func TestButlerYearOfRequests(t *testing.T) {
 	raise = func(i int) {
 		rid := fmt.Sprintf("con-%d", i+1)
 		partner := func(step string, payload any) workflows.StepInput {
-			return workflows.StepInput{Step: step, Actor: workflows.ActorPartner, PartnerID: "p1", ActorName: "eng", Payload: mustJSON(payload)}
+			return workflows.StepInput{Step: step, Actor: workflows.ActorPartner, PartnerID: "p1", ActorName: "eng", Payload: casetest.MustJSON(payload)}
 		}
 		ids = append(ids,
 			h.send(0, caseID, rid, workflows.StepInput{Step: workflows.StepRequest, Actor: workflows.ActorMarketplace,
-				Payload: mustJSON(RequestStepInput{Kind: sla.RequestConsulting, Summary: "question " + rid})}),
+				Payload: casetest.MustJSON(RequestStepInput{Kind: sla.RequestConsulting, Summary: "question " + rid})}),
 			h.send(10*time.Minute, RequestWorkflowID(caseID, rid), rid+":respond", partner(StepRespond, RespondInput{})),
 			h.send(openFor-time.Hour, RequestWorkflowID(caseID, rid), rid+":answer", partner(StepAnswer, SummaryInput{Summary: "answered"})))
 		if i+1 < n {
-			h.at(every, func() { raise(i + 1) })
+			h.At(every, func() { raise(i + 1) })
 		}
 	}
-	h.at(2*time.Hour, func() { raise(0) })
+	h.At(2*time.Hour, func() { raise(0) })
 	wall := time.Now()
 	res := h.run(input(sla.EditionEscort, paid))
-	h.requireOK(ids...)
+	h.RequireOK(ids...)
 
 	runs := h.meter.snapshot()
 	longest := slices.MaxFunc(runs, func(a, b meteredRun) int { return a.events - b.events })
@@ -239,17 +240,17 @@ func TestButlerYearOfRequests(t *testing.T) {
 	require.Len(t, res.State.Requests, n)
 	for _, r := range res.State.Requests {
 		assert.Equal(t, workflows.StatusClosed, r.Status, r.ID)
-		assert.Equal(t, "answered", r.Outcome, r.ID)
+		assert.Equal(t, OutcomeAnswered, r.Outcome, r.ID)
 		assert.False(t, r.Breached, r.ID)
 	}
 	answered := map[string]bool{}
-	for _, e := range h.events {
+	for _, e := range h.Events() {
 		if e.Event == string(workflows.EventAnswered) {
 			answered[e.Key] = true
 		}
 	}
 	assert.Len(t, answered, n, "answers recorded")
-	assert.Equal(t, n, count(h.eventNames(), workflows.EventRequestReceived))
+	assert.Equal(t, n, count(h.EventNames(), workflows.EventRequestReceived))
 	assert.Equal(t, workflows.StageClosed, res.Stage)
-	assert.True(t, h.env.Now().Equal(sla.ButlerTermEnd(sla.EditionEscort, paid)), "closed at %v", h.env.Now().In(sla.China))
+	assert.True(t, h.Env.Now().Equal(sla.ButlerTermEnd(sla.EditionEscort, paid)), "closed at %v", h.Env.Now().In(sla.China))
 }

@@ -34,8 +34,16 @@ const (
 	RequestDone     = "done"
 )
 
-// Outcomes of a request that did not run to its end.
+// Outcomes of a request: how it ended.
 const (
+	// OutcomeResolved: an incident was followed up after its handling.
+	OutcomeResolved = "resolved"
+	// OutcomeNotPresent: verification found the vulnerability does not exist.
+	OutcomeNotPresent = "not_present"
+	// OutcomeFixed: the retest found the vulnerability fixed.
+	OutcomeFixed = "fixed"
+	// OutcomeAnswered: the consultation was answered.
+	OutcomeAnswered = "answered"
 	// OutcomeCancelled: the request was still open when the term ended.
 	OutcomeCancelled = "cancelled at the end of the term"
 	// OutcomeFailed: the request's workflow stopped on an error; operations look at it.
@@ -389,7 +397,7 @@ func (r *request) step(ctx workflow.Context, in workflows.StepInput) (RequestVie
 		report = &doc
 	case StepFollowUp:
 		partner(workflows.EventFollowedUp, workflows.MustDecode[FollowUpInput](in.Payload).Note)
-		done("resolved")
+		done(OutcomeResolved)
 	case StepIdentify:
 		partner(workflows.EventVulnIdentified, workflows.MustDecode[SummaryInput](in.Payload).Summary)
 	case StepImpact:
@@ -403,7 +411,7 @@ func (r *request) step(ctx workflow.Context, in workflows.StepInput) (RequestVie
 		v := workflows.MustDecode[VerifyInput](in.Payload)
 		if !*v.Exists {
 			partner(workflows.EventVulnNotPresent, "verified: the vulnerability does not exist")
-			done("not_present")
+			done(OutcomeNotPresent)
 			break
 		}
 		detail := "verified: exists, severity " + v.Severity
@@ -423,13 +431,13 @@ func (r *request) step(ctx workflow.Context, in workflows.StepInput) (RequestVie
 		t := workflows.MustDecode[RetestInput](in.Payload)
 		if *t.Fixed {
 			partner(workflows.EventRetestPassed, "fixed"+suffix(t.Note))
-			done("fixed")
+			done(OutcomeFixed)
 		} else {
 			partner(workflows.EventRetestFailed, "not fixed; back to the fix plan"+suffix(t.Note))
 		}
 	case StepAnswer:
 		partner(workflows.EventAnswered, workflows.MustDecode[SummaryInput](in.Payload).Summary)
-		done("answered")
+		done(OutcomeAnswered)
 	}
 	// A clock stopped or re-targeted past its due instant is a breach the watch will not see.
 	for _, i := range r.clocks.Late(now) {

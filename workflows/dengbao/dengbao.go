@@ -77,25 +77,28 @@ const (
 
 const label = "等保整改"
 
-// State is what continue-as-new carries into a case's next run: the kernel's core and the rectification.
-type State struct {
-	Core         workflows.CoreState `json:"core"`
-	KickoffAt    *time.Time          `json:"kickoff_at,omitempty"`
-	TermEnd      time.Time           `json:"term_end"`
-	PassedAt     *time.Time          `json:"passed_at,omitempty"`
-	WorkItems    []WorkItem          `json:"work_items"`
-	Assessments  []Assessment        `json:"assessments"`
-	Deliverables []Deliverable       `json:"deliverables"`
+// Rectification is a 等保整改 case's own facts: its start, term, work items, assessments, deliverables
+// and the reminders already due.
+type Rectification struct {
+	KickoffAt    *time.Time    `json:"kickoff_at,omitempty"`
+	TermEnd      time.Time     `json:"term_end"`
+	PassedAt     *time.Time    `json:"passed_at,omitempty"`
+	WorkItems    []WorkItem    `json:"work_items"`
+	Assessments  []Assessment  `json:"assessments"`
+	Deliverables []Deliverable `json:"deliverables"`
 	// Reminded lists the term reminders already due, by days before the term ends.
 	Reminded []int `json:"reminded,omitempty"`
 }
 
+// State is what continue-as-new carries into a case's next run: the kernel's core and the rectification.
+type State struct {
+	Core workflows.CoreState `json:"core"`
+	Rectification
+}
+
 // Input starts or continues a 等保整改 case. It marshals like a CaseInput, which is what the API starts it
 // with; State is set only when a run continues as new.
-type Input struct {
-	workflows.CaseInput
-	State *State `json:"state,omitempty"`
-}
+type Input = workflows.Continued[State]
 
 // Result is how a 等保整改 case ended, with its final state.
 type Result struct {
@@ -107,14 +110,8 @@ type Result struct {
 
 // Details is the case view's details of a 等保整改 case: its rectification, term and runs.
 type Details struct {
-	KickoffAt    *time.Time    `json:"kickoff_at,omitempty"`
-	TermEnd      time.Time     `json:"term_end"`
-	PassedAt     *time.Time    `json:"passed_at,omitempty"`
-	WorkItems    []WorkItem    `json:"work_items"`
-	Assessments  []Assessment  `json:"assessments"`
-	Deliverables []Deliverable `json:"deliverables"`
-	Reminded     []int         `json:"reminded,omitempty"`
-	Runs         int           `json:"runs"`
+	Rectification
+	Runs int `json:"runs"`
 }
 
 // Lifecycle is how the worker registers 等保整改 cases and the API starts them.
@@ -148,7 +145,7 @@ func (d *dengbaoCase) setup(ctx workflow.Context, resume *State) error {
 	if resume != nil {
 		d.st, core = *resume, &resume.Core
 	} else {
-		d.st = State{TermEnd: sla.DengbaoTermEnd(d.In.PaidAt)}
+		d.st = State{Rectification: Rectification{TermEnd: sla.DengbaoTermEnd(d.In.PaidAt)}}
 		for _, item := range WorkItems {
 			d.st.WorkItems = append(d.st.WorkItems, WorkItem{Item: item, Status: WorkPending})
 		}
@@ -407,11 +404,10 @@ func (d *dengbaoCase) slaStatus(time.Time) (string, *time.Time) {
 
 // view is the case view, with the term as its one SLA entry; it only reads.
 func (d *dengbaoCase) view(now time.Time) workflows.CaseView {
-	v := d.BaseView(now, Details{
-		KickoffAt: d.st.KickoffAt, TermEnd: d.st.TermEnd, PassedAt: d.st.PassedAt, WorkItems: slices.Clone(d.st.WorkItems),
-		Assessments: slices.Clone(d.st.Assessments), Deliverables: slices.Clone(d.st.Deliverables),
-		Reminded: slices.Clone(d.st.Reminded), Runs: d.Runs,
-	})
+	r := d.st.Rectification
+	r.WorkItems, r.Assessments = slices.Clone(r.WorkItems), slices.Clone(r.Assessments)
+	r.Deliverables, r.Reminded = slices.Clone(r.Deliverables), slices.Clone(r.Reminded)
+	v := d.BaseView(now, Details{Rectification: r, Runs: d.Runs})
 	end := d.st.TermEnd
 	v.SLA = append(v.SLA, workflows.SLAEntry{Clause: sla.ClauseTerm, DueAt: &end, CompletedAt: d.st.PassedAt, Status: workflows.SLAOnTrack})
 	return v

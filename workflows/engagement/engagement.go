@@ -145,11 +145,7 @@ type Input struct {
 }
 
 // Result is how an engagement case ended.
-type Result struct {
-	CaseID string `json:"case_id"`
-	Stage  string `json:"stage"`
-	State  State  `json:"state"`
-}
+type Result = workflows.Ended[State]
 
 // Workflow runs one case of any of Services.
 func Workflow(ctx workflow.Context, in Input) (Result, error) {

@@ -1,165 +1,35 @@
 package engagement
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
-	"io"
-	"log/slog"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/steward-oss/steward/activities"
 	"github.com/steward-oss/steward/sla"
 	"github.com/steward-oss/steward/workflows"
+	"github.com/steward-oss/steward/workflows/casetest"
 )
 
-// harness runs Workflow in the time-skipping test environment with recording activity mocks.
-type harness struct {
-	mu       sync.Mutex // activity mocks run on their own goroutines, concurrently
-	t        *testing.T
-	env      *testsuite.TestWorkflowEnvironment
-	partners []string // available, in order of preference
-	events   []activities.Event
-	rows     []activities.CaseRow
-	notes    []activities.NotifyInput
-	docs     []activities.Document
-	results  map[string]error
-	views    map[string]workflows.CaseView
-}
+// harness is the shared case harness with engagement's run and the checks its tests repeat.
+type harness struct{ *casetest.Harness }
 
 func newHarness(t *testing.T, start time.Time, partners ...string) *harness {
-	var ts testsuite.WorkflowTestSuite
-	ts.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	h := &harness{t: t, env: ts.NewTestWorkflowEnvironment(), partners: partners,
-		results: map[string]error{}, views: map[string]workflows.CaseView{}}
-	h.env.SetStartTime(start)
-	h.env.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: WorkflowName})
-	var a *activities.Activities
-	h.env.RegisterActivity(a.Record)
-	h.env.RegisterActivity(a.Notify)
-	h.env.RegisterActivity(a.ChoosePartner)
-	h.env.RegisterActivity(a.RenderDocument)
-	h.env.OnActivity(a.RenderDocument, mock.Anything, mock.Anything).Return(func(_ context.Context, d activities.Document) (activities.ReportRef, error) {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		h.docs = append(h.docs, d)
-		return activities.ReportRef{CaseID: d.CaseID, Version: d.Version}, nil
-	})
-	h.env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordInput) error {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		h.events = append(h.events, in.Events...)
-		h.rows = append(h.rows, in.Case)
-		return nil
-	})
-	h.env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.NotifyInput) error {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		h.notes = append(h.notes, in)
-		return nil
-	})
-	h.env.OnActivity(a.ChoosePartner, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChoosePartnerInput) (activities.ChoosePartnerResult, error) {
-		for _, p := range h.partners {
-			if !slices.Contains(in.Exclude, p) {
-				return activities.ChoosePartnerResult{PartnerID: p, PartnerName: p, Capacity: 3}, nil
-			}
-		}
-		return activities.ChoosePartnerResult{}, nil
-	})
-	return h
+	return &harness{casetest.New(t, start, partners, Lifecycle.Workflows...)}
 }
 
-// send sends a step at start+d under the name id; its outcome lands in h.results[id].
-func (h *harness) send(d time.Duration, id string, in workflows.StepInput) {
-	h.env.RegisterDelayedCallback(func() {
-		in.At = h.env.Now()
-		h.env.UpdateWorkflow(workflows.UpdateStep, id, &testsuite.TestUpdateCallback{
-			OnAccept: func() {},
-			OnReject: func(err error) { h.results[id] = err },
-			OnComplete: func(v any, err error) {
-				h.results[id] = err
-				if cv, ok := v.(workflows.CaseView); ok {
-					h.views[id] = cv
-				}
-			},
-		}, in)
-	}, d)
-	h.results[id] = errors.New("not sent")
-}
-
-func (h *harness) partner(d time.Duration, partner, step string, payload any) {
-	h.send(d, step+"@"+d.String(), workflows.StepInput{Step: step, Actor: workflows.ActorPartner, PartnerID: partner, ActorName: "eng", Payload: mustJSON(payload)})
-}
-
-func (h *harness) market(d time.Duration, step string, payload any) {
-	h.send(d, step+"@"+d.String(), workflows.StepInput{Step: step, Actor: workflows.ActorMarketplace, Payload: mustJSON(payload)})
-}
-
+// run runs Workflow with in to completion and returns its result.
 func (h *harness) run(in Input) Result {
-	h.t.Helper()
-	h.env.ExecuteWorkflow(WorkflowName, in)
-	require.True(h.t, h.env.IsWorkflowCompleted(), "still running at %v", h.env.Now())
-	require.NoError(h.t, h.env.GetWorkflowError())
+	h.T.Helper()
 	var res Result
-	require.NoError(h.t, h.env.GetWorkflowResult(&res))
+	h.Run(WorkflowName, in, &res)
 	return res
 }
-
-func (h *harness) eventNames() []workflows.Event {
-	out := make([]workflows.Event, len(h.events))
-	for i, e := range h.events {
-		out[i] = workflows.Event(e.Event)
-	}
-	return out
-}
-
-func (h *harness) requireOK(ids ...string) {
-	h.t.Helper()
-	for _, id := range ids {
-		require.NoError(h.t, h.results[id], "step %s", id)
-	}
-}
-
-func (h *harness) countNotes(prefix string) int {
-	n := 0
-	for _, m := range h.notes {
-		if strings.HasPrefix(m.Message.Title, prefix) {
-			n++
-		}
-	}
-	return n
-}
-
-func rejectionType(err error) string {
-	var ae *temporal.ApplicationError
-	if errors.As(err, &ae) {
-		return ae.Type()
-	}
-	return ""
-}
-
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
-func cst(y int, m time.Month, d, h int) time.Time { return time.Date(y, m, d, h, 0, 0, 0, sla.China) }
 
 func caseInput(service string, quantity int, amount int64, paid time.Time) Input {
 	return Input{CaseInput: workflows.CaseInput{CaseID: workflows.CaseWorkflowID(service, "O-1"), OrderID: "O-1", CustomerID: "C-1",
@@ -173,16 +43,16 @@ var (
 
 // path drives a case from accept to the deliverable, from offset d.
 func path(h *harness, d time.Duration) {
-	h.partner(d+time.Minute, "p1", workflows.StepAccept, struct{}{})
-	h.partner(d+time.Hour, "p1", StepSchedule, schedule)
-	h.partner(d+48*time.Hour, "p1", StepDeliver, DeliverInput{Summary: "work delivered"})
-	h.partner(d+50*time.Hour, "p1", workflows.StepDeliverable, deliverable)
+	h.Partner(d+time.Minute, "p1", workflows.StepAccept, struct{}{})
+	h.Partner(d+time.Hour, "p1", StepSchedule, schedule)
+	h.Partner(d+48*time.Hour, "p1", StepDeliver, DeliverInput{Summary: "work delivered"})
+	h.Partner(d+50*time.Hour, "p1", workflows.StepDeliverable, deliverable)
 }
 
 // TestServices: every per-engagement service runs the same path: accept, schedule, deliver, the
 // deliverable rendered as a service report, the customer's acceptance.
 func TestServices(t *testing.T) {
-	paid := cst(2026, 3, 2, 10)
+	paid := casetest.CST(2026, 3, 2, 10)
 	tests := []struct {
 		name     string
 		service  string
@@ -200,9 +70,9 @@ func TestServices(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, paid, "p1")
 			path(h, 0)
-			h.market(60*time.Hour, StepAcceptDelivery, AcceptDeliveryInput{Rating: 5, Comment: "thorough"})
+			h.Market(60*time.Hour, StepAcceptDelivery, AcceptDeliveryInput{Rating: 5, Comment: "thorough"})
 			res := h.run(caseInput(tt.service, tt.quantity, tt.amount, paid))
-			h.requireOK("accept@1m0s", "schedule@1h0m0s", "deliver@48h0m0s", "deliverable@50h0m0s", "accept_delivery@60h0m0s")
+			h.RequireOK("accept@1m0s", "schedule@1h0m0s", "deliver@48h0m0s", "deliverable@50h0m0s", "accept_delivery@60h0m0s")
 			assert.Equal(t, workflows.StageClosed, res.Stage)
 			assert.Equal(t, workflows.StatusClosed, res.State.Core.Status)
 			assert.Equal(t, tt.kloc, res.State.KLOC)
@@ -210,9 +80,10 @@ func TestServices(t *testing.T) {
 			require.NotNil(t, res.State.AcceptedAt)
 			assert.False(t, res.State.DeemedAccept)
 			assert.Equal(t, []workflows.Event{workflows.EventCaseOpened, workflows.EventPartnerOffered, workflows.EventPartnerAccepted,
-				workflows.EventScheduleSet, workflows.EventWorkDelivered, workflows.EventDocumentDelivered, workflows.EventDeliveryAccepted}, h.eventNames())
-			require.Len(t, h.docs, 1)
-			doc := h.docs[0]
+				workflows.EventScheduleSet, workflows.EventWorkDelivered, workflows.EventDocumentDelivered, workflows.EventDeliveryAccepted}, h.EventNames())
+			docs := h.Docs()
+			require.Len(t, docs, 1)
+			doc := docs[0]
 			assert.Equal(t, DocumentKind, doc.Kind)
 			assert.Equal(t, "服务报告", doc.Title)
 			assert.Equal(t, 1, doc.Version)
@@ -220,8 +91,8 @@ func TestServices(t *testing.T) {
 			if tt.service == sla.ServiceCodeAudit {
 				assert.Contains(t, doc.Meta, activities.DocField{Label: "代码量 Code volume", Value: "120 KLOC"})
 			}
-			assert.Equal(t, tt.service, h.rows[0].Service)
-			v := h.views["deliverable@50h0m0s"]
+			assert.Equal(t, tt.service, h.Rows()[0].Service)
+			v := h.Views["deliverable@50h0m0s"]
 			assert.Equal(t, StageAcceptance, v.Stage)
 			require.Len(t, v.SLA, 1)
 			assert.True(t, v.SLA[0].DueAt.Equal(paid.Add(50*time.Hour+sla.VerdictWindow)))
@@ -233,26 +104,27 @@ func TestServices(t *testing.T) {
 // TestRejection: a rejected deliverable goes back to delivery; the second version carries the
 // customer's feedback and is accepted.
 func TestRejection(t *testing.T) {
-	paid := cst(2026, 3, 2, 10)
+	paid := casetest.CST(2026, 3, 2, 10)
 	h := newHarness(t, paid, "p1")
 	path(h, 0)
-	h.market(60*time.Hour, StepRejectDelivery, RejectDeliveryInput{Comment: "the web app was not tested"})
-	h.partner(61*time.Hour, "p1", workflows.StepDeliverable, deliverable) // deliver again first
-	h.partner(70*time.Hour, "p1", StepDeliver, DeliverInput{Summary: "web app tested"})
-	h.partner(71*time.Hour, "p1", workflows.StepDeliverable, DeliverableInput{Title: "服务报告", Summary: "now with the web app"})
-	h.market(80*time.Hour, StepAcceptDelivery, AcceptDeliveryInput{})
+	h.Market(60*time.Hour, StepRejectDelivery, RejectDeliveryInput{Comment: "the web app was not tested"})
+	h.Partner(61*time.Hour, "p1", workflows.StepDeliverable, deliverable) // deliver again first
+	h.Partner(70*time.Hour, "p1", StepDeliver, DeliverInput{Summary: "web app tested"})
+	h.Partner(71*time.Hour, "p1", workflows.StepDeliverable, DeliverableInput{Title: "服务报告", Summary: "now with the web app"})
+	h.Market(80*time.Hour, StepAcceptDelivery, AcceptDeliveryInput{})
 	res := h.run(caseInput(sla.ServiceAssessment, 1, 1_500_000, paid))
-	h.requireOK("reject_delivery@60h0m0s", "deliver@70h0m0s", "deliverable@71h0m0s", "accept_delivery@80h0m0s")
-	assert.Equal(t, workflows.RejectConflict, rejectionType(h.results["deliverable@61h0m0s"]))
-	assert.Equal(t, StageDelivery, h.views["reject_delivery@60h0m0s"].Stage)
+	h.RequireOK("reject_delivery@60h0m0s", "deliver@70h0m0s", "deliverable@71h0m0s", "accept_delivery@80h0m0s")
+	assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results["deliverable@61h0m0s"]))
+	assert.Equal(t, StageDelivery, h.Views["reject_delivery@60h0m0s"].Stage)
 	assert.Equal(t, workflows.StageClosed, res.Stage)
 	require.Len(t, res.State.Rejections, 1)
 	assert.Equal(t, 1, res.State.Rejections[0].Version)
 	require.Len(t, res.State.Deliveries, 2)
-	require.Len(t, h.docs, 2)
-	assert.Equal(t, 2, h.docs[1].Version)
+	docs := h.Docs()
+	require.Len(t, docs, 2)
+	assert.Equal(t, 2, docs[1].Version)
 	var feedback []string
-	for _, s := range h.docs[1].Sections {
+	for _, s := range docs[1].Sections {
 		if s.Heading == "客户意见 Feedback" {
 			for _, r := range s.Table.Rows {
 				feedback = append(feedback, r[2])
@@ -260,49 +132,50 @@ func TestRejection(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{"the web app was not tested"}, feedback)
-	assert.Equal(t, 1, h.countNotes("安全评估 delivery rejected"))
-	assert.Contains(t, h.eventNames(), workflows.EventDeliveryRejected)
+	assert.Equal(t, 1, h.CountNotes("安全评估 delivery rejected"))
+	assert.Contains(t, h.EventNames(), workflows.EventDeliveryRejected)
 }
 
 // TestDeemedAccepted: no verdict within the verdict window closes the case as accepted.
 func TestDeemedAccepted(t *testing.T) {
-	paid := cst(2026, 3, 2, 10)
+	paid := casetest.CST(2026, 3, 2, 10)
 	h := newHarness(t, paid, "p1")
 	path(h, 0)
 	res := h.run(caseInput(sla.ServiceTraining, 1, 800_000, paid))
 	assert.Equal(t, workflows.StageClosed, res.Stage)
 	assert.True(t, res.State.DeemedAccept)
-	assert.True(t, h.env.Now().Equal(paid.Add(50*time.Hour+sla.VerdictWindow)), "closed at %v", h.env.Now())
-	assert.Equal(t, string(workflows.EventDeliveryDeemedAccepted), h.events[len(h.events)-1].Event)
-	assert.Equal(t, 1, h.countNotes("安全培训 delivery deemed accepted"))
+	assert.True(t, h.Env.Now().Equal(paid.Add(50*time.Hour+sla.VerdictWindow)), "closed at %v", h.Env.Now())
+	events := h.Events()
+	assert.Equal(t, string(workflows.EventDeliveryDeemedAccepted), events[len(events)-1].Event)
+	assert.Equal(t, 1, h.CountNotes("安全培训 delivery deemed accepted"))
 }
 
 // TestStepValidation: steps out of order, from the wrong actor or malformed are refused before they
 // touch history.
 func TestStepValidation(t *testing.T) {
-	paid := cst(2026, 3, 2, 10)
+	paid := casetest.CST(2026, 3, 2, 10)
 	h := newHarness(t, paid, "p1")
-	h.partner(10*time.Second, "p1", StepSchedule, schedule) // not accepted
-	h.partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
-	h.partner(2*time.Minute, "p1", StepDeliver, DeliverInput{Summary: "x"}) // before the schedule
-	h.partner(3*time.Minute, "p1", workflows.StepDeliverable, deliverable)  // before delivery
-	h.market(4*time.Minute, StepAcceptDelivery, AcceptDeliveryInput{})      // nothing to accept
-	h.partner(5*time.Minute, "p1", StepSchedule, ScheduleInput{StartsOn: "2026-03-12", EndsOn: "2026-03-10", Summary: "x"})
-	h.partner(6*time.Minute, "p1", StepSchedule, ScheduleInput{StartsOn: "2026-03-01", EndsOn: "2026-03-10", Summary: "x"}) // before purchase
-	h.partner(7*time.Minute, "p1", StepSchedule, ScheduleInput{StartsOn: "2026-03-10", EndsOn: "2026-03-12"})
-	h.partner(8*time.Minute, "p1", StepSchedule, schedule)
-	h.partner(9*time.Minute, "p1", StepSchedule, ScheduleInput{StartsOn: "2026-03-16", EndsOn: "2026-03-17", Summary: "moved"})
-	h.partner(10*time.Minute, "p1", StepDeliver, DeliverInput{})
-	h.partner(11*time.Minute, "p2", StepDeliver, DeliverInput{Summary: "x"})
-	h.partner(12*time.Minute, "p1", StepDeliver, DeliverInput{Summary: "x"})
-	h.partner(13*time.Minute, "p1", StepSchedule, schedule) // after delivery
-	h.partner(14*time.Minute, "p1", workflows.StepDeliverable, DeliverableInput{Summary: "no title"})
-	h.partner(15*time.Minute, "p1", workflows.StepDeliverable, deliverable)
-	h.send(16*time.Minute, "partner-accepts", workflows.StepInput{Step: StepAcceptDelivery, Actor: workflows.ActorPartner, PartnerID: "p1", Payload: mustJSON(AcceptDeliveryInput{})})
-	h.market(17*time.Minute, StepRejectDelivery, RejectDeliveryInput{}) // a rejection needs a comment
-	h.market(18*time.Minute, StepAcceptDelivery, AcceptDeliveryInput{Rating: 9})
-	h.market(19*time.Minute, StepAcceptDelivery, AcceptDeliveryInput{Rating: 4})
-	h.market(20*time.Minute, StepRejectDelivery, RejectDeliveryInput{Comment: "too late"}) // closed
+	h.Partner(10*time.Second, "p1", StepSchedule, schedule) // not accepted
+	h.Partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
+	h.Partner(2*time.Minute, "p1", StepDeliver, DeliverInput{Summary: "x"}) // before the schedule
+	h.Partner(3*time.Minute, "p1", workflows.StepDeliverable, deliverable)  // before delivery
+	h.Market(4*time.Minute, StepAcceptDelivery, AcceptDeliveryInput{})      // nothing to accept
+	h.Partner(5*time.Minute, "p1", StepSchedule, ScheduleInput{StartsOn: "2026-03-12", EndsOn: "2026-03-10", Summary: "x"})
+	h.Partner(6*time.Minute, "p1", StepSchedule, ScheduleInput{StartsOn: "2026-03-01", EndsOn: "2026-03-10", Summary: "x"}) // before purchase
+	h.Partner(7*time.Minute, "p1", StepSchedule, ScheduleInput{StartsOn: "2026-03-10", EndsOn: "2026-03-12"})
+	h.Partner(8*time.Minute, "p1", StepSchedule, schedule)
+	h.Partner(9*time.Minute, "p1", StepSchedule, ScheduleInput{StartsOn: "2026-03-16", EndsOn: "2026-03-17", Summary: "moved"})
+	h.Partner(10*time.Minute, "p1", StepDeliver, DeliverInput{})
+	h.Partner(11*time.Minute, "p2", StepDeliver, DeliverInput{Summary: "x"})
+	h.Partner(12*time.Minute, "p1", StepDeliver, DeliverInput{Summary: "x"})
+	h.Partner(13*time.Minute, "p1", StepSchedule, schedule) // after delivery
+	h.Partner(14*time.Minute, "p1", workflows.StepDeliverable, DeliverableInput{Summary: "no title"})
+	h.Partner(15*time.Minute, "p1", workflows.StepDeliverable, deliverable)
+	h.Send(16*time.Minute, "partner-accepts", workflows.StepInput{Step: StepAcceptDelivery, Actor: workflows.ActorPartner, PartnerID: "p1", Payload: casetest.MustJSON(AcceptDeliveryInput{})})
+	h.Market(17*time.Minute, StepRejectDelivery, RejectDeliveryInput{}) // a rejection needs a comment
+	h.Market(18*time.Minute, StepAcceptDelivery, AcceptDeliveryInput{Rating: 9})
+	h.Market(19*time.Minute, StepAcceptDelivery, AcceptDeliveryInput{Rating: 4})
+	h.Market(20*time.Minute, StepRejectDelivery, RejectDeliveryInput{Comment: "too late"}) // closed
 	res := h.run(caseInput(sla.ServiceConsulting, 1, 2_000_000, paid))
 	conflict, invalid := workflows.RejectConflict, workflows.RejectInvalid
 	want := map[string]string{
@@ -316,11 +189,11 @@ func TestStepValidation(t *testing.T) {
 	for id, kind := range want {
 		switch kind {
 		case "":
-			assert.NoError(t, h.results[id], id)
+			assert.NoError(t, h.Results[id], id)
 		case "not sent":
-			assert.Error(t, h.results[id], id) // the case finished before it arrived
+			assert.Error(t, h.Results[id], id) // the case finished before it arrived
 		default:
-			assert.Equal(t, kind, rejectionType(h.results[id]), "%s: %v", id, h.results[id])
+			assert.Equal(t, kind, casetest.RejectionType(h.Results[id]), "%s: %v", id, h.Results[id])
 		}
 	}
 	assert.Equal(t, workflows.StageClosed, res.Stage)
@@ -328,31 +201,32 @@ func TestStepValidation(t *testing.T) {
 	assert.Equal(t, "2026-03-16", res.State.Schedule.StartsOn)
 	assert.Equal(t, []workflows.Event{workflows.EventCaseOpened, workflows.EventPartnerOffered, workflows.EventPartnerAccepted,
 		workflows.EventScheduleSet, workflows.EventScheduleSet, workflows.EventWorkDelivered, workflows.EventDocumentDelivered,
-		workflows.EventDeliveryAccepted}, h.eventNames())
-	assert.True(t, strings.HasPrefix(h.events[4].Detail, "rescheduled, 2026-03-16 to 2026-03-17"), h.events[4].Detail)
+		workflows.EventDeliveryAccepted}, h.EventNames())
+	events := h.Events()
+	assert.True(t, strings.HasPrefix(events[4].Detail, "rescheduled, 2026-03-16 to 2026-03-17"), events[4].Detail)
 }
 
 // TestRefusesOtherServices: the workflow runs only the per-engagement services.
 func TestRefusesOtherServices(t *testing.T) {
-	h := newHarness(t, cst(2026, 3, 2, 10), "p1")
-	h.env.ExecuteWorkflow(WorkflowName, caseInput(sla.ServiceHosting, 1, 1, cst(2026, 3, 2, 10)))
-	require.Error(t, h.env.GetWorkflowError())
-	assert.ErrorContains(t, h.env.GetWorkflowError(), "is not one of")
+	h := newHarness(t, casetest.CST(2026, 3, 2, 10), "p1")
+	h.Execute(WorkflowName, caseInput(sla.ServiceHosting, 1, 1, casetest.CST(2026, 3, 2, 10)))
+	require.Error(t, h.Env.GetWorkflowError())
+	assert.ErrorContains(t, h.Env.GetWorkflowError(), "is not one of")
 }
 
 // TestContinuesAsNew: a run asked to continue as new while the deliverable awaits its verdict carries
 // the work and the core into the next run, which deems the delivery accepted at the same instant the
 // first run would have.
 func TestContinuesAsNew(t *testing.T) {
-	paid := cst(2026, 3, 2, 10)
+	paid := casetest.CST(2026, 3, 2, 10)
 	h := newHarness(t, paid, "p1")
 	path(h, 0)
-	h.env.RegisterDelayedCallback(func() { h.env.SetContinueAsNewSuggested(true) }, 51*time.Hour)
-	h.partner(52*time.Hour, "p1", StepDeliver, DeliverInput{Summary: "wakes the run"}) // refused: awaiting the verdict
-	h.env.ExecuteWorkflow(WorkflowName, caseInput(sla.ServiceCodeAudit, 40, 1_200_000, paid))
-	require.True(t, h.env.IsWorkflowCompleted())
+	h.At(51*time.Hour, func() { h.Env.SetContinueAsNewSuggested(true) })
+	h.Partner(52*time.Hour, "p1", StepDeliver, DeliverInput{Summary: "wakes the run"}) // refused: awaiting the verdict
+	h.Execute(WorkflowName, caseInput(sla.ServiceCodeAudit, 40, 1_200_000, paid))
+	require.True(t, h.Env.IsWorkflowCompleted())
 	var can *workflow.ContinueAsNewError
-	require.ErrorAs(t, h.env.GetWorkflowError(), &can)
+	require.ErrorAs(t, h.Env.GetWorkflowError(), &can)
 	assert.Equal(t, WorkflowName, can.WorkflowType.Name)
 	var next Input
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
@@ -368,7 +242,8 @@ func TestContinuesAsNew(t *testing.T) {
 	assert.Equal(t, workflows.StageClosed, res.Stage)
 	assert.Equal(t, 2, res.State.Core.Runs)
 	assert.True(t, res.State.DeemedAccept)
-	assert.True(t, h2.env.Now().Equal(paid.Add(50*time.Hour+sla.VerdictWindow)), "closed at %v", h2.env.Now())
-	assert.Equal(t, []workflows.Event{workflows.EventDeliveryDeemedAccepted}, h2.eventNames(), "no second case_opened")
-	assert.Greater(t, h2.events[0].Key, h.events[len(h.events)-1].Key, "the timeline's sequence carries on")
+	assert.True(t, h2.Env.Now().Equal(paid.Add(50*time.Hour+sla.VerdictWindow)), "closed at %v", h2.Env.Now())
+	assert.Equal(t, []workflows.Event{workflows.EventDeliveryDeemedAccepted}, h2.EventNames(), "no second case_opened")
+	run1, run2 := h.Events(), h2.Events()
+	assert.Greater(t, run2[0].Key, run1[len(run1)-1].Key, "the timeline's sequence carries on")
 }

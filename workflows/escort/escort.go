@@ -44,10 +44,7 @@ var Lifecycle = workflows.Lifecycle{
 
 // Input starts or continues an escort case. It marshals like a CaseInput, which is what the API starts it
 // with; State is set only when a run continues as new.
-type Input struct {
-	workflows.CaseInput
-	State *State `json:"state,omitempty"`
-}
+type Input = workflows.Continued[State]
 
 // State is what continue-as-new carries into the next run. The core is inlined, so the state marshals
 // as the old EscortState did and a run continued by the previous code resumes with its partner and stage.
@@ -59,11 +56,7 @@ type State struct {
 }
 
 // Result is how an escort case ended.
-type Result struct {
-	CaseID string `json:"case_id"`
-	Stage  string `json:"stage"`
-	State  State  `json:"state"`
-}
+type Result = workflows.Ended[State]
 
 // Details is the escort's own part of the case view: the plan, the covered days and the closing summary.
 type Details struct {

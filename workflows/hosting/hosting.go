@@ -52,17 +52,10 @@ const label = "服务器安全托管"
 
 // Input starts or continues a hosting case. It marshals like a CaseInput, which is what the API starts
 // it with; State is set only when a run continues as new.
-type Input struct {
-	workflows.CaseInput
-	State *State `json:"state,omitempty"`
-}
+type Input = workflows.Continued[State]
 
 // Result is how a hosting case ended.
-type Result struct {
-	CaseID string `json:"case_id"`
-	Stage  string `json:"stage"`
-	State  State  `json:"state"`
-}
+type Result = workflows.Ended[State]
 
 // State is what continue-as-new carries into the next run (and a Result returns): the kernel's core and
 // the hosting's year.

@@ -1,188 +1,52 @@
 package hosting
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
-	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/steward-oss/steward/activities"
 	"github.com/steward-oss/steward/sla"
 	"github.com/steward-oss/steward/workflows"
+	"github.com/steward-oss/steward/workflows/casetest"
 )
 
-// harness runs the hosting workflow in the time-skipping test environment with recording activity mocks.
-type harness struct {
-	mu       sync.Mutex // activity mocks run on their own goroutines, concurrently
-	t        *testing.T
-	env      *testsuite.TestWorkflowEnvironment
-	partners []string // available, in order of preference
-	events   []activities.Event
-	rows     []activities.CaseRow
-	notes    []activities.NotifyInput
-	results  map[string]error
-	views    map[string]workflows.CaseView
-}
+// harness is the shared case harness with the hosting workflow registered, and hosting's run helpers.
+type harness struct{ *casetest.Harness }
 
-func newHarness(t *testing.T, start time.Time, partners ...string) *harness {
-	var ts testsuite.WorkflowTestSuite
-	ts.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	h := &harness{t: t, env: ts.NewTestWorkflowEnvironment(), partners: partners, results: map[string]error{}, views: map[string]workflows.CaseView{}}
-	h.env.SetStartTime(start)
-	h.env.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: WorkflowName})
-	var a *activities.Activities
-	h.env.RegisterActivity(a.Record)
-	h.env.RegisterActivity(a.Notify)
-	h.env.RegisterActivity(a.ChoosePartner)
-	h.env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordInput) error {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		h.events = append(h.events, in.Events...)
-		h.rows = append(h.rows, in.Case)
-		return nil
-	})
-	h.env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.NotifyInput) error {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		h.notes = append(h.notes, in)
-		return nil
-	})
-	h.env.OnActivity(a.ChoosePartner, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChoosePartnerInput) (activities.ChoosePartnerResult, error) {
-		for _, p := range h.partners {
-			if !slices.Contains(in.Exclude, p) {
-				return activities.ChoosePartnerResult{PartnerID: p, PartnerName: p, Capacity: 3}, nil
-			}
-		}
-		return activities.ChoosePartnerResult{}, nil
-	})
-	return h
+func newHarness(t *testing.T, start time.Time, partners ...string) harness {
+	return harness{casetest.New(t, start, partners, Lifecycle.Workflows...)}
 }
-
-func cst(y int, m time.Month, d, h int) time.Time { return time.Date(y, m, d, h, 0, 0, 0, sla.China) }
 
 func caseInput(paid time.Time, ecs int) workflows.CaseInput {
 	return workflows.CaseInput{CaseID: "hosting:O-1", OrderID: "O-1", CustomerID: "C-1", Service: workflows.ServiceHosting, Quantity: ecs,
 		AmountCents: 1_200_000, Currency: "CNY", PaidAt: paid}
 }
 
-// at runs fn at start+d.
-func (h *harness) at(d time.Duration, fn func()) { h.env.RegisterDelayedCallback(fn, d) }
-
-// send sends a step at start+d under the name id; its outcome lands in h.results[id].
-func (h *harness) send(d time.Duration, id string, in workflows.StepInput) {
-	h.at(d, func() {
-		in.At = h.env.Now()
-		h.env.UpdateWorkflow(workflows.UpdateStep, id, &testsuite.TestUpdateCallback{
-			OnAccept: func() {},
-			OnReject: func(err error) { h.results[id] = err },
-			OnComplete: func(v any, err error) {
-				h.results[id] = err
-				if cv, ok := v.(workflows.CaseView); ok {
-					h.views[id] = cv
-				}
-			},
-		}, in)
-	})
-	h.results[id] = errors.New("not sent")
-}
-
-func (h *harness) partner(d time.Duration, partner, step string, payload any) {
-	h.send(d, step+"@"+d.String(), workflows.StepInput{Step: step, Actor: workflows.ActorPartner, PartnerID: partner, ActorName: "eng", Payload: mustJSON(payload)})
-}
-
-func (h *harness) market(d time.Duration, step string, payload any) {
-	h.send(d, step+"@"+d.String(), workflows.StepInput{Step: step, Actor: workflows.ActorMarketplace, Payload: mustJSON(payload)})
-}
-
-func (h *harness) run(in Input) Result {
-	h.t.Helper()
-	h.env.ExecuteWorkflow(WorkflowName, in)
-	require.True(h.t, h.env.IsWorkflowCompleted())
-	require.NoError(h.t, h.env.GetWorkflowError())
+// run runs a hosting case to its end and returns its result.
+func (h harness) run(in Input) Result {
+	h.T.Helper()
 	var res Result
-	require.NoError(h.t, h.env.GetWorkflowResult(&res))
+	h.Run(WorkflowName, in, &res)
 	return res
 }
 
 // runUntil runs a hosting case and stops it at start+d.
-func (h *harness) runUntil(in workflows.CaseInput, d time.Duration) {
-	h.t.Helper()
-	h.at(d, func() { h.env.CancelWorkflow() })
-	h.env.ExecuteWorkflow(WorkflowName, Input{CaseInput: in})
+func (h harness) runUntil(in workflows.CaseInput, d time.Duration) {
+	h.T.Helper()
+	h.RunUntil(WorkflowName, Input{CaseInput: in}, d)
 }
 
-func (h *harness) eventNames() []workflows.Event {
-	out := make([]workflows.Event, len(h.events))
-	for i, e := range h.events {
-		out[i] = workflows.Event(e.Event)
-	}
-	return out
-}
-
-func (h *harness) eventsNamed(name workflows.Event) []activities.Event {
-	var out []activities.Event
-	for _, e := range h.events {
-		if e.Event == string(name) {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-func (h *harness) eventAt(name workflows.Event) time.Time {
-	if es := h.eventsNamed(name); len(es) > 0 {
+func (h harness) eventAt(name workflows.Event) time.Time {
+	if es := h.EventsNamed(name); len(es) > 0 {
 		return es[0].At
 	}
-	h.t.Fatalf("no %s event in %v", name, h.eventNames())
+	h.T.Fatalf("no %s event in %v", name, h.EventNames())
 	return time.Time{}
-}
-
-func (h *harness) requireOK(ids ...string) {
-	h.t.Helper()
-	for _, id := range ids {
-		require.NoError(h.t, h.results[id], "step %s", id)
-	}
-}
-
-func (h *harness) countNotes(prefix string) int {
-	n := 0
-	for _, m := range h.notes {
-		if strings.HasPrefix(m.Message.Title, prefix) {
-			n++
-		}
-	}
-	return n
-}
-
-func rejectionType(err error) string {
-	var ae *temporal.ApplicationError
-	if errors.As(err, &ae) {
-		return ae.Type()
-	}
-	return ""
-}
-
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b
 }
 
 func req(kind, instance string) RequestInput {
@@ -205,30 +69,30 @@ func TestKinds(t *testing.T) {
 // TestHostingQuotas: one security check and one hardening per ECS per year, at most two incidents,
 // patching as needed, and no more ECS than the order's quantity; refusals show the quota state.
 func TestHostingQuotas(t *testing.T) {
-	paid := cst(2025, 3, 3, 10)
+	paid := casetest.CST(2025, 3, 3, 10)
 	h := newHarness(t, paid, "p1")
-	h.partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
-	h.market(2*time.Minute, workflows.StepRequest, req(sla.HostingSecurityCheck, "i-1"))
-	h.market(3*time.Minute, workflows.StepRequest, req(sla.HostingSecurityCheck, "i-1"))
-	h.market(4*time.Minute, workflows.StepRequest, req(sla.HostingIncident, "i-1"))
-	h.market(5*time.Minute, workflows.StepRequest, req(sla.HostingIncident, "i-1"))
-	h.market(6*time.Minute, workflows.StepRequest, req(sla.HostingIncident, "i-1"))
+	h.Partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
+	h.Market(2*time.Minute, workflows.StepRequest, req(sla.HostingSecurityCheck, "i-1"))
+	h.Market(3*time.Minute, workflows.StepRequest, req(sla.HostingSecurityCheck, "i-1"))
+	h.Market(4*time.Minute, workflows.StepRequest, req(sla.HostingIncident, "i-1"))
+	h.Market(5*time.Minute, workflows.StepRequest, req(sla.HostingIncident, "i-1"))
+	h.Market(6*time.Minute, workflows.StepRequest, req(sla.HostingIncident, "i-1"))
 	for i := range 5 {
-		h.market(7*time.Minute+time.Duration(i)*time.Second, workflows.StepRequest, req(sla.HostingPatching, "i-1"))
+		h.Market(7*time.Minute+time.Duration(i)*time.Second, workflows.StepRequest, req(sla.HostingPatching, "i-1"))
 	}
-	h.market(8*time.Minute, workflows.StepRequest, req(sla.HostingSecurityCheck, "i-2")) // the second ECS has its own quota
-	h.market(9*time.Minute, workflows.StepRequest, req(sla.HostingHardening, "i-3"))     // a third ECS on an order for two
-	h.partner(10*time.Minute, "p1", StepComplete, CompleteInput{RequestID: "r1", Summary: "scanned; 2 findings fixed"})
-	h.partner(11*time.Minute, "p1", StepComplete, CompleteInput{RequestID: "r1", Summary: "again"})
-	h.partner(12*time.Minute, "p1", StepComplete, CompleteInput{RequestID: "r99", Summary: "x"})
-	h.partner(13*time.Minute, "p2", StepComplete, CompleteInput{RequestID: "r2", Summary: "x"})
+	h.Market(8*time.Minute, workflows.StepRequest, req(sla.HostingSecurityCheck, "i-2")) // the second ECS has its own quota
+	h.Market(9*time.Minute, workflows.StepRequest, req(sla.HostingHardening, "i-3"))     // a third ECS on an order for two
+	h.Partner(10*time.Minute, "p1", StepComplete, CompleteInput{RequestID: "r1", Summary: "scanned; 2 findings fixed"})
+	h.Partner(11*time.Minute, "p1", StepComplete, CompleteInput{RequestID: "r1", Summary: "again"})
+	h.Partner(12*time.Minute, "p1", StepComplete, CompleteInput{RequestID: "r99", Summary: "x"})
+	h.Partner(13*time.Minute, "p2", StepComplete, CompleteInput{RequestID: "r2", Summary: "x"})
 	h.runUntil(caseInput(paid, 2), 20*time.Minute)
 
 	for _, id := range []string{"accept@1m0s", "request@2m0s", "request@4m0s", "request@5m0s", "request@8m0s", "complete@10m0s"} {
-		assert.NoError(t, h.results[id], id)
+		assert.NoError(t, h.Results[id], id)
 	}
 	for i := range 5 {
-		assert.NoError(t, h.results["request@"+(7*time.Minute+time.Duration(i)*time.Second).String()], "patching %d", i+1)
+		assert.NoError(t, h.Results["request@"+(7*time.Minute+time.Duration(i)*time.Second).String()], "patching %d", i+1)
 	}
 	conflicts := map[string]string{
 		"request@3m0s":   "security_check quota used up for i-1 this term: 1 of 1 (security_check 1/1, hardening 0/1, incident 0/2)",
@@ -238,12 +102,12 @@ func TestHostingQuotas(t *testing.T) {
 		"complete@12m0s": "no open request r99",
 	}
 	for id, msg := range conflicts {
-		assert.Equal(t, workflows.RejectConflict, rejectionType(h.results[id]), "%s: %v", id, h.results[id])
-		assert.ErrorContains(t, h.results[id], msg, id)
+		assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results[id]), "%s: %v", id, h.Results[id])
+		assert.ErrorContains(t, h.Results[id], msg, id)
 	}
-	assert.Equal(t, workflows.RejectConflict, rejectionType(h.results["complete@13m0s"]), "another partner")
+	assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results["complete@13m0s"]), "another partner")
 
-	v := h.views["complete@10m0s"]
+	v := h.Views["complete@10m0s"]
 	d, ok := v.Details.(Details)
 	require.True(t, ok, "details %T", v.Details)
 	assert.Equal(t, StageHosted, v.Stage)
@@ -257,9 +121,9 @@ func TestHostingQuotas(t *testing.T) {
 	}, d.Instances)
 	term := v.SLA[len(v.SLA)-1]
 	assert.Equal(t, sla.ClauseTerm, term.Clause)
-	assert.True(t, term.DueAt.Equal(cst(2026, 3, 3, 10)), "term due %v", term.DueAt)
-	assert.Equal(t, 9, h.countNotes("服务器安全托管 request r"), "the partner hears of each accepted request")
-	for _, n := range h.notes {
+	assert.True(t, term.DueAt.Equal(casetest.CST(2026, 3, 3, 10)), "term due %v", term.DueAt)
+	assert.Equal(t, 9, h.CountNotes("服务器安全托管 request r"), "the partner hears of each accepted request")
+	for _, n := range h.Notes() {
 		if n.Message.Title == "服务器安全托管 request r1: security_check on i-1" {
 			assert.Equal(t, "p1", n.PartnerID)
 		}
@@ -269,85 +133,86 @@ func TestHostingQuotas(t *testing.T) {
 // TestHostingRenewal: a renewal during the first year starts a second year at its end with the quotas
 // reset and no reminders in the first year; the second ends without renewal, with both reminders.
 func TestHostingRenewal(t *testing.T) {
-	paid := cst(2025, 3, 3, 10)
+	paid := casetest.CST(2025, 3, 3, 10)
 	h := newHarness(t, paid, "p1")
-	h.partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
-	h.market(time.Hour, workflows.StepRequest, req(sla.HostingSecurityCheck, "i-1"))
-	h.partner(2*time.Hour, "p1", StepComplete, CompleteInput{RequestID: "r1", Summary: "done"})
-	h.market(3*time.Hour, workflows.StepRequest, req(sla.HostingIncident, "i-1")) // left open across the renewal
-	h.market(100*24*time.Hour, StepRenew, RenewInput{OrderID: "O-2"})
-	term2 := cst(2026, 3, 3, 11).Sub(paid)
-	h.market(term2, workflows.StepRequest, req(sla.HostingSecurityCheck, "i-1"))
-	h.market(term2+time.Hour, workflows.StepRequest, req(sla.HostingSecurityCheck, "i-1"))
+	h.Partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
+	h.Market(time.Hour, workflows.StepRequest, req(sla.HostingSecurityCheck, "i-1"))
+	h.Partner(2*time.Hour, "p1", StepComplete, CompleteInput{RequestID: "r1", Summary: "done"})
+	h.Market(3*time.Hour, workflows.StepRequest, req(sla.HostingIncident, "i-1")) // left open across the renewal
+	h.Market(100*24*time.Hour, StepRenew, RenewInput{OrderID: "O-2"})
+	term2 := casetest.CST(2026, 3, 3, 11).Sub(paid)
+	h.Market(term2, workflows.StepRequest, req(sla.HostingSecurityCheck, "i-1"))
+	h.Market(term2+time.Hour, workflows.StepRequest, req(sla.HostingSecurityCheck, "i-1"))
 	res := h.run(Input{CaseInput: caseInput(paid, 1)})
 
-	h.requireOK("request@1h0m0s", "complete@2h0m0s", "request@3h0m0s", "renew@2400h0m0s", "request@"+term2.String())
-	assert.ErrorContains(t, h.results["request@"+(term2+time.Hour).String()], "security_check quota used up for i-1 this term: 1 of 1")
-	assert.Contains(t, h.eventsNamed(workflows.EventRenewed)[0].Detail, "runs until 2027-03-03 (order O-2)")
-	assert.True(t, h.eventAt(workflows.EventTermRenewed).Equal(cst(2026, 3, 3, 10)), "renewed at %v", h.eventAt(workflows.EventTermRenewed))
+	h.RequireOK("request@1h0m0s", "complete@2h0m0s", "request@3h0m0s", "renew@2400h0m0s", "request@"+term2.String())
+	assert.ErrorContains(t, h.Results["request@"+(term2+time.Hour).String()], "security_check quota used up for i-1 this term: 1 of 1")
+	assert.Contains(t, h.EventsNamed(workflows.EventRenewed)[0].Detail, "runs until 2027-03-03 (order O-2)")
+	assert.True(t, h.eventAt(workflows.EventTermRenewed).Equal(casetest.CST(2026, 3, 3, 10)), "renewed at %v", h.eventAt(workflows.EventTermRenewed))
 	assert.Equal(t, workflows.StageExpired, res.Stage)
-	assert.Equal(t, cst(2027, 3, 3, 10), h.env.Now().In(sla.China))
+	assert.Equal(t, casetest.CST(2027, 3, 3, 10), h.Env.Now().In(sla.China))
 	assert.Equal(t, 2, res.State.Term)
-	assert.True(t, res.State.TermStart.Equal(cst(2026, 3, 3, 10)))
+	assert.True(t, res.State.TermStart.Equal(casetest.CST(2026, 3, 3, 10)))
 	assert.Equal(t, []HostedInstance{{InstanceID: "i-1", SecurityCheck: 1}}, res.State.Instances)
 	var ids []string
 	for _, r := range res.State.Requests {
 		ids = append(ids, r.ID)
 	}
 	assert.Equal(t, []string{"r2", "r3"}, ids, "the done request of year 1 left; the open one stayed")
-	reminders := h.eventsNamed(workflows.EventTermReminder)
+	reminders := h.EventsNamed(workflows.EventTermReminder)
 	require.Len(t, reminders, 2, "reminders only in the year without a renewal")
-	assert.True(t, reminders[0].At.Equal(cst(2027, 2, 1, 10)), "30-day reminder at %v", reminders[0].At.In(sla.China))
+	assert.True(t, reminders[0].At.Equal(casetest.CST(2027, 2, 1, 10)), "30-day reminder at %v", reminders[0].At.In(sla.China))
 	assert.Contains(t, reminders[0].Detail, "30 days left in year 2")
-	assert.True(t, reminders[1].At.Equal(cst(2027, 2, 24, 10)), "7-day reminder at %v", reminders[1].At.In(sla.China))
+	assert.True(t, reminders[1].At.Equal(casetest.CST(2027, 2, 24, 10)), "7-day reminder at %v", reminders[1].At.In(sla.China))
 	assert.Contains(t, reminders[1].Detail, "7 days left in year 2")
 }
 
 // TestHostingExpires: without a renewal the case closes at the end of the year, after reminders 30 and
 // 7 days before, with the open requests in the reason.
 func TestHostingExpires(t *testing.T) {
-	paid := cst(2025, 3, 3, 10)
+	paid := casetest.CST(2025, 3, 3, 10)
 	h := newHarness(t, paid, "p1")
-	h.partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
-	h.market(time.Hour, workflows.StepRequest, req(sla.HostingHardening, "i-1"))
+	h.Partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
+	h.Market(time.Hour, workflows.StepRequest, req(sla.HostingHardening, "i-1"))
 	res := h.run(Input{CaseInput: caseInput(paid, 3)})
 	assert.Equal(t, workflows.StageExpired, res.Stage)
 	assert.Equal(t, workflows.StatusClosed, res.State.Core.Status)
-	assert.Equal(t, cst(2026, 3, 3, 10), h.env.Now().In(sla.China))
-	reminders := h.eventsNamed(workflows.EventTermReminder)
+	assert.Equal(t, casetest.CST(2026, 3, 3, 10), h.Env.Now().In(sla.China))
+	reminders := h.EventsNamed(workflows.EventTermReminder)
 	require.Len(t, reminders, 2)
-	assert.True(t, reminders[0].At.Equal(cst(2026, 2, 1, 10)))
+	assert.True(t, reminders[0].At.Equal(casetest.CST(2026, 2, 1, 10)))
 	assert.Contains(t, reminders[0].Detail, "30 days left")
-	assert.True(t, reminders[1].At.Equal(cst(2026, 2, 24, 10)))
+	assert.True(t, reminders[1].At.Equal(casetest.CST(2026, 2, 24, 10)))
 	assert.Contains(t, reminders[1].Detail, "7 days left")
-	assert.Equal(t, 2, h.countNotes("服务器安全托管 term ends in"))
-	last := h.events[len(h.events)-1]
+	assert.Equal(t, 2, h.CountNotes("服务器安全托管 term ends in"))
+	events := h.Events()
+	last := events[len(events)-1]
 	assert.Equal(t, string(workflows.EventTermEnded), last.Event)
 	assert.Contains(t, last.Detail, "without a renewal")
 	assert.Contains(t, last.Detail, "r1")
-	assert.Equal(t, workflows.StageExpired, h.rows[len(h.rows)-1].Stage)
+	assert.Equal(t, workflows.StageExpired, h.LastRow().Stage)
 }
 
 // TestHostingStepValidation: malformed, foreign and out-of-order steps are refused before they touch
 // history.
 func TestHostingStepValidation(t *testing.T) {
-	paid := cst(2025, 3, 3, 10)
+	paid := casetest.CST(2025, 3, 3, 10)
 	h := newHarness(t, paid, "p1")
-	h.partner(30*time.Second, "p1", StepComplete, CompleteInput{RequestID: "r1", Summary: "x"}) // not accepted yet
-	h.market(40*time.Second, workflows.StepRequest, req(sla.HostingPatching, "i-1"))            // taken while assigning
-	h.partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
-	h.market(2*time.Minute, workflows.StepRequest, RequestInput{Kind: "backup", InstanceID: "i-1", Summary: "x"})
-	h.market(3*time.Minute, workflows.StepRequest, RequestInput{Kind: sla.HostingIncident, Summary: "x"})
-	h.market(4*time.Minute, workflows.StepRequest, RequestInput{Kind: sla.HostingIncident, InstanceID: "i 1", Summary: "x"})
-	h.market(5*time.Minute, workflows.StepRequest, RequestInput{Kind: sla.HostingIncident, InstanceID: "i-1"})
-	h.send(6*time.Minute, "unknown-field", workflows.StepInput{Step: workflows.StepRequest, Actor: workflows.ActorMarketplace,
+	h.Partner(30*time.Second, "p1", StepComplete, CompleteInput{RequestID: "r1", Summary: "x"}) // not accepted yet
+	h.Market(40*time.Second, workflows.StepRequest, req(sla.HostingPatching, "i-1"))            // taken while assigning
+	h.Partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
+	h.Market(2*time.Minute, workflows.StepRequest, RequestInput{Kind: "backup", InstanceID: "i-1", Summary: "x"})
+	h.Market(3*time.Minute, workflows.StepRequest, RequestInput{Kind: sla.HostingIncident, Summary: "x"})
+	h.Market(4*time.Minute, workflows.StepRequest, RequestInput{Kind: sla.HostingIncident, InstanceID: "i 1", Summary: "x"})
+	h.Market(5*time.Minute, workflows.StepRequest, RequestInput{Kind: sla.HostingIncident, InstanceID: "i-1"})
+	h.Send(6*time.Minute, "unknown-field", workflows.StepInput{Step: workflows.StepRequest, Actor: workflows.ActorMarketplace,
 		Payload: []byte(`{"kind":"incident","instance_id":"i-1","summary":"x","urgent":true}`)})
-	h.send(7*time.Minute, "partner-request", workflows.StepInput{Step: workflows.StepRequest, Actor: workflows.ActorPartner, PartnerID: "p1",
-		Payload: mustJSON(req(sla.HostingIncident, "i-1"))})
-	h.partner(8*time.Minute, "p1", StepComplete, CompleteInput{RequestID: "r1"})
-	h.partner(9*time.Minute, "p1", StepRenew, RenewInput{})
-	h.market(10*time.Minute, StepRenew, RenewInput{OrderID: "bad order"})
-	h.partner(11*time.Minute, "p1", workflows.StepClose, struct{}{})
+	h.Send(7*time.Minute, "partner-request", workflows.StepInput{Step: workflows.StepRequest, Actor: workflows.ActorPartner, PartnerID: "p1",
+		Payload: casetest.MustJSON(req(sla.HostingIncident, "i-1"))})
+	h.Partner(8*time.Minute, "p1", StepComplete, CompleteInput{RequestID: "r1"})
+	h.Partner(9*time.Minute, "p1", StepRenew, RenewInput{})
+	h.Market(10*time.Minute, StepRenew, RenewInput{OrderID: "bad order"})
+	h.Partner(11*time.Minute, "p1", workflows.StepClose, struct{}{})
 	h.runUntil(caseInput(paid, 1), 20*time.Minute)
 	want := map[string]string{
 		"complete@30s": workflows.RejectConflict, "request@40s": "", "accept@1m0s": "",
@@ -358,27 +223,27 @@ func TestHostingStepValidation(t *testing.T) {
 	}
 	for id, kind := range want {
 		if kind == "" {
-			assert.NoError(t, h.results[id], id)
+			assert.NoError(t, h.Results[id], id)
 		} else {
-			assert.Equal(t, kind, rejectionType(h.results[id]), "%s: %v", id, h.results[id])
+			assert.Equal(t, kind, casetest.RejectionType(h.Results[id]), "%s: %v", id, h.Results[id])
 		}
 	}
 	assert.Equal(t, []workflows.Event{workflows.EventCaseOpened, workflows.EventPartnerOffered, workflows.EventRequestReceived, workflows.EventPartnerAccepted},
-		h.eventNames())
-	assert.Contains(t, h.events[3].Detail, "requests waiting: r1")
+		h.EventNames())
+	assert.Contains(t, h.Events()[3].Detail, "requests waiting: r1")
 }
 
 // TestHostingContinueAsNew: the next run carries the term, the quotas used and the timeline sequence.
 func TestHostingContinueAsNew(t *testing.T) {
-	paid := cst(2025, 3, 3, 10)
+	paid := casetest.CST(2025, 3, 3, 10)
 	h := newHarness(t, paid, "p1")
-	h.partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
-	h.market(2*time.Minute, workflows.StepRequest, req(sla.HostingSecurityCheck, "i-1"))
-	h.market(150*time.Second, workflows.StepRequest, req(sla.HostingPatching, "i-1"))
-	h.at(3*time.Minute, func() { h.env.SetCurrentHistoryLength(workflows.DefaultHistoryLimit) })
-	h.env.ExecuteWorkflow(WorkflowName, Input{CaseInput: caseInput(paid, 1)})
+	h.Partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
+	h.Market(2*time.Minute, workflows.StepRequest, req(sla.HostingSecurityCheck, "i-1"))
+	h.Market(150*time.Second, workflows.StepRequest, req(sla.HostingPatching, "i-1"))
+	h.At(3*time.Minute, func() { h.Env.SetCurrentHistoryLength(workflows.DefaultHistoryLimit) })
+	h.Execute(WorkflowName, Input{CaseInput: caseInput(paid, 1)})
 	var can *workflow.ContinueAsNewError
-	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "want continue-as-new, got %v", h.env.GetWorkflowError())
+	require.True(t, errors.As(h.Env.GetWorkflowError(), &can), "want continue-as-new, got %v", h.Env.GetWorkflowError())
 	assert.Equal(t, WorkflowName, can.WorkflowType.Name)
 	var next Input
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
@@ -387,14 +252,14 @@ func TestHostingContinueAsNew(t *testing.T) {
 	assert.Equal(t, "p1", next.State.Core.PartnerID)
 	assert.Equal(t, 3, next.State.NextRequest)
 
-	h2 := newHarness(t, h.env.Now(), "p1")
-	h2.market(time.Hour, workflows.StepRequest, req(sla.HostingSecurityCheck, "i-1"))
-	h2.partner(2*time.Hour, "p1", StepComplete, CompleteInput{RequestID: "r2", Summary: "patched"})
-	h2.at(3*time.Hour, func() {
+	h2 := newHarness(t, h.Env.Now(), "p1")
+	h2.Market(time.Hour, workflows.StepRequest, req(sla.HostingSecurityCheck, "i-1"))
+	h2.Partner(2*time.Hour, "p1", StepComplete, CompleteInput{RequestID: "r2", Summary: "patched"})
+	h2.At(3*time.Hour, func() {
 		var v struct {
 			Details map[string]any `json:"details"`
 		}
-		res, err := h2.env.QueryWorkflow(workflows.QueryCaseView)
+		res, err := h2.Env.QueryWorkflow(workflows.QueryCaseView)
 		if !assert.NoError(t, err) || !assert.NoError(t, res.Get(&v)) {
 			return
 		}
@@ -405,13 +270,13 @@ func TestHostingContinueAsNew(t *testing.T) {
 		assert.Len(t, v.Details["instances"], 1)
 	})
 	res := h2.run(next)
-	assert.ErrorContains(t, h2.results["request@1h0m0s"], "security_check quota used up for i-1")
-	h2.requireOK("complete@2h0m0s")
+	assert.ErrorContains(t, h2.Results["request@1h0m0s"], "security_check quota used up for i-1")
+	h2.RequireOK("complete@2h0m0s")
 	assert.Equal(t, 2, res.State.Core.Runs)
 	assert.Equal(t, workflows.StageExpired, res.Stage)
-	assert.NotContains(t, h2.eventNames(), workflows.EventCaseOpened)
+	assert.NotContains(t, h2.EventNames(), workflows.EventCaseOpened)
 	keys := map[string]bool{}
-	for _, e := range append(h.events, h2.events...) {
+	for _, e := range append(h.Events(), h2.Events()...) {
 		assert.False(t, keys[e.Key], "timeline key %s written by both runs", e.Key)
 		keys[e.Key] = true
 	}

@@ -18,18 +18,8 @@ import (
 // WorkflowName is the type name an SOS case's workflow is registered by; histories and the API know it so.
 const WorkflowName = "SOSWorkflow"
 
-// SOS specs (服务规格), the spec of an SOS purchase.
-const (
-	// SpecHandling is 事件处理: remote handling, no root-cause analysis.
-	SpecHandling = "handling"
-	// SpecAnalysisRemote is 事件分析(远程): handling and a remote root-cause analysis.
-	SpecAnalysisRemote = "analysis_remote"
-	// SpecAnalysisOnsite is 事件分析(现场): handling and an on-site analysis, by a partner able to go on site.
-	SpecAnalysisOnsite = "analysis_onsite"
-)
-
 // Specs lists the SOS specs.
-var Specs = []string{SpecHandling, SpecAnalysisRemote, SpecAnalysisOnsite}
+var Specs = []string{sla.SpecHandling, sla.SpecAnalysisRemote, sla.SpecAnalysisOnsite}
 
 // SOS stages; assignment, report, closed and expired are the kernel's.
 const (
@@ -88,7 +78,7 @@ var Lifecycle = workflows.Lifecycle{
 // as updates, the SLA clocks and the refunds they owe.
 func Workflow(ctx workflow.Context, in workflows.CaseInput) (Result, error) {
 	s := &sosCase{Case: workflows.NewCase(in, "SOS")}
-	s.NeedOnsite = in.Spec == SpecAnalysisOnsite
+	s.NeedOnsite = in.Spec == sla.SpecAnalysisOnsite
 	if err := s.Setup(ctx, nil, s.view, s.step, s.validate); err != nil {
 		return Result{}, err
 	}
@@ -297,7 +287,7 @@ func (s *sosCase) step(ctx workflow.Context, in workflows.StepInput) (workflows.
 		s.eradication, s.eradicatedAt = &e, &now
 		add(workflows.EventEradicated, workflows.ActorPartner, fmt.Sprintf("cleaned: %s; malware removed: %t", workflows.JoinList(e.Cleaned), *e.MalwareRemoved))
 		s.Stage = StageAnalysis
-		if s.In.Spec == SpecHandling {
+		if s.In.Spec == sla.SpecHandling {
 			s.Stage = workflows.StageReport
 		}
 	case StepAnalyze:

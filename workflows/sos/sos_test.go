@@ -2,125 +2,28 @@ package sos
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"io"
-	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/steward-oss/steward/activities"
 	"github.com/steward-oss/steward/notifications"
 	"github.com/steward-oss/steward/sla"
 	"github.com/steward-oss/steward/workflows"
+	"github.com/steward-oss/steward/workflows/casetest"
 )
 
-// harness runs Workflow in the time-skipping test environment with recording activity mocks.
-type harness struct {
-	mu       sync.Mutex // activity mocks run on their own goroutines, concurrently
-	t        *testing.T
-	env      *testsuite.TestWorkflowEnvironment
-	partners []string // available, in order of preference
-	choices  []activities.ChoosePartnerInput
-	events   []activities.Event
-	refunds  []activities.RefundRow
-	rows     []activities.CaseRow
-	notes    []activities.NotifyInput
-	reports  []activities.ReportInput
-	results  map[string]error
-	views    map[string]workflows.CaseView
-}
+// harness is the shared case harness with SOS's order and its run helpers.
+type harness struct{ *casetest.Harness }
 
 func newHarness(t *testing.T, start time.Time, partners ...string) *harness {
-	var ts testsuite.WorkflowTestSuite
-	ts.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	h := &harness{t: t, env: ts.NewTestWorkflowEnvironment(), partners: partners,
-		results: map[string]error{}, views: map[string]workflows.CaseView{}}
-	h.env.SetStartTime(start)
-	h.env.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: WorkflowName})
-	return h
-}
-
-// mocks registers the recording activity mocks; a test registers its own before them, which win.
-func (h *harness) mocks() {
-	var a *activities.Activities
-	h.env.RegisterActivity(a.Record)
-	h.env.RegisterActivity(a.Notify)
-	h.env.RegisterActivity(a.ChoosePartner)
-	h.env.RegisterActivity(a.RenderReport)
-	h.env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(h.record)
-	h.env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.NotifyInput) error {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		h.notes = append(h.notes, in)
-		return nil
-	})
-	h.env.OnActivity(a.ChoosePartner, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChoosePartnerInput) (activities.ChoosePartnerResult, error) {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		h.choices = append(h.choices, in)
-		for _, p := range h.partners {
-			if !slices.Contains(in.Exclude, p) {
-				return activities.ChoosePartnerResult{PartnerID: p, PartnerName: p, Capacity: 3}, nil
-			}
-		}
-		return activities.ChoosePartnerResult{}, nil
-	})
-	h.env.OnActivity(a.RenderReport, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ReportInput) (activities.ReportRef, error) {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		h.reports = append(h.reports, in)
-		return activities.ReportRef{CaseID: in.CaseID, Version: in.Version}, nil
-	})
-}
-
-func (h *harness) record(_ context.Context, in activities.RecordInput) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.events = append(h.events, in.Events...)
-	h.refunds = append(h.refunds, in.Refunds...)
-	h.rows = append(h.rows, in.Case)
-	return nil
-}
-
-// at runs fn at start+d.
-func (h *harness) at(d time.Duration, fn func()) { h.env.RegisterDelayedCallback(fn, d) }
-
-// send sends a step at start+d under the name id; its outcome lands in h.results[id].
-func (h *harness) send(d time.Duration, id string, in workflows.StepInput) {
-	h.at(d, func() {
-		in.At = h.env.Now()
-		h.env.UpdateWorkflow(workflows.UpdateStep, id, &testsuite.TestUpdateCallback{
-			OnAccept: func() {},
-			OnReject: func(err error) { h.results[id] = err },
-			OnComplete: func(v any, err error) {
-				h.results[id] = err
-				if cv, ok := v.(workflows.CaseView); ok {
-					h.views[id] = cv
-				}
-			},
-		}, in)
-	})
-	h.results[id] = errors.New("not sent")
-}
-
-func (h *harness) partner(d time.Duration, partner, step string, payload any) {
-	h.send(d, step+"@"+d.String(), workflows.StepInput{Step: step, Actor: workflows.ActorPartner, PartnerID: partner, ActorName: "eng", Payload: mustJSON(payload)})
-}
-
-func (h *harness) market(d time.Duration, step string, payload any) {
-	h.send(d, step+"@"+d.String(), workflows.StepInput{Step: step, Actor: workflows.ActorMarketplace, Payload: mustJSON(payload)})
+	return &harness{casetest.New(t, start, partners, Lifecycle.Workflows...)}
 }
 
 func order(spec string, paidAt time.Time, amountCents int64) workflows.CaseInput {
@@ -128,20 +31,16 @@ func order(spec string, paidAt time.Time, amountCents int64) workflows.CaseInput
 		Quantity: 1, AmountCents: amountCents, Currency: "CNY", PaidAt: paidAt}
 }
 
-// execute runs the case until it ends or the test cancels it.
-func (h *harness) execute(spec string, paidAt time.Time, amountCents int64) {
-	h.mocks()
-	h.env.ExecuteWorkflow(WorkflowName, order(spec, paidAt, amountCents))
+// runUntil runs the case and cancels it at start+d.
+func (h *harness) runUntil(spec string, paidAt time.Time, amountCents int64, d time.Duration) {
+	h.RunUntil(WorkflowName, order(spec, paidAt, amountCents), d)
 }
 
 // run runs the case to its end and returns its result.
 func (h *harness) run(spec string, paidAt time.Time) Result {
-	h.t.Helper()
-	h.execute(spec, paidAt, 500000)
-	require.True(h.t, h.env.IsWorkflowCompleted(), "workflow still running at %v", h.env.Now())
-	require.NoError(h.t, h.env.GetWorkflowError())
+	h.T.Helper()
 	var res Result
-	require.NoError(h.t, h.env.GetWorkflowResult(&res))
+	h.Run(WorkflowName, order(spec, paidAt, 500000), &res)
 	return res
 }
 
@@ -162,18 +61,10 @@ var (
 	reportBody     = ReportInput{Summary: "miner removed", Recommendations: []string{"rotate SSH keys", "close port 6379"}}
 )
 
-func (h *harness) eventNames() []workflows.Event {
-	out := make([]workflows.Event, len(h.events))
-	for i, e := range h.events {
-		out[i] = workflows.Event(e.Event)
-	}
-	return out
-}
-
 // routingEvents leaves out the clocks' warnings and breaches.
 func (h *harness) routingEvents() []workflows.Event {
 	var out []workflows.Event
-	for _, e := range h.eventNames() {
+	for _, e := range h.EventNames() {
 		if e != workflows.EventSLAAtRisk && e != workflows.EventSLABreached {
 			out = append(out, e)
 		}
@@ -182,49 +73,24 @@ func (h *harness) routingEvents() []workflows.Event {
 }
 
 func (h *harness) event(name workflows.Event) activities.Event {
-	for _, e := range h.events {
+	for _, e := range h.Events() {
 		if e.Event == string(name) {
 			return e
 		}
 	}
-	h.t.Fatalf("no %s event in %v", name, h.eventNames())
+	h.T.Fatalf("no %s event in %v", name, h.EventNames())
 	return activities.Event{}
 }
 
 // breachAt is when a clause's breach was recorded.
 func (h *harness) breachAt(clause string) time.Time {
-	for _, e := range h.events {
+	for _, e := range h.Events() {
 		if e.Key == "sos:O-1/breach/"+clause {
 			return e.At
 		}
 	}
-	h.t.Fatalf("no breach of %s in %v", clause, h.eventNames())
+	h.T.Fatalf("no breach of %s in %v", clause, h.EventNames())
 	return time.Time{}
-}
-
-func (h *harness) requireOK(ids ...string) {
-	h.t.Helper()
-	for _, id := range ids {
-		require.NoError(h.t, h.results[id], "step %s", id)
-	}
-}
-
-func rejectionType(err error) string {
-	var ae *temporal.ApplicationError
-	if errors.As(err, &ae) {
-		return ae.Type()
-	}
-	return ""
-}
-
-func slaEntry(t *testing.T, entries []workflows.SLAEntry, clause string) workflows.SLAEntry {
-	for _, e := range entries {
-		if e.Clause == clause {
-			return e
-		}
-	}
-	t.Fatalf("no %s clause in %+v", clause, entries)
-	return workflows.SLAEntry{}
 }
 
 func refundSum(rows []activities.RefundRow) (pct int, cents int64) {
@@ -237,28 +103,28 @@ func refundSum(rows []activities.RefundRow) (pct int, cents int64) {
 
 // fullCase drives a case through every step; the handling spec skips analysis.
 func fullCase(h *harness, p string, spec string, reportAt time.Duration) {
-	h.partner(2*time.Minute, p, workflows.StepAccept, struct{}{})
-	h.market(3*time.Minute, StepAssets, hosts(1))
-	h.partner(5*time.Minute, p, workflows.StepContact, ContactInput{Note: "called the customer"})
-	h.partner(30*time.Minute, p, StepConfirm, ConfirmInput{SecurityIncident: yes(), IncidentClass: sla.ClassMalware, IncidentType: "cryptominer", Summary: "miner", AttackOngoing: true})
-	h.partner(40*time.Minute, p, workflows.StepContain, ContainInput{Actions: []string{"blocked outbound 3333/tcp"}})
-	h.partner(2*time.Hour, p, StepEradicate, eradicated)
-	if spec != SpecHandling {
-		h.partner(3*time.Hour, p, StepAnalyze, AnalyzeInput{Cause: "weak Redis password"})
+	h.Partner(2*time.Minute, p, workflows.StepAccept, struct{}{})
+	h.Market(3*time.Minute, StepAssets, hosts(1))
+	h.Partner(5*time.Minute, p, workflows.StepContact, ContactInput{Note: "called the customer"})
+	h.Partner(30*time.Minute, p, StepConfirm, ConfirmInput{SecurityIncident: yes(), IncidentClass: sla.ClassMalware, IncidentType: "cryptominer", Summary: "miner", AttackOngoing: true})
+	h.Partner(40*time.Minute, p, workflows.StepContain, ContainInput{Actions: []string{"blocked outbound 3333/tcp"}})
+	h.Partner(2*time.Hour, p, StepEradicate, eradicated)
+	if spec != sla.SpecHandling {
+		h.Partner(3*time.Hour, p, StepAnalyze, AnalyzeInput{Cause: "weak Redis password"})
 	}
-	h.partner(reportAt, p, workflows.StepReport, reportBody)
-	h.market(reportAt+time.Hour, StepReportConfirm, VerdictInput{Rating: 5})
-	h.partner(reportAt+2*time.Hour, p, workflows.StepClose, workflows.CloseInput{FollowUp: "no recurrence after 7 days"})
+	h.Partner(reportAt, p, workflows.StepReport, reportBody)
+	h.Market(reportAt+time.Hour, StepReportConfirm, VerdictInput{Rating: 5})
+	h.Partner(reportAt+2*time.Hour, p, workflows.StepClose, workflows.CloseInput{FollowUp: "no recurrence after 7 days"})
 }
 
 // TestHappyPath: every step in order, every clause met, no refund; the report is rendered once.
 func TestHappyPath(t *testing.T) {
 	paid := time.Date(2026, 3, 2, 10, 0, 0, 0, sla.China) // a Monday
 	h := newHarness(t, paid, "p1")
-	fullCase(h, "p1", SpecAnalysisRemote, 20*time.Hour)
-	res := h.run(SpecAnalysisRemote, paid)
-	for id := range h.results {
-		require.NoError(t, h.results[id], id)
+	fullCase(h, "p1", sla.SpecAnalysisRemote, 20*time.Hour)
+	res := h.run(sla.SpecAnalysisRemote, paid)
+	for id := range h.Results {
+		require.NoError(t, h.Results[id], id)
 	}
 	assert.Equal(t, workflows.StageClosed, res.Stage)
 	assert.Equal(t, "p1", res.PartnerID)
@@ -266,21 +132,22 @@ func TestHappyPath(t *testing.T) {
 	assert.Equal(t, []workflows.Event{workflows.EventCaseOpened, workflows.EventPartnerOffered, workflows.EventPartnerAccepted,
 		workflows.EventAssetsSubmitted, workflows.EventCustomerContacted, workflows.EventIncidentConfirmed, workflows.EventContained,
 		workflows.EventEradicated, workflows.EventCauseAnalyzed, workflows.EventReportSubmitted, workflows.EventReportConfirmed,
-		workflows.EventCaseClosed}, h.eventNames())
+		workflows.EventCaseClosed}, h.EventNames())
 	for _, c := range []string{sla.ClauseResponse, sla.ClauseHandling, sla.ClauseEffect} {
-		e := slaEntry(t, res.SLA, c)
+		e := casetest.SLAEntry(t, res.SLA, c)
 		assert.False(t, e.Breached, c)
 		assert.NotNil(t, e.CompletedAt, c)
 	}
-	require.Len(t, h.reports, 1)
-	r := h.reports[0]
+	reports := h.Reports()
+	require.Len(t, reports, 1)
+	r := reports[0]
 	assert.Equal(t, 1, r.Version)
 	assert.Equal(t, "weak Redis password", r.Cause)
 	assert.Equal(t, []string{"blocked outbound 3333/tcp"}, r.Containment)
 	assert.True(t, r.MalwareRemoved)
 	assert.Len(t, r.Hosts, 1)
-	assert.Empty(t, h.refunds)
-	last := h.rows[len(h.rows)-1]
+	assert.Empty(t, h.Refunds())
+	last := h.LastRow()
 	assert.Equal(t, workflows.StatusClosed, last.Status)
 	assert.Equal(t, workflows.SLAOnTrack, last.SLAStatus)
 	assert.Nil(t, last.NextDeadline)
@@ -308,15 +175,14 @@ func TestResponseClock(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, tt.paid, "p1")
-			h.partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
-			h.market(2*time.Minute, StepAssets, hosts(1))
-			h.partner(tt.contactIn, "p1", workflows.StepContact, ContactInput{})
-			h.at(tt.contactIn+time.Minute, func() { h.env.CancelWorkflow() })
-			h.execute(SpecHandling, tt.paid, 500000)
+			h.Partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
+			h.Market(2*time.Minute, StepAssets, hosts(1))
+			h.Partner(tt.contactIn, "p1", workflows.StepContact, ContactInput{})
+			h.runUntil(sla.SpecHandling, tt.paid, 500000, tt.contactIn+time.Minute)
 			id := workflows.StepContact + "@" + tt.contactIn.String()
-			h.requireOK(id)
-			v := h.views[id]
-			e := slaEntry(t, v.SLA, sla.ClauseResponse)
+			h.RequireOK(id)
+			v := h.Views[id]
+			e := casetest.SLAEntry(t, v.SLA, sla.ClauseResponse)
 			require.NotNil(t, e.DueAt)
 			assert.True(t, e.DueAt.Equal(tt.wantDue), "response due %v; want %v", e.DueAt.In(sla.China), tt.wantDue)
 			assert.Equal(t, tt.breached, e.Breached)
@@ -327,7 +193,7 @@ func TestResponseClock(t *testing.T) {
 				want := tt.wantDue.Add(sla.Resolution)
 				assert.True(t, at.Equal(want), "breach recorded at %v; want just after the due instant, %v", at, want)
 				var resp []activities.RefundRow
-				for _, r := range h.refunds {
+				for _, r := range h.Refunds() {
 					if r.Clause == sla.ClauseResponse {
 						resp = append(resp, r)
 					}
@@ -338,8 +204,8 @@ func TestResponseClock(t *testing.T) {
 				assert.Equal(t, int64(250000), resp[0].AmountCents)
 				assert.Equal(t, 50, e.RefundPercent)
 			} else {
-				assert.Empty(t, h.refunds)
-				assert.NotContains(t, h.eventNames(), workflows.EventSLABreached)
+				assert.Empty(t, h.Refunds())
+				assert.NotContains(t, h.EventNames(), workflows.EventSLABreached)
 				assert.Contains(t, h.event(workflows.EventCustomerContacted).Detail, "response met (due ")
 				assert.Equal(t, workflows.Refund{}, v.Refund)
 			}
@@ -364,21 +230,20 @@ func TestHandlingClock(t *testing.T) {
 				if late {
 					reportAt = due + time.Minute
 				}
-				h.partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
-				h.market(assetsIn, StepAssets, hosts(tt.hosts))
-				h.partner(5*time.Minute, "p1", workflows.StepContact, ContactInput{})
-				h.partner(10*time.Minute, "p1", StepConfirm, confirmMalware)
-				h.partner(20*time.Minute, "p1", StepEradicate, eradicated)
-				h.partner(reportAt, "p1", workflows.StepReport, reportBody)
-				h.at(reportAt+time.Minute, func() { h.env.CancelWorkflow() })
-				h.execute(SpecHandling, paid, 500000)
+				h.Partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
+				h.Market(assetsIn, StepAssets, hosts(tt.hosts))
+				h.Partner(5*time.Minute, "p1", workflows.StepContact, ContactInput{})
+				h.Partner(10*time.Minute, "p1", StepConfirm, confirmMalware)
+				h.Partner(20*time.Minute, "p1", StepEradicate, eradicated)
+				h.Partner(reportAt, "p1", workflows.StepReport, reportBody)
+				h.runUntil(sla.SpecHandling, paid, 500000, reportAt+time.Minute)
 				id := workflows.StepReport + "@" + reportAt.String()
-				h.requireOK(id)
-				e := slaEntry(t, h.views[id].SLA, sla.ClauseHandling)
+				h.RequireOK(id)
+				e := casetest.SLAEntry(t, h.Views[id].SLA, sla.ClauseHandling)
 				require.NotNil(t, e.DueAt)
 				assert.True(t, e.DueAt.Equal(paid.Add(due)), "handling due %v; want %v", e.DueAt, paid.Add(due))
 				assert.Equal(t, late, e.Breached)
-				pct, cents := refundSum(h.refunds)
+				pct, cents := refundSum(h.Refunds())
 				if late {
 					assert.Equal(t, 50, pct)
 					assert.Equal(t, int64(250000), cents)
@@ -396,27 +261,27 @@ func TestHandlingClock(t *testing.T) {
 func TestRefundsCap(t *testing.T) {
 	paid := time.Date(2026, 3, 2, 10, 0, 0, 0, sla.China)
 	h := newHarness(t, paid, "p1")
-	h.partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
-	h.market(2*time.Minute, StepAssets, hosts(1))
-	h.partner(2*time.Hour, "p1", workflows.StepContact, ContactInput{}) // response breached (20 business minutes)
-	h.partner(3*time.Hour, "p1", StepConfirm, confirmMalware)
-	h.partner(4*time.Hour, "p1", StepEradicate, EradicateInput{Cleaned: []string{"killed process"}, MalwareRemoved: no()})
-	h.partner(5*sla.Day, "p1", workflows.StepReport, reportBody) // handling breached (3 days)
-	h.market(5*sla.Day+time.Hour, StepReportConfirm, VerdictInput{})
-	h.partner(5*sla.Day+2*time.Hour, "p1", workflows.StepClose, workflows.CloseInput{FollowUp: "customer rebuilt the host"})
-	res := h.run(SpecHandling, paid)
+	h.Partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
+	h.Market(2*time.Minute, StepAssets, hosts(1))
+	h.Partner(2*time.Hour, "p1", workflows.StepContact, ContactInput{}) // response breached (20 business minutes)
+	h.Partner(3*time.Hour, "p1", StepConfirm, confirmMalware)
+	h.Partner(4*time.Hour, "p1", StepEradicate, EradicateInput{Cleaned: []string{"killed process"}, MalwareRemoved: no()})
+	h.Partner(5*sla.Day, "p1", workflows.StepReport, reportBody) // handling breached (3 days)
+	h.Market(5*sla.Day+time.Hour, StepReportConfirm, VerdictInput{})
+	h.Partner(5*sla.Day+2*time.Hour, "p1", workflows.StepClose, workflows.CloseInput{FollowUp: "customer rebuilt the host"})
+	res := h.run(sla.SpecHandling, paid)
 	assert.Equal(t, workflows.Refund{Percent: 100, AmountCents: 500000}, res.Refund)
-	pct, cents := refundSum(h.refunds)
+	pct, cents := refundSum(h.Refunds())
 	assert.Equal(t, 100, pct)
 	assert.Equal(t, int64(500000), cents)
 	var clauses []string
-	for _, r := range h.refunds {
+	for _, r := range h.Refunds() {
 		clauses = append(clauses, r.Clause)
 	}
 	assert.Equal(t, []string{sla.ClauseResponse, sla.ClauseEffect}, clauses, "handling adds nothing once the cap is reached")
-	assert.True(t, slaEntry(t, res.SLA, sla.ClauseEffect).Breached)
-	assert.True(t, slaEntry(t, res.SLA, sla.ClauseHandling).Breached)
-	last := h.rows[len(h.rows)-1]
+	assert.True(t, casetest.SLAEntry(t, res.SLA, sla.ClauseEffect).Breached)
+	assert.True(t, casetest.SLAEntry(t, res.SLA, sla.ClauseHandling).Breached)
+	last := h.LastRow()
 	assert.Equal(t, workflows.SLABreached, last.SLAStatus)
 	assert.Equal(t, 100, last.RefundPercent)
 }
@@ -430,32 +295,32 @@ func TestSpecs(t *testing.T) {
 			fullCase(h, "p1", spec, 20*time.Hour)
 			res := h.run(spec, paid)
 			assert.Equal(t, workflows.StageClosed, res.Stage)
-			assert.Equal(t, spec != SpecHandling, slices.Contains(h.eventNames(), workflows.EventCauseAnalyzed))
-			require.Len(t, h.choices, 1)
-			assert.Equal(t, spec == SpecAnalysisOnsite, h.choices[0].NeedOnsite, "assignment asks for on-site capability")
+			assert.Equal(t, spec != sla.SpecHandling, slices.Contains(h.EventNames(), workflows.EventCauseAnalyzed))
+			require.Len(t, h.Choices(), 1)
+			assert.Equal(t, spec == sla.SpecAnalysisOnsite, h.Choices()[0].NeedOnsite, "assignment asks for on-site capability")
 		})
 	}
 	// Analysis is refused for the handling spec: after eradication the case is in stage report.
 	h := newHarness(t, paid, "p1")
-	fullCase(h, "p1", SpecHandling, 20*time.Hour)
-	h.partner(150*time.Minute, "p1", StepAnalyze, AnalyzeInput{Cause: "x"})
-	h.run(SpecHandling, paid)
-	assert.Equal(t, workflows.RejectConflict, rejectionType(h.results["analyze@2h30m0s"]))
+	fullCase(h, "p1", sla.SpecHandling, 20*time.Hour)
+	h.Partner(150*time.Minute, "p1", StepAnalyze, AnalyzeInput{Cause: "x"})
+	h.run(sla.SpecHandling, paid)
+	assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results["analyze@2h30m0s"]))
 }
 
 // TestOutOfScope: not a security incident closes the case with the reason.
 func TestOutOfScope(t *testing.T) {
 	paid := time.Date(2026, 3, 2, 10, 0, 0, 0, sla.China)
 	h := newHarness(t, paid, "p1")
-	h.partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
-	h.market(2*time.Minute, StepAssets, hosts(2))
-	h.partner(5*time.Minute, "p1", workflows.StepContact, ContactInput{})
-	h.partner(10*time.Minute, "p1", StepConfirm, ConfirmInput{SecurityIncident: no(), Summary: "disk full, not an attack"})
-	res := h.run(SpecHandling, paid)
+	h.Partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
+	h.Market(2*time.Minute, StepAssets, hosts(2))
+	h.Partner(5*time.Minute, "p1", workflows.StepContact, ContactInput{})
+	h.Partner(10*time.Minute, "p1", StepConfirm, ConfirmInput{SecurityIncident: no(), Summary: "disk full, not an attack"})
+	res := h.run(sla.SpecHandling, paid)
 	assert.Equal(t, StageOutOfScope, res.Stage)
 	assert.Equal(t, workflows.Refund{}, res.Refund)
-	assert.Contains(t, h.eventNames(), workflows.EventOutOfScope)
-	assert.Equal(t, paid.Add(10*time.Minute), h.env.Now().In(sla.China))
+	assert.Contains(t, h.EventNames(), workflows.EventOutOfScope)
+	assert.Equal(t, paid.Add(10*time.Minute), h.Env.Now().In(sla.China))
 }
 
 // TestAssetWindow: no asset list within 5 natural days of payment expires the case at exactly
@@ -464,31 +329,30 @@ func TestAssetWindow(t *testing.T) {
 	paid := time.Date(2026, 3, 2, 10, 0, 0, 0, sla.China)
 	t.Run("expires", func(t *testing.T) {
 		h := newHarness(t, paid, "p1")
-		h.partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
-		h.partner(5*time.Minute, "p1", workflows.StepContact, ContactInput{})
-		h.partner(10*time.Minute, "p1", StepConfirm, confirmMalware)
-		res := h.run(SpecHandling, paid)
+		h.Partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
+		h.Partner(5*time.Minute, "p1", workflows.StepContact, ContactInput{})
+		h.Partner(10*time.Minute, "p1", StepConfirm, confirmMalware)
+		res := h.run(sla.SpecHandling, paid)
 		assert.Equal(t, workflows.StageExpired, res.Stage)
-		assert.Equal(t, paid.Add(sla.AssetWindow), h.env.Now().In(sla.China))
-		assert.Equal(t, workflows.RejectConflict, rejectionType(h.results["confirm@10m0s"]), "confirm waits for the asset list")
-		assert.Contains(t, h.eventNames(), workflows.EventCaseExpired)
-		assert.True(t, slices.ContainsFunc(h.notes, func(n activities.NotifyInput) bool { return n.Message.Title == "SOS case expired: no asset list" }))
+		assert.Equal(t, paid.Add(sla.AssetWindow), h.Env.Now().In(sla.China))
+		assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results["confirm@10m0s"]), "confirm waits for the asset list")
+		assert.Contains(t, h.EventNames(), workflows.EventCaseExpired)
+		assert.True(t, slices.ContainsFunc(h.Notes(), func(n activities.NotifyInput) bool { return n.Message.Title == "SOS case expired: no asset list" }))
 	})
 	t.Run("late callback", func(t *testing.T) {
 		h := newHarness(t, paid.Add(6*sla.Day), "p1")
-		res := h.run(SpecHandling, paid)
+		res := h.run(sla.SpecHandling, paid)
 		assert.Equal(t, workflows.StageExpired, res.Stage)
-		assert.Equal(t, paid.Add(6*sla.Day), h.env.Now().In(sla.China))
+		assert.Equal(t, paid.Add(6*sla.Day), h.Env.Now().In(sla.China))
 		// The response clock counted from payment and breached long before the callback arrived.
 		assert.Equal(t, workflows.Refund{Percent: 50, AmountCents: 250000}, res.Refund)
 	})
 	t.Run("list after the window", func(t *testing.T) {
 		h := newHarness(t, paid, "p1")
-		h.market(sla.AssetWindow-time.Second, StepAssets, hosts(1))
-		h.at(sla.AssetWindow+time.Second, func() { h.env.CancelWorkflow() })
-		h.execute(SpecHandling, paid, 1)
-		assert.NotContains(t, h.eventNames(), workflows.EventCaseExpired)
-		require.NoError(t, h.results["assets@"+(sla.AssetWindow-time.Second).String()], "one second before the window closes is in time")
+		h.Market(sla.AssetWindow-time.Second, StepAssets, hosts(1))
+		h.runUntil(sla.SpecHandling, paid, 1, sla.AssetWindow+time.Second)
+		assert.NotContains(t, h.EventNames(), workflows.EventCaseExpired)
+		require.NoError(t, h.Results["assets@"+(sla.AssetWindow-time.Second).String()], "one second before the window closes is in time")
 	})
 }
 
@@ -498,40 +362,38 @@ func TestPartnerRouting(t *testing.T) {
 	paid := time.Date(2026, 3, 2, 10, 0, 0, 0, sla.China)
 	t.Run("timeout then accept", func(t *testing.T) {
 		h := newHarness(t, paid, "p1", "p2")
-		h.partner(workflows.DefaultAcceptTimeout+time.Minute, "p1", workflows.StepAccept, struct{}{}) // too late
-		h.partner(workflows.DefaultAcceptTimeout+2*time.Minute, "p2", workflows.StepAccept, struct{}{})
-		h.at(workflows.DefaultAcceptTimeout+3*time.Minute, func() { h.env.CancelWorkflow() })
-		h.execute(SpecHandling, paid, 1)
-		assert.Equal(t, workflows.RejectConflict, rejectionType(h.results["accept@11m0s"]))
-		h.requireOK("accept@12m0s")
+		h.Partner(workflows.DefaultAcceptTimeout+time.Minute, "p1", workflows.StepAccept, struct{}{}) // too late
+		h.Partner(workflows.DefaultAcceptTimeout+2*time.Minute, "p2", workflows.StepAccept, struct{}{})
+		h.runUntil(sla.SpecHandling, paid, 1, workflows.DefaultAcceptTimeout+3*time.Minute)
+		assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results["accept@11m0s"]))
+		h.RequireOK("accept@12m0s")
 		assert.Equal(t, []workflows.Event{workflows.EventCaseOpened, workflows.EventPartnerOffered, workflows.EventOfferTimedOut,
 			workflows.EventPartnerOffered, workflows.EventPartnerAccepted}, h.routingEvents())
 		assert.True(t, h.event(workflows.EventOfferTimedOut).At.Equal(paid.Add(workflows.DefaultAcceptTimeout)))
-		assert.Equal(t, "p2", h.views["accept@12m0s"].PartnerID)
+		assert.Equal(t, "p2", h.Views["accept@12m0s"].PartnerID)
 	})
 	t.Run("decline", func(t *testing.T) {
 		h := newHarness(t, paid, "p1", "p2")
-		h.partner(time.Minute, "p1", workflows.StepDecline, workflows.DeclineInput{Reason: "no one free"})
-		h.partner(2*time.Minute, "p1", workflows.StepAccept, struct{}{})
-		h.partner(3*time.Minute, "p2", workflows.StepAccept, struct{}{})
-		h.at(4*time.Minute, func() { h.env.CancelWorkflow() })
-		h.execute(SpecHandling, paid, 1)
-		h.requireOK("decline@1m0s", "accept@3m0s")
-		assert.Equal(t, workflows.RejectConflict, rejectionType(h.results["accept@2m0s"]), "a partner that declined cannot accept")
+		h.Partner(time.Minute, "p1", workflows.StepDecline, workflows.DeclineInput{Reason: "no one free"})
+		h.Partner(2*time.Minute, "p1", workflows.StepAccept, struct{}{})
+		h.Partner(3*time.Minute, "p2", workflows.StepAccept, struct{}{})
+		h.runUntil(sla.SpecHandling, paid, 1, 4*time.Minute)
+		h.RequireOK("decline@1m0s", "accept@3m0s")
+		assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results["accept@2m0s"]), "a partner that declined cannot accept")
 		assert.Equal(t, []workflows.Event{workflows.EventCaseOpened, workflows.EventPartnerOffered, workflows.EventPartnerDeclined,
 			workflows.EventPartnerOffered, workflows.EventPartnerAccepted}, h.routingEvents())
 	})
 	t.Run("none available", func(t *testing.T) {
 		h := newHarness(t, paid)
-		h.at(workflows.ReassignInterval/2, func() { h.mu.Lock(); h.partners = []string{"p9"}; h.mu.Unlock() }) // capacity appears
-		h.partner(workflows.ReassignInterval+time.Minute, "p9", workflows.StepAccept, struct{}{})
-		h.at(workflows.ReassignInterval+2*time.Minute, func() { h.env.CancelWorkflow() })
-		h.execute(SpecHandling, paid, 1)
-		h.requireOK("accept@16m0s")
+		// Capacity appears.
+		h.At(workflows.ReassignInterval/2, func() { h.SetPartners("p9") })
+		h.Partner(workflows.ReassignInterval+time.Minute, "p9", workflows.StepAccept, struct{}{})
+		h.runUntil(sla.SpecHandling, paid, 1, workflows.ReassignInterval+2*time.Minute)
+		h.RequireOK("accept@16m0s")
 		assert.Equal(t, []workflows.Event{workflows.EventCaseOpened, workflows.EventNoPartnerAvailable, workflows.EventPartnerOffered,
 			workflows.EventPartnerAccepted}, h.routingEvents())
 		assert.True(t, h.event(workflows.EventPartnerOffered).At.Equal(paid.Add(workflows.ReassignInterval)))
-		assert.True(t, slices.ContainsFunc(h.notes, func(n activities.NotifyInput) bool {
+		assert.True(t, slices.ContainsFunc(h.Notes(), func(n activities.NotifyInput) bool {
 			return n.Message.Title == "No partner available for this SOS case" && n.PartnerID == ""
 		}), "operations alerted")
 	})
@@ -543,11 +405,10 @@ func TestPartnerRouting(t *testing.T) {
 func TestCancelledWhileWaiting(t *testing.T) {
 	paid := time.Date(2026, 3, 2, 10, 0, 0, 0, sla.China) // a Monday, inside business hours: the clock runs
 	h := newHarness(t, paid, "p1")
-	h.at(3*time.Minute, func() { h.env.CancelWorkflow() })
-	h.execute(SpecHandling, paid, 1)
-	require.True(t, h.env.IsWorkflowCompleted())
+	h.runUntil(sla.SpecHandling, paid, 1, 3*time.Minute)
+	require.True(t, h.Env.IsWorkflowCompleted())
 	var canceled *temporal.CanceledError
-	require.ErrorAs(t, h.env.GetWorkflowError(), &canceled)
+	require.ErrorAs(t, h.Env.GetWorkflowError(), &canceled)
 	assert.Equal(t, []workflows.Event{workflows.EventCaseOpened, workflows.EventPartnerOffered}, h.routingEvents(),
 		"the cancellation was taken for the offer timing out")
 }
@@ -557,27 +418,28 @@ func TestCancelledWhileWaiting(t *testing.T) {
 func TestDispute(t *testing.T) {
 	paid := time.Date(2026, 3, 2, 10, 0, 0, 0, sla.China)
 	h := newHarness(t, paid, "p1")
-	h.partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
-	h.market(2*time.Minute, StepAssets, hosts(1))
-	h.partner(5*time.Minute, "p1", workflows.StepContact, ContactInput{})
-	h.partner(10*time.Minute, "p1", StepConfirm, confirmMalware)
-	h.partner(20*time.Minute, "p1", StepEradicate, eradicated)
-	h.partner(24*time.Hour, "p1", workflows.StepReport, reportBody)
-	h.partner(25*time.Hour, "p1", workflows.StepClose, workflows.CloseInput{FollowUp: "x"}) // before the verdict: refused
-	h.market(26*time.Hour, StepReportDispute, VerdictInput{Comment: "the webshell is still there"})
-	h.market(27*time.Hour, StepReportConfirm, VerdictInput{}) // nothing to confirm now
-	h.partner(5*sla.Day, "p1", workflows.StepReport, ReportInput{Summary: "webshell removed too", Recommendations: []string{"WAF"}})
-	h.market(5*sla.Day+time.Hour, StepReportConfirm, VerdictInput{Rating: 4})
-	h.partner(5*sla.Day+2*time.Hour, "p1", workflows.StepClose, workflows.CloseInput{FollowUp: "clean for 7 days"})
-	res := h.run(SpecHandling, paid)
+	h.Partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
+	h.Market(2*time.Minute, StepAssets, hosts(1))
+	h.Partner(5*time.Minute, "p1", workflows.StepContact, ContactInput{})
+	h.Partner(10*time.Minute, "p1", StepConfirm, confirmMalware)
+	h.Partner(20*time.Minute, "p1", StepEradicate, eradicated)
+	h.Partner(24*time.Hour, "p1", workflows.StepReport, reportBody)
+	h.Partner(25*time.Hour, "p1", workflows.StepClose, workflows.CloseInput{FollowUp: "x"}) // before the verdict: refused
+	h.Market(26*time.Hour, StepReportDispute, VerdictInput{Comment: "the webshell is still there"})
+	h.Market(27*time.Hour, StepReportConfirm, VerdictInput{}) // nothing to confirm now
+	h.Partner(5*sla.Day, "p1", workflows.StepReport, ReportInput{Summary: "webshell removed too", Recommendations: []string{"WAF"}})
+	h.Market(5*sla.Day+time.Hour, StepReportConfirm, VerdictInput{Rating: 4})
+	h.Partner(5*sla.Day+2*time.Hour, "p1", workflows.StepClose, workflows.CloseInput{FollowUp: "clean for 7 days"})
+	res := h.run(sla.SpecHandling, paid)
 	assert.Equal(t, workflows.StageClosed, res.Stage)
-	assert.Equal(t, workflows.RejectConflict, rejectionType(h.results["close@25h0m0s"]))
-	assert.Equal(t, workflows.RejectConflict, rejectionType(h.results["report_confirm@27h0m0s"]))
-	assert.False(t, slaEntry(t, res.SLA, sla.ClauseHandling).Breached)
-	assert.Empty(t, h.refunds)
-	require.Len(t, h.reports, 2)
-	assert.Equal(t, 2, h.reports[1].Version)
-	assert.Contains(t, h.eventNames(), workflows.EventReportDisputed)
+	assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results["close@25h0m0s"]))
+	assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results["report_confirm@27h0m0s"]))
+	assert.False(t, casetest.SLAEntry(t, res.SLA, sla.ClauseHandling).Breached)
+	assert.Empty(t, h.Refunds())
+	reports := h.Reports()
+	require.Len(t, reports, 2)
+	assert.Equal(t, 2, reports[1].Version)
+	assert.Contains(t, h.EventNames(), workflows.EventReportDisputed)
 }
 
 // TestReportNotifiedPerVersion: while the first report's record is still running, a dispute and a second
@@ -597,32 +459,33 @@ func TestReportNotifiedPerVersion(t *testing.T) {
 	})
 	slow := 0
 	var a *activities.Activities
-	h.env.OnActivity(a.Record, mock.Anything, firstReport).Return(func(ctx context.Context, in activities.RecordInput) error {
+	h.Env.OnActivity(a.Record, mock.Anything, firstReport).Return(func(ctx context.Context, in activities.RecordInput) error {
 		slow++
-		return h.record(ctx, in)
+		return h.Record(ctx, in)
 	}).After(time.Second).Once()
 	reportAt := 24 * time.Hour
-	h.partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
-	h.market(2*time.Minute, StepAssets, hosts(1))
-	h.partner(5*time.Minute, "p1", workflows.StepContact, ContactInput{})
-	h.partner(10*time.Minute, "p1", StepConfirm, confirmMalware)
-	h.partner(20*time.Minute, "p1", StepEradicate, eradicated)
-	h.partner(reportAt, "p1", workflows.StepReport, reportBody)
-	h.market(reportAt+100*time.Millisecond, StepReportDispute, VerdictInput{Comment: "the webshell is still there"})
-	h.partner(reportAt+200*time.Millisecond, "p1", workflows.StepReport, ReportInput{Summary: "webshell removed too", Recommendations: []string{"WAF"}})
-	h.market(reportAt+time.Hour, StepReportConfirm, VerdictInput{Rating: 4})
-	h.partner(reportAt+2*time.Hour, "p1", workflows.StepClose, workflows.CloseInput{FollowUp: "clean for 7 days"})
-	res := h.run(SpecHandling, paid)
+	h.Partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
+	h.Market(2*time.Minute, StepAssets, hosts(1))
+	h.Partner(5*time.Minute, "p1", workflows.StepContact, ContactInput{})
+	h.Partner(10*time.Minute, "p1", StepConfirm, confirmMalware)
+	h.Partner(20*time.Minute, "p1", StepEradicate, eradicated)
+	h.Partner(reportAt, "p1", workflows.StepReport, reportBody)
+	h.Market(reportAt+100*time.Millisecond, StepReportDispute, VerdictInput{Comment: "the webshell is still there"})
+	h.Partner(reportAt+200*time.Millisecond, "p1", workflows.StepReport, ReportInput{Summary: "webshell removed too", Recommendations: []string{"WAF"}})
+	h.Market(reportAt+time.Hour, StepReportConfirm, VerdictInput{Rating: 4})
+	h.Partner(reportAt+2*time.Hour, "p1", workflows.StepClose, workflows.CloseInput{FollowUp: "clean for 7 days"})
+	res := h.run(sla.SpecHandling, paid)
 	assert.Equal(t, workflows.StageClosed, res.Stage)
 	require.Equal(t, 1, slow, "the first report's record was the slow one")
-	h.requireOK("report@24h0m0s", "report_dispute@24h0m0.1s", "report@24h0m0.2s")
+	h.RequireOK("report@24h0m0s", "report_dispute@24h0m0.1s", "report@24h0m0.2s")
 	var first, second *activities.NotifyInput
-	for i, n := range h.notes {
+	notes := h.Notes()
+	for i, n := range notes {
 		switch n.Message.Key {
 		case "sos:O-1/report/1":
-			first = &h.notes[i]
+			first = &notes[i]
 		case "sos:O-1/report/2":
-			second = &h.notes[i]
+			second = &notes[i]
 		}
 	}
 	require.NotNil(t, first, "report v1 notified under its own key")
@@ -631,7 +494,7 @@ func TestReportNotifiedPerVersion(t *testing.T) {
 	assert.Equal(t, "SOS report v2 submitted", second.Message.Title)
 	assert.Contains(t, first.Message.Fields, notifications.Field{Name: "Stage", Value: StageReview}, "the case as v1 left it")
 	versions := map[int]string{}
-	for _, r := range h.reports {
+	for _, r := range h.Reports() {
 		versions[r.Version] = r.Summary
 	}
 	assert.Equal(t, map[int]string{1: "miner removed", 2: "webshell removed too"}, versions)
@@ -642,27 +505,26 @@ func TestReportNotifiedPerVersion(t *testing.T) {
 func TestStepValidation(t *testing.T) {
 	paid := time.Date(2026, 3, 2, 10, 0, 0, 0, sla.China)
 	h := newHarness(t, paid, "p1")
-	h.partner(30*time.Second, "p1", workflows.StepContact, ContactInput{}) // not accepted yet
-	h.partner(time.Minute, "p2", workflows.StepAccept, struct{}{})         // not offered to p2
-	h.partner(90*time.Second, "p1", workflows.StepAccept, struct{}{})
-	h.market(2*time.Minute, StepAssets, AssetsInput{})                                                      // empty list
-	h.market(150*time.Second, StepAssets, AssetsInput{Hosts: []Host{{InstanceID: "i-1", IP: "not-an-ip"}}}) // bad IP
-	h.market(3*time.Minute, StepAssets, hosts(1))
-	h.market(4*time.Minute, StepAssets, hosts(1)) // again
-	h.send(5*time.Minute, "partner-assets", workflows.StepInput{Step: StepAssets, Actor: workflows.ActorPartner, PartnerID: "p1", Payload: mustJSON(hosts(1))})
-	h.partner(6*time.Minute, "p2", workflows.StepContact, ContactInput{}) // another partner
-	h.partner(7*time.Minute, "p1", StepConfirm, confirmMalware)           // before contact
-	h.partner(8*time.Minute, "p1", workflows.StepContact, ContactInput{})
-	h.partner(9*time.Minute, "p1", workflows.StepContact, ContactInput{}) // again
-	h.partner(10*time.Minute, "p1", StepConfirm, ConfirmInput{SecurityIncident: yes(), IncidentClass: "ufo", IncidentType: "x", Summary: "x"})
-	h.partner(11*time.Minute, "p1", StepConfirm, ConfirmInput{IncidentClass: sla.ClassMalware, IncidentType: "x", Summary: "x"}) // no security_incident
-	h.send(12*time.Minute, "unknown-field", workflows.StepInput{Step: StepConfirm, Actor: workflows.ActorPartner, PartnerID: "p1", Payload: []byte(`{"security_incident":true,"incident_class":"malware","incident_type":"x","summary":"x","extra":1}`)})
-	h.partner(13*time.Minute, "p1", StepEradicate, eradicated) // wrong stage
-	h.partner(14*time.Minute, "p1", StepConfirm, confirmMalware)
-	h.partner(15*time.Minute, "p1", StepEradicate, EradicateInput{Cleaned: []string{"x"}}) // malware_removed missing
-	h.market(15*time.Minute+30*time.Second, workflows.StepCancel, workflows.CancelInput{}) // SOS cases are not cancelled
-	h.at(16*time.Minute, func() { h.env.CancelWorkflow() })
-	h.execute(SpecHandling, paid, 1)
+	h.Partner(30*time.Second, "p1", workflows.StepContact, ContactInput{}) // not accepted yet
+	h.Partner(time.Minute, "p2", workflows.StepAccept, struct{}{})         // not offered to p2
+	h.Partner(90*time.Second, "p1", workflows.StepAccept, struct{}{})
+	h.Market(2*time.Minute, StepAssets, AssetsInput{})                                                      // empty list
+	h.Market(150*time.Second, StepAssets, AssetsInput{Hosts: []Host{{InstanceID: "i-1", IP: "not-an-ip"}}}) // bad IP
+	h.Market(3*time.Minute, StepAssets, hosts(1))
+	h.Market(4*time.Minute, StepAssets, hosts(1)) // again
+	h.Send(5*time.Minute, "partner-assets", workflows.StepInput{Step: StepAssets, Actor: workflows.ActorPartner, PartnerID: "p1", Payload: casetest.MustJSON(hosts(1))})
+	h.Partner(6*time.Minute, "p2", workflows.StepContact, ContactInput{}) // another partner
+	h.Partner(7*time.Minute, "p1", StepConfirm, confirmMalware)           // before contact
+	h.Partner(8*time.Minute, "p1", workflows.StepContact, ContactInput{})
+	h.Partner(9*time.Minute, "p1", workflows.StepContact, ContactInput{}) // again
+	h.Partner(10*time.Minute, "p1", StepConfirm, ConfirmInput{SecurityIncident: yes(), IncidentClass: "ufo", IncidentType: "x", Summary: "x"})
+	h.Partner(11*time.Minute, "p1", StepConfirm, ConfirmInput{IncidentClass: sla.ClassMalware, IncidentType: "x", Summary: "x"}) // no security_incident
+	h.Send(12*time.Minute, "unknown-field", workflows.StepInput{Step: StepConfirm, Actor: workflows.ActorPartner, PartnerID: "p1", Payload: []byte(`{"security_incident":true,"incident_class":"malware","incident_type":"x","summary":"x","extra":1}`)})
+	h.Partner(13*time.Minute, "p1", StepEradicate, eradicated) // wrong stage
+	h.Partner(14*time.Minute, "p1", StepConfirm, confirmMalware)
+	h.Partner(15*time.Minute, "p1", StepEradicate, EradicateInput{Cleaned: []string{"x"}}) // malware_removed missing
+	h.Market(15*time.Minute+30*time.Second, workflows.StepCancel, workflows.CancelInput{}) // SOS cases are not cancelled
+	h.runUntil(sla.SpecHandling, paid, 1, 16*time.Minute)
 	want := map[string]string{
 		"contact@30s": workflows.RejectConflict, "accept@1m0s": workflows.RejectConflict, "accept@1m30s": "",
 		"assets@2m0s": workflows.RejectInvalid, "assets@2m30s": workflows.RejectInvalid, "assets@3m0s": "", "assets@4m0s": workflows.RejectConflict,
@@ -673,27 +535,26 @@ func TestStepValidation(t *testing.T) {
 	}
 	for id, kind := range want {
 		if kind == "" {
-			assert.NoError(t, h.results[id], id)
+			assert.NoError(t, h.Results[id], id)
 		} else {
-			assert.Equal(t, kind, rejectionType(h.results[id]), "%s: %v", id, h.results[id])
+			assert.Equal(t, kind, casetest.RejectionType(h.Results[id]), "%s: %v", id, h.Results[id])
 		}
 	}
 	// Refused steps left no trace in the timeline.
 	assert.Equal(t, []workflows.Event{workflows.EventCaseOpened, workflows.EventPartnerOffered, workflows.EventPartnerAccepted,
 		workflows.EventAssetsSubmitted, workflows.EventCustomerContacted, workflows.EventIncidentConfirmed, workflows.EventContainmentSkipped},
-		h.eventNames())
+		h.EventNames())
 }
 
 // TestWarnings: each clock warns at 50% and 80%, once, with an at-risk search status in between.
 func TestWarnings(t *testing.T) {
 	paid := time.Date(2026, 3, 2, 10, 0, 0, 0, sla.China)
 	h := newHarness(t, paid, "p1")
-	h.partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
-	h.partner(17*time.Minute, "p1", workflows.StepContact, ContactInput{})
-	h.at(18*time.Minute, func() { h.env.CancelWorkflow() })
-	h.execute(SpecHandling, paid, 1)
+	h.Partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
+	h.Partner(17*time.Minute, "p1", workflows.StepContact, ContactInput{})
+	h.runUntil(sla.SpecHandling, paid, 1, 18*time.Minute)
 	var warns []time.Time
-	for _, e := range h.events {
+	for _, e := range h.Events() {
 		if e.Event == string(workflows.EventSLAAtRisk) {
 			warns = append(warns, e.At)
 		}
@@ -702,28 +563,20 @@ func TestWarnings(t *testing.T) {
 	assert.True(t, warns[0].Equal(paid.Add(10*time.Minute)), "50%% warning at %v", warns[0])
 	assert.True(t, warns[1].Equal(paid.Add(16*time.Minute)), "80%% warning at %v", warns[1])
 	var sawAtRisk bool
-	for _, r := range h.rows {
+	for _, r := range h.Rows() {
 		sawAtRisk = sawAtRisk || r.SLAStatus == workflows.SLAAtRisk
 	}
 	assert.True(t, sawAtRisk)
-	assert.Equal(t, workflows.SLAOnTrack, h.rows[len(h.rows)-1].SLAStatus, "met in time: back on track")
+	assert.Equal(t, workflows.SLAOnTrack, h.LastRow().SLAStatus, "met in time: back on track")
 }
 
 // TestLifecycle: the worker registers the case under its old type name, and orders are checked for an SOS spec.
 func TestLifecycle(t *testing.T) {
 	require.Len(t, Lifecycle.Workflows, 1)
 	assert.Equal(t, "SOSWorkflow", Lifecycle.Workflows[0].Name)
-	in := order(SpecAnalysisOnsite, time.Date(2026, 3, 2, 10, 0, 0, 0, sla.China), 1)
+	in := order(sla.SpecAnalysisOnsite, time.Date(2026, 3, 2, 10, 0, 0, 0, sla.China), 1)
 	assert.Equal(t, in, Lifecycle.Input(in))
 	assert.NoError(t, Lifecycle.Validate(in))
 	in.Spec = "deluxe"
 	assert.Error(t, Lifecycle.Validate(in))
-}
-
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b
 }
