@@ -83,7 +83,8 @@ func (a *Activities) SendEmail(ctx context.Context, in EmailInput) error {
 		if merr := a.Store.MarkNotificationRetry(ctx, in.Key, notifications.Reason(err)); merr != nil {
 			a.logger().WarnContext(ctx, "mark email for retry", "key", in.Key, "error", merr)
 		}
-		return fmt.Errorf("send email %s: %w", in.Key, err)
+		// The reason, not the error: a server's reply may echo an address, and this reaches the history.
+		return fmt.Errorf("send email %s: %s", in.Key, notifications.Reason(err))
 	}
 	if err := a.Store.MarkNotificationSent(ctx, in.Key, time.Now().UTC()); err != nil {
 		return fmt.Errorf("mark email %s sent: %w", in.Key, err)
@@ -112,5 +113,5 @@ func (a *Activities) giveUpEmail(ctx context.Context, in EmailInput, reason stri
 	if errors.Is(cause, notifications.ErrInvalidMail) {
 		errType = ErrTypeInvalidEmail
 	}
-	return temporal.NewNonRetryableApplicationError(msg, errType, cause)
+	return temporal.NewNonRetryableApplicationError(msg, errType, nil) // the reason says it; the cause may hold an address
 }

@@ -133,11 +133,14 @@ func (s *SMTP) converse(conn net.Conn, host string, from *mail.Address, to []*ma
 		}
 	}
 	if err := c.Mail(from.Address); err != nil {
-		return fmt.Errorf("smtp mail from: %w", rejected(err, "sender"))
+		// Our own sender refused is a configuration an operator can fix: retried (within the workflow's
+		// bound on a notification), not given up.
+		return fmt.Errorf("smtp mail from: %w", err)
 	}
 	for i, rcpt := range to {
 		if err := c.Rcpt(rcpt.Address); err != nil {
-			return fmt.Errorf("smtp rcpt %s: %w", rcpt.Address, rejected(err, fmt.Sprintf("recipient %d of %d", i+1, len(to))))
+			what := fmt.Sprintf("recipient %d of %d", i+1, len(to)) // by position: no address in errors, logs or history
+			return fmt.Errorf("smtp %s: %w", what, rejected(err, what))
 		}
 	}
 	w, err := c.Data()

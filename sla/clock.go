@@ -171,7 +171,7 @@ func (c *Clock) settle(now time.Time) {
 		return
 	}
 	c.Counted = c.elapsed(now)
-	if !now.Before(c.Due) && c.BreachedAt == nil {
+	if now.After(c.Due) && c.BreachedAt == nil { // at the due instant the clause is still met
 		due := c.Due
 		c.BreachedAt = &due
 	}

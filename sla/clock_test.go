@@ -192,6 +192,15 @@ func TestClockRetarget(t *testing.T) {
 		t.Errorf("Retarget below the elapsed time: Breached = false; want true")
 	}
 
+	// Re-targeted exactly at its due instant, a clock has not breached (a step at that instant meets it).
+	atDue := mustStart(t, c7, time.Hour, at("2025-06-10 10:00"))
+	if err := atDue.Retarget(c7, at("2025-06-10 11:00"), 2*time.Hour); err != nil {
+		t.Fatalf("Retarget at due: %v", err)
+	}
+	if atDue.Breached(at("2025-06-10 11:00")) || atDue.BreachedAt != nil {
+		t.Errorf("retargeted to 2h at its 1h due instant: breached at %v; want not breached", atDue.BreachedAt)
+	}
+
 	// A stopped clock is judged again: a 20-minute response is met against 1 h and late against 15 min.
 	stopped := mustStart(t, c7, time.Hour, at("2025-06-10 10:00"))
 	if err := stopped.Complete(at("2025-06-10 10:20")); err != nil {

@@ -4,6 +4,8 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"testing"
@@ -52,6 +54,23 @@ func TestEventCatalogue(t *testing.T) {
 	for _, e := range workflows.AssignmentEvents {
 		if !slices.Contains(workflows.Events, e) {
 			t.Errorf("assignment event %q is not in the catalogue", e)
+		}
+	}
+}
+
+// TestEventCatalogueDocumented: docs/events.md, the public list of case events, names every event once.
+func TestEventCatalogueDocumented(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "events.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\|").FindAllStringSubmatch(string(b), -1)
+	if len(listed) != len(workflows.Events) {
+		t.Errorf("docs/events.md lists %d events; the catalogue has %d", len(listed), len(workflows.Events))
+	}
+	for _, m := range listed {
+		if !slices.Contains(workflows.Events, workflows.Event(m[1])) {
+			t.Errorf("docs/events.md lists %q, which is not in the catalogue", m[1])
 		}
 	}
 }

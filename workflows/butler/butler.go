@@ -178,6 +178,7 @@ type butlerCase struct {
 	st       State
 	inbox    workflow.ReceiveChannel // RequestEvents from the requests
 	termOver bool                    // the term ended: open requests are being cancelled
+	starting int                     // requests whose workflow is being started
 }
 
 func (b *butlerCase) setup(ctx workflow.Context, resume *State) error {
@@ -231,6 +232,11 @@ func (b *butlerCase) run(ctx workflow.Context) (Result, error) {
 	quiet := func() bool { return b.inbox.Len() == 0 && !b.termOver }
 	for {
 		if err := workflow.Await(ctx, func() bool { return b.IsClosed() || (b.ContinueAsNewDue(ctx) && quiet()) }); err != nil {
+			if temporal.IsCanceledError(err) {
+				dctx, cancel := workflow.NewDisconnectedContext(ctx)
+				b.cancelRequests(dctx)
+				cancel()
+			}
 			return Result{}, err
 		}
 		if err := b.Finish(ctx); err != nil {
@@ -274,6 +280,49 @@ func (b *butlerCase) receive(ctx workflow.Context) {
 		}
 		release()
 	}
+}
+
+// cancelRequests asks every open request to stop: the case itself was cancelled, and its requests, which
+// outlive a run (they are abandoned, not children that die with it), must not go on alone.
+func (b *butlerCase) cancelRequests(ctx workflow.Context) {
+	var cancels []workflow.Future
+	for _, r := range b.openRequests() {
+		cancels = append(cancels, workflow.RequestCancelExternalWorkflow(ctx, r.WorkflowID, ""))
+	}
+	for _, f := range cancels {
+		if err := f.Get(ctx, nil); err != nil {
+			b.Logger.Warn("cancel request", "Error", err) // it ended meanwhile
+		}
+	}
+}
+
+// watchRequest notes a request started by this run that ended on an error without reporting it (a
+// request terminated or timed out reports nothing): it is closed as failed, so it no longer counts as
+// open, and operations are told. A request started by an earlier run is not watched: its end reaches
+// the case only through its own report.
+func (b *butlerCase) watchRequest(ctx workflow.Context, id string, f workflow.ChildWorkflowFuture) {
+	err := f.Get(ctx, nil)
+	if err == nil || temporal.IsCanceledError(err) {
+		return
+	}
+	release := b.Hold()
+	defer release()
+	// Whatever the request did report is recorded first.
+	if werr := workflow.Await(ctx, func() bool { return b.inbox.Len() == 0 }); werr != nil {
+		return
+	}
+	r := b.request(id)
+	if r == nil || r.Status == workflows.StatusClosed {
+		return
+	}
+	now := workflow.Now(ctx)
+	r.Stage, r.Status, r.Outcome, r.ClosedAt = RequestDone, workflows.StatusClosed, OutcomeFailed, &now
+	detail := fmt.Sprintf("%s stopped without reporting its end: %v", id, err)
+	if rerr := b.Record(ctx, b.NewEvent(ctx, workflows.EventRequestFailed, workflows.ActorSystem, detail)); rerr != nil {
+		b.Logger.Error("record request failure", "Error", rerr)
+	}
+	b.Notify(ctx, "request-failed/"+id, notifications.SeverityCritical, false, label+" request failed",
+		detail+"; see its workflow "+RequestWorkflowID(b.In.CaseID, id))
 }
 
 func (b *butlerCase) request(id string) *Request {
@@ -333,7 +382,11 @@ func (b *butlerCase) watchTerm(ctx workflow.Context) {
 	}
 	release := b.Hold()
 	defer release()
-	b.termOver = true
+	b.termOver = true // refuses new requests from now on
+	// A request still being started could not be cancelled yet: wait until it runs.
+	if err := workflow.Await(ctx, func() bool { return b.starting == 0 }); err != nil {
+		return
+	}
 	var events []activities.Event
 	var cancels []workflow.Future
 	for _, r := range b.openRequests() {
@@ -550,6 +603,8 @@ func (b *butlerCase) step(ctx workflow.Context, in workflows.StepInput) (workflo
 			detail += "; not ok: " + workflows.JoinList(failed)
 		}
 		add(workflows.EventInspected, workflows.ActorPartner, detail)
+		// Taken before the requests below yield, so the same day sent again meanwhile is refused.
+		b.st.InspectedDates = append(b.st.InspectedDates, x.Date)
 		for _, f := range x.Findings {
 			if !f.OpenVuln {
 				continue
@@ -565,7 +620,6 @@ func (b *butlerCase) step(ctx workflow.Context, in workflows.StepInput) (workflo
 		if len(b.st.Inspections) > maxInspectionsKept {
 			b.st.Inspections = slices.Delete(b.st.Inspections, 0, len(b.st.Inspections)-maxInspectionsKept)
 		}
-		b.st.InspectedDates = append(b.st.InspectedDates, x.Date)
 	case workflows.StepRequest:
 		r := workflows.MustDecode[RequestStepInput](in.Payload)
 		id, err := b.openRequest(ctx, r, at, "the customer")
@@ -652,10 +706,14 @@ func (b *butlerCase) openRequest(ctx workflow.Context, r RequestStepInput, at ti
 		WaitForCancellation: true,
 	})
 	f := workflow.ExecuteChildWorkflow(cctx, RequestWorkflowName, in)
-	if err := f.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+	b.starting++
+	err := f.GetChildWorkflowExecution().Get(ctx, nil)
+	b.starting--
+	if err != nil {
 		b.st.Requests = slices.DeleteFunc(b.st.Requests, func(x Request) bool { return x.ID == id })
 		return "", err
 	}
+	workflow.Go(ctx, func(ctx workflow.Context) { b.watchRequest(ctx, id, f) })
 	if in.PartnerID == "" && b.Accepted { // a partner accepted while the request was starting
 		b.tellPartner(ctx, b.request(id))
 	}

@@ -809,3 +809,57 @@ func TestRequestTimersCancelled(t *testing.T) {
 		})
 	}
 }
+
+// TestButlerRequestEndsUnreported: a request whose workflow stops on an error without reporting (here its
+// workflow is replaced by one that fails at once) is closed as failed, recorded and alerted once, so it
+// no longer counts as open (it would hold a place of MaxOpenRequests for the rest of the term).
+func TestButlerRequestEndsUnreported(t *testing.T) {
+	paid := casetest.CST(2026, 3, 2, 10)
+	h := newHarness(t, paid, "p1")
+	h.Env.OnWorkflow(RequestWorkflowName, mock.Anything, mock.Anything).Return(RequestResult{}, errors.New("worker lost the request"))
+	h.onboard()
+	h.ask(2*time.Hour, RequestStepInput{Kind: sla.RequestConsulting, Summary: "how to segment the DB network"})
+	var open int
+	h.At(3*time.Hour, func() {
+		v, err := h.Env.QueryWorkflowByID(caseID, workflows.QueryCaseView)
+		require.NoError(t, err)
+		var view workflows.CaseView
+		require.NoError(t, v.Get(&view))
+		var d Details
+		b, _ := json.Marshal(view.Details)
+		require.NoError(t, json.Unmarshal(b, &d))
+		for _, r := range d.Requests {
+			if r.Status != workflows.StatusClosed {
+				open++
+			}
+		}
+	})
+	res := h.run(input(sla.EditionEscort, paid))
+	assert.Equal(t, 0, open, "the failed request is closed at once, not at the end of the term")
+	c1 := findRequest(t, res.State, "con-1")
+	assert.Equal(t, OutcomeFailed, c1.Outcome)
+	assert.Equal(t, workflows.StatusClosed, c1.Status)
+	assert.Len(t, h.EventsNamed(workflows.EventRequestFailed), 1)
+	assert.Equal(t, 1, h.CountNotes(label+" request failed"))
+}
+
+// TestButlerInspectionSameDayTwice: two inspections of one day sent at the same instant, each opening a
+// vulnerability: the first is recorded, the second refused, though the first was still opening its
+// request when the second was validated.
+func TestButlerInspectionSameDayTwice(t *testing.T) {
+	paid := casetest.CST(2026, 3, 2, 10)
+	h := newHarness(t, paid, "p1")
+	h.onboard()
+	at := casetest.CST(2026, 3, 3, 18).Sub(paid)
+	x := InspectionInput{Date: "2026-03-03", Checks: []InspectionCheck{{Item: InspectHosts, OK: false, Note: "3389 open"}},
+		Findings: []InspectionFinding{{Summary: "RDP exposed on i-win1", Severity: sla.SeverityHigh, OpenVuln: true}}}
+	in := workflows.StepInput{Step: StepInspection, Actor: workflows.ActorPartner, PartnerID: "p1", ActorName: "eng", Payload: casetest.MustJSON(x)}
+	first := h.send(at, caseID, "inspection-1", in)
+	second := h.send(at, caseID, "inspection-2", in)
+	h.rpartner(at+10*time.Minute, "vul-1", StepRespond, RespondInput{Note: "closing 3389"})
+	res := h.run(input(sla.EditionEscort, paid))
+	h.RequireOK(first)
+	assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results[second]))
+	assert.Len(t, res.State.Inspections, 1)
+	assert.Len(t, res.State.Requests, 1, "one vulnerability request, not two")
+}

@@ -5,8 +5,11 @@ package sos
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/steward-oss/steward/activities"
@@ -77,6 +80,10 @@ var Lifecycle = workflows.Lifecycle{
 // Workflow runs one incident-response case: the asset window, partner assignment, the steps partners send
 // as updates, the SLA clocks and the refunds they owe.
 func Workflow(ctx workflow.Context, in workflows.CaseInput) (Result, error) {
+	if !slices.Contains(Specs, in.Spec) { // the API checks it too; a case started another way is checked here
+		return Result{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("spec: %q is not an SOS spec; one of %s",
+			in.Spec, strings.Join(Specs, ", ")), workflows.RejectInvalid, nil)
+	}
 	s := &sosCase{Case: workflows.NewCase(in, "SOS")}
 	s.NeedOnsite = in.Spec == sla.SpecAnalysisOnsite
 	if err := s.Setup(ctx, nil, s.view, s.step, s.validate); err != nil {

@@ -580,3 +580,13 @@ func TestLifecycle(t *testing.T) {
 	in.Spec = "deluxe"
 	assert.Error(t, Lifecycle.Validate(in))
 }
+
+// TestRefusesUnknownSpec: a case started with a spec that is not an SOS spec fails at once, as invalid,
+// whoever started it (the API refuses it before, with the same words).
+func TestRefusesUnknownSpec(t *testing.T) {
+	h := newHarness(t, time.Date(2026, 3, 2, 10, 0, 0, 0, sla.China), "p1")
+	h.Execute(WorkflowName, order("deluxe", time.Date(2026, 3, 2, 10, 0, 0, 0, sla.China), 100))
+	require.True(t, h.Env.IsWorkflowCompleted())
+	assert.Equal(t, workflows.RejectInvalid, casetest.RejectionType(h.Env.GetWorkflowError()))
+	assert.Empty(t, h.Events(), "nothing recorded")
+}
