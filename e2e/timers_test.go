@@ -10,6 +10,7 @@ import (
 	"github.com/steward-oss/steward/sla"
 	"github.com/steward-oss/steward/workflows"
 	"github.com/steward-oss/steward/workflows/engagement"
+	"github.com/steward-oss/steward/workflows/escort"
 )
 
 // The tests in this file start cases whose order was paid long ago, so that a window or a term runs out a
@@ -117,4 +118,27 @@ func TestEngagementHistoryDeemedAccepted(t *testing.T) {
 		assert.Equal(c, workflows.StatusClosed, s.view(c, path, s.manager).Status)
 	}, 10*time.Second, 200*time.Millisecond)
 	recordHistory(t, s, caseID, run, "engagement_deemed_accepted")
+}
+
+// TestEscortHistoryCheckinMissed: an escort planned for today whose check-in is due a few seconds from now
+// (its CheckinBy set to this moment of the day): the check-in timer fires without a check-in, and
+// operations and the partner are alerted.
+func TestEscortHistoryCheckinMissed(t *testing.T) {
+	now := time.Now().In(sla.China)
+	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, sla.China)
+	by := now.Add(timerLead).Sub(midnight).Truncate(time.Second) + time.Second
+	if by >= sla.Day-time.Minute {
+		t.Skip("too close to midnight in China for a check-in due today")
+	}
+	s := newStack(t)
+	s.addServices(t, workflows.ServiceEscort, "p-alpha")
+	caseID, path, run := s.startCase(t, caseStart{service: workflows.ServiceEscort, orderID: "ESC-MISS", quantity: 1,
+		input: func(ci workflows.CaseInput) any { return escort.Input{CaseInput: ci, CheckinBy: by} }})
+	s.awaitOffer(t, path, "p-alpha")
+	partner := s.partners["p-alpha"]
+	s.partnerStep(t, path, partner, workflows.StepAccept, map[string]any{})
+	s.partnerStep(t, path, partner, workflows.StepPlan, map[string]any{"starts_on": chinaToday(0), "summary": "launch day cover", "items": []string{"WAF rules"}})
+	s.awaitEvent(t, path, workflows.EventCheckinMissed, 2*timerLead+20*time.Second)
+	assert.Equal(t, workflows.StatusOpen, s.viewAs(t, path, s.manager).Status)
+	recordHistory(t, s, caseID, run, "escort_checkin_missed")
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/steward-oss/steward/activities"
@@ -44,7 +45,13 @@ var Lifecycle = workflows.Lifecycle{
 
 // Input starts or continues an escort case. It marshals like a CaseInput, which is what the API starts it
 // with; State is set only when a run continues as new.
-type Input = workflows.Continued[State]
+type Input struct {
+	workflows.CaseInput
+	// CheckinBy is how long into a covered day (China time) the on-duty check-in is due; zero means
+	// sla.CheckinBy (10:00). The purchase API does not set it.
+	CheckinBy time.Duration `json:"checkin_by,omitempty"`
+	State     *State        `json:"state,omitempty"`
+}
 
 // State is what continue-as-new carries into the next run. The core is inlined, so the state marshals
 // as the old EscortState did and a run continued by the previous code resumes with its partner and stage.
@@ -151,7 +158,13 @@ func Days(startsOn string, n int) ([]Day, error) {
 // without a check-in by 10:00 alerts operations and the partner, and one without any is recorded as
 // missed. The case closes after the last covered day with a summary.
 func Workflow(ctx workflow.Context, in Input) (Result, error) {
-	e := &escortCase{Case: workflows.NewCase(in.CaseInput, "安全护航"), days: []Day{}}
+	if in.CheckinBy < 0 || in.CheckinBy >= sla.Day {
+		return Result{}, temporal.NewNonRetryableApplicationError("checkin_by: within a day", workflows.RejectInvalid, nil)
+	}
+	e := &escortCase{Case: workflows.NewCase(in.CaseInput, "安全护航"), days: []Day{}, checkinBy: in.CheckinBy}
+	if e.checkinBy == 0 {
+		e.checkinBy = sla.CheckinBy
+	}
 	e.SLAStatus = e.slaStatus
 	if err := e.setup(ctx, in.State); err != nil {
 		return Result{}, err
@@ -164,6 +177,8 @@ type escortCase struct {
 	plan    *Plan
 	days    []Day
 	summary string // the closing summary of check-ins and misses
+	// checkinBy is how long into a covered day the check-in is due.
+	checkinBy time.Duration
 }
 
 func (e *escortCase) setup(ctx workflow.Context, resume *State) error {
@@ -197,7 +212,7 @@ func (e *escortCase) run(ctx workflow.Context) (Result, error) {
 	}
 	st := State{CoreState: e.CoreState, Plan: e.plan, Days: e.days, Summary: e.summary}
 	if cont {
-		return Result{}, workflow.NewContinueAsNewError(ctx, WorkflowName, Input{CaseInput: e.In, State: &st})
+		return Result{}, workflow.NewContinueAsNewError(ctx, WorkflowName, Input{CaseInput: e.In, CheckinBy: e.checkinBy, State: &st})
 	}
 	return Result{CaseID: e.In.CaseID, Stage: e.Stage, State: st}, nil
 }
@@ -221,7 +236,7 @@ func (e *escortCase) watchDays(ctx workflow.Context) {
 	if e.Stage == StageScheduled {
 		release := e.Hold()
 		e.Stage = StageOnDuty
-		detail := fmt.Sprintf("covered days %s to %s begin; check in by 10:00 each day", e.plan.StartsOn, e.plan.EndsOn)
+		detail := fmt.Sprintf("covered days %s to %s begin; check in by %s each day", e.plan.StartsOn, e.plan.EndsOn, clockTime(e.checkinBy))
 		if err := e.Record(ctx, e.NewEvent(ctx, workflows.EventEscortStarted, workflows.ActorSystem, detail)); err != nil {
 			e.Logger.Error("record escort start", "Error", err)
 		}
@@ -235,7 +250,7 @@ func (e *escortCase) watchDays(ctx workflow.Context) {
 			continue
 		}
 		if !d.Alerted {
-			if _, err := workflows.AwaitUntil(ctx, d.Start.Add(sla.CheckinBy), "on-duty check-in for "+d.Day+" by 10:00", checked); err != nil || e.IsClosed() {
+			if _, err := workflows.AwaitUntil(ctx, d.Start.Add(e.checkinBy), "on-duty check-in for "+d.Day+" by "+clockTime(e.checkinBy), checked); err != nil || e.IsClosed() {
 				return
 			}
 			if d.CheckedInAt == nil {
@@ -278,7 +293,7 @@ func (e *escortCase) watchDays(ctx workflow.Context) {
 func (e *escortCase) alert(ctx workflow.Context, d *Day) {
 	defer e.Hold()()
 	d.Alerted = true
-	detail := fmt.Sprintf("no on-duty check-in for %s by 10:00 China time", d.Day)
+	detail := fmt.Sprintf("no on-duty check-in for %s by %s China time", d.Day, clockTime(e.checkinBy))
 	if err := e.Record(ctx, e.NewEvent(ctx, workflows.EventCheckinMissed, workflows.ActorSystem, detail)); err != nil {
 		e.Logger.Error("record missing check-in", "Error", err)
 	}
@@ -405,10 +420,10 @@ func (e *escortCase) step(ctx workflow.Context, in workflows.StepInput) (workflo
 		c := workflows.MustDecode[CheckinInput](in.Payload)
 		d := e.dayOf(c.Day)
 		d.CheckedInAt, d.Engineer, d.Notes = &now, c.Engineer, c.Notes
-		d.Late = !now.Before(d.Start.Add(sla.CheckinBy))
+		d.Late = !now.Before(d.Start.Add(e.checkinBy))
 		detail := fmt.Sprintf("%s: %s on duty, checked in at %s", d.Day, c.Engineer, now.In(sla.China).Format("15:04"))
 		if d.Late {
-			detail += " (late: after 10:00)"
+			detail += " (late: after " + clockTime(e.checkinBy) + ")"
 		}
 		ev = e.NewEvent(ctx, workflows.EventCheckedIn, workflows.ActorPartner, detail)
 	}
@@ -429,7 +444,7 @@ func (e *escortCase) slaStatus(time.Time) (string, *time.Time) {
 			status = workflows.SLABreached
 		}
 		if next == nil && d.CheckedInAt == nil && !d.Alerted && !d.Missed && !e.IsClosed() {
-			due := d.Start.Add(sla.CheckinBy)
+			due := d.Start.Add(e.checkinBy)
 			next = &due
 		}
 	}
@@ -441,7 +456,7 @@ func (e *escortCase) view(now time.Time) workflows.CaseView {
 	days := append([]Day{}, e.days...)
 	v := e.BaseView(now, Details{Runs: e.Runs, Plan: e.plan, Days: days, Summary: e.summary})
 	for _, d := range days {
-		due := d.Start.Add(sla.CheckinBy)
+		due := d.Start.Add(e.checkinBy)
 		entry := workflows.SLAEntry{Clause: "checkin " + d.Day, DueAt: &due, CompletedAt: d.CheckedInAt, Status: workflows.SLAOnTrack}
 		if d.Alerted || d.Late || d.Missed {
 			entry.Status, entry.Breached = workflows.SLABreached, true
@@ -449,4 +464,9 @@ func (e *escortCase) view(now time.Time) workflows.CaseView {
 		v.SLA = append(v.SLA, entry)
 	}
 	return v
+}
+
+// clockTime writes an offset into a day as a time of day, e.g. "10:00".
+func clockTime(d time.Duration) string {
+	return fmt.Sprintf("%02d:%02d", int(d/time.Hour), int(d%time.Hour/time.Minute))
 }
