@@ -3,7 +3,6 @@
 package escort
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -57,6 +56,11 @@ type Input struct {
 // as the old EscortState did and a run continued by the previous code resumes with its partner and stage.
 type State struct {
 	workflows.CoreState
+	Cover
+}
+
+// Cover is what an escort case covers: the plan in force, the covered days and the closing summary.
+type Cover struct {
 	Plan    *Plan  `json:"plan,omitempty"`
 	Days    []Day  `json:"days"`
 	Summary string `json:"summary,omitempty"`
@@ -67,51 +71,8 @@ type Result = workflows.Ended[State]
 
 // Details is the escort's own part of the case view: the plan, the covered days and the closing summary.
 type Details struct {
-	Runs    int    `json:"runs"`
-	Plan    *Plan  `json:"plan,omitempty"`
-	Days    []Day  `json:"days"`
-	Summary string `json:"summary,omitempty"`
-}
-
-// PlanInput is the protection plan (护航方案): when the covered days start and what is checked.
-type PlanInput struct {
-	// StartsOn is the first covered day, YYYY-MM-DD in China time; the order's quantity of consecutive
-	// days from it are covered, 00:00–24:00 each.
-	StartsOn string   `json:"starts_on"`
-	Summary  string   `json:"summary"`
-	Items    []string `json:"items"`
-}
-
-// Validate checks the plan's fields.
-func (p PlanInput) Validate() error {
-	if _, err := sla.EscortDayStart(p.StartsOn); err != nil {
-		return errors.New("starts_on: YYYY-MM-DD")
-	}
-	if err := workflows.CheckText("summary", p.Summary, true); err != nil {
-		return err
-	}
-	return workflows.CheckList("items", p.Items, true)
-}
-
-// CheckinInput is the on-duty engineer's check-in (值守签到) for a covered day.
-type CheckinInput struct {
-	Day      string `json:"day"` // YYYY-MM-DD, China time
-	Engineer string `json:"engineer"`
-	Notes    string `json:"notes"`
-}
-
-// Validate checks the check-in's fields.
-func (c CheckinInput) Validate() error {
-	if _, err := sla.EscortDayStart(c.Day); err != nil {
-		return errors.New("day: YYYY-MM-DD")
-	}
-	if err := workflows.CheckText("engineer", c.Engineer, true); err != nil {
-		return err
-	}
-	if len(c.Engineer) > 200 {
-		return errors.New("engineer: at most 200 bytes")
-	}
-	return workflows.CheckText("notes", c.Notes, false)
+	Runs int `json:"runs"`
+	Cover
 }
 
 // Plan is the plan in force.
@@ -210,7 +171,7 @@ func (e *escortCase) run(ctx workflow.Context) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	st := State{CoreState: e.CoreState, Plan: e.plan, Days: e.days, Summary: e.summary}
+	st := State{CoreState: e.CoreState, Cover: Cover{Plan: e.plan, Days: e.days, Summary: e.summary}}
 	if cont {
 		return Result{}, workflow.NewContinueAsNewError(ctx, WorkflowName, Input{CaseInput: e.In, CheckinBy: e.checkinBy, State: &st})
 	}
@@ -454,7 +415,7 @@ func (e *escortCase) slaStatus(time.Time) (string, *time.Time) {
 // view is the case view, with one SLA entry per covered day's check-in; it only reads.
 func (e *escortCase) view(now time.Time) workflows.CaseView {
 	days := append([]Day{}, e.days...)
-	v := e.BaseView(now, Details{Runs: e.Runs, Plan: e.plan, Days: days, Summary: e.summary})
+	v := e.BaseView(now, Details{Runs: e.Runs, Cover: Cover{Plan: e.plan, Days: days, Summary: e.summary}})
 	for _, d := range days {
 		due := d.Start.Add(e.checkinBy)
 		entry := workflows.SLAEntry{Clause: "checkin " + d.Day, DueAt: &due, CompletedAt: d.CheckedInAt, Status: workflows.SLAOnTrack}
