@@ -201,7 +201,8 @@ func (b *Clocks) Late(now time.Time) []int {
 }
 
 // Status is the worst status over the clocks at now (breached once any breach was raised), and the next
-// due instant of a running clock.
+// deadline: the earliest due instant of a clock still running and not yet past it (a breached clock has
+// no deadline left to watch), nil when there is none.
 func (b *Clocks) Status(now time.Time) (string, *time.Time) {
 	status := SLAOnTrack
 	if len(b.Breached) > 0 || len(b.Missed) > 0 {
@@ -214,7 +215,7 @@ func (b *Clocks) Status(now time.Time) (string, *time.Time) {
 		} else if st == SLAAtRisk && status == SLAOnTrack {
 			status = SLAAtRisk
 		}
-		if c.State == sla.ClockRunning && (next == nil || c.Due.Before(*next)) {
+		if c.State == sla.ClockRunning && !now.After(c.Due) && (next == nil || c.Due.Before(*next)) {
 			due := c.Due
 			next = &due
 		}

@@ -33,10 +33,14 @@ type DevCredentials struct {
 	Namespace         string            `json:"namespace"`
 }
 
-// demoPartners are the partner companies the dev stack starts with.
+// demoPartners are the partner companies the dev stack starts with; together they serve every service, so
+// every lifecycle can be walked through.
 var demoPartners = []db.Partner{
 	{ID: "demo-sec-a", Name: "Demo Security A", Services: []string{workflows.ServiceSOS, workflows.ServiceDengbao}, Onsite: true, Capacity: 5, SlackChannel: "#partner-demo-sec-a", Active: true},
 	{ID: "demo-sec-b", Name: "Demo Security B", Services: []string{workflows.ServiceSOS}, Onsite: false, Capacity: 3, SlackChannel: "#partner-demo-sec-b", Active: true},
+	{ID: "demo-sec-c", Name: "Demo Security C", Services: []string{workflows.ServiceButler, workflows.ServiceHosting, workflows.ServiceEscort,
+		workflows.ServiceConsulting, workflows.ServiceTraining, workflows.ServiceAssessment, workflows.ServiceCodeAudit, workflows.ServiceOnboarding},
+		Capacity: 10, SlackChannel: "#partner-demo-sec-c", Active: true},
 }
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steward-oss/steward/api"
+	"github.com/steward-oss/steward/workflows"
 )
 
 // syncBuffer is an io.Writer safe for the dev stack's goroutines.
@@ -80,7 +82,7 @@ func TestDevStack(t *testing.T) {
 	creds, stop := startDev(t, dir)
 	require.NotEmpty(t, creds.MarketplaceSecret)
 	require.NotEmpty(t, creds.ManagerToken)
-	require.Len(t, creds.Partners, 2)
+	require.Len(t, creds.Partners, len(demoPartners))
 	require.NotEmpty(t, creds.UIURL)
 
 	res, err := http.Get(creds.APIURL + "/readyz")
@@ -122,4 +124,17 @@ func TestDevStack(t *testing.T) {
 		assert.NoError(c, json.NewDecoder(res.Body).Decode(&v))
 		assert.Equal(c, "open", v.Status, "the case is still open and answering queries after the restart")
 	}, 30*time.Second, 200*time.Millisecond)
+}
+
+// TestDemoPartnersServeEveryService: a newcomer's case of any service finds a demo partner in steward dev.
+func TestDemoPartnersServeEveryService(t *testing.T) {
+	for _, service := range workflows.Services {
+		served := false
+		for _, p := range demoPartners {
+			served = served || slices.Contains(p.Services, service)
+		}
+		if !served {
+			t.Errorf("no demo partner serves %s", service)
+		}
+	}
 }

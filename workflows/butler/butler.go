@@ -732,7 +732,7 @@ func (b *butlerCase) slaStatus(now time.Time) (string, *time.Time) {
 			case e.Status == workflows.SLAAtRisk && status == workflows.SLAOnTrack && open:
 				status = workflows.SLAAtRisk
 			}
-			if open && e.CompletedAt == nil && e.DueAt != nil && (next == nil || e.DueAt.Before(*next)) {
+			if open && e.CompletedAt == nil && e.DueAt != nil && !e.Breached && !now.After(*e.DueAt) && (next == nil || e.DueAt.Before(*next)) {
 				due := *e.DueAt
 				next = &due
 			}

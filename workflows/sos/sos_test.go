@@ -590,3 +590,26 @@ func TestRefusesUnknownSpec(t *testing.T) {
 	assert.Equal(t, workflows.RejectInvalid, casetest.RejectionType(h.Env.GetWorkflowError()))
 	assert.Empty(t, h.Events(), "nothing recorded")
 }
+
+// TestNextDeadlineAfterBreach: once the response clock breaches, the case's next deadline (the projection's
+// and the NextDeadline search attribute's) moves to the live handling deadline, not the breached one, so a
+// "due soon" filter finds the case by the clock still running.
+func TestNextDeadlineAfterBreach(t *testing.T) {
+	paid := time.Date(2026, 3, 2, 10, 0, 0, 0, sla.China) // response due 10:20
+	h := newHarness(t, paid, "p1")
+	h.Partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
+	h.Market(2*time.Minute, StepAssets, hosts(1)) // handling: 3 natural days from 10:02
+	var attr time.Time                            // NextDeadline as last upserted
+	h.Env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		if sa, ok := args.Get(0).(temporal.SearchAttributes); ok && sa.ContainsKey(workflows.AttrNextDeadline) {
+			attr, _ = sa.GetTime(workflows.AttrNextDeadline)
+		}
+	}).Return(nil)
+	h.runUntil(sla.SpecHandling, paid, 500000, time.Hour+time.Minute)
+	handlingDue := paid.Add(2*time.Minute + 3*sla.Day)
+	last := h.LastRow()
+	assert.Equal(t, workflows.SLABreached, last.SLAStatus)
+	require.NotNil(t, last.NextDeadline)
+	assert.True(t, last.NextDeadline.Equal(handlingDue), "projection's next deadline %v; want the handling deadline %v", last.NextDeadline.In(sla.China), handlingDue)
+	assert.True(t, attr.Equal(handlingDue), "NextDeadline search attribute %v; want %v", attr.In(sla.China), handlingDue)
+}
