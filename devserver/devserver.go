@@ -58,6 +58,10 @@ type Options struct {
 	FrontendPort int
 	// UIPort is the Web UI's HTTP port; 0 means no UI, -1 picks a free port (`steward dev` passes DefaultUIPort).
 	UIPort int
+	// UIWriteActions lets the Web UI terminate, reset, cancel, signal, update, pause and start workflows and
+	// run batch actions. Off by default: they bypass steward's API and the service's rules (a terminated
+	// case owes no refund row, a reset replays steps), so managers watch in the UI and act through the API.
+	UIWriteActions bool
 	// Namespace is registered (idempotently) on every start; default "default".
 	Namespace string
 	// SearchAttributes are custom search attributes registered (idempotently) on Namespace.

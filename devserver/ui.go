@@ -35,6 +35,10 @@ func (s *Server) startUI(ctx context.Context, o Options, dialIP string, port int
 		},
 		// Auth zero value: disabled. RefreshInterval zero: the config is read once.
 	}
+	off := !o.UIWriteActions
+	cfg.WorkflowTerminateDisabled, cfg.WorkflowResetDisabled, cfg.WorkflowCancelDisabled = off, off, off
+	cfg.WorkflowSignalDisabled, cfg.WorkflowUpdateDisabled, cfg.WorkflowPauseDisabled = off, off, off
+	cfg.StartWorkflowDisabled, cfg.BatchActionsDisabled, cfg.ActivityCommandsDisabled = off, off, off
 
 	ui, err := newUI(cfg)
 	if err != nil {

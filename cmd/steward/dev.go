@@ -48,6 +48,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var (
 		dataDir, ip, secret, namespace string
 		apiPort, uiPort, temporalPort  int
+		uiWrites                       bool
 		cfg                            appConfig
 		limits                         rateLimit
 	)
@@ -56,6 +57,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	f.int(&apiPort, "api-port", "STEWARD_API_PORT", 8080, "API port (0: any free port)")
 	f.int(&uiPort, "ui-port", "STEWARD_UI_PORT", 8233, "Temporal Web UI port (0: no UI; -1: any free port)")
 	f.int(&temporalPort, "temporal-port", "STEWARD_TEMPORAL_PORT", 7233, "Temporal frontend port (-1: any free port)")
+	f.boolean(&uiWrites, "ui-write-actions", "STEWARD_UI_WRITE_ACTIONS", false, "let the Web UI terminate, reset, cancel, signal, update, pause or start workflows and run batch actions; off by default, since they bypass the service's rules (refunds, cancellation) that the API applies")
 	f.str(&secret, "marketplace-secret", "STEWARD_MARKETPLACE_SECRET", "", "marketplace HMAC secret (default: generated once, kept in the data dir)")
 	f.str(&namespace, "namespace", "TEMPORAL_NAMESPACE", "default", "Temporal namespace")
 	cfg.register(f)
@@ -79,7 +81,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 
 	srv, err := devserver.Start(ctx, devserver.Options{
-		DataDir: dataDir, IP: ip, FrontendPort: temporalPort, UIPort: uiPort, Namespace: namespace,
+		DataDir: dataDir, IP: ip, FrontendPort: temporalPort, UIPort: uiPort, UIWriteActions: uiWrites, Namespace: namespace,
 		SearchAttributes: workflows.SearchAttributes(), Logger: logger,
 	})
 	if err != nil {
@@ -224,12 +226,14 @@ func runTemporal(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var (
 		dataDir, ip, namespace, logLevel, pprofAddr string
 		uiPort, temporalPort                        int
+		uiWrites                                    bool
 	)
 	f.str(&dataDir, "data-dir", "STEWARD_DATA_DIR", "./data", "where the Temporal database lives")
 	f.str(&ip, "ip", "STEWARD_IP", "127.0.0.1", "address to listen on")
 	f.int(&uiPort, "ui-port", "STEWARD_UI_PORT", 8233, "Temporal Web UI port (0: no UI; -1: any free port)")
 	f.int(&temporalPort, "temporal-port", "STEWARD_TEMPORAL_PORT", 7233, "Temporal frontend port (-1: any free port)")
 	f.str(&namespace, "namespace", "TEMPORAL_NAMESPACE", "default", "Temporal namespace")
+	f.boolean(&uiWrites, "ui-write-actions", "STEWARD_UI_WRITE_ACTIONS", false, "let the Web UI terminate, reset, cancel, signal, update, pause or start workflows and run batch actions; off by default, since they bypass the service's rules (refunds, cancellation) that the API applies")
 	f.str(&logLevel, "log-level", "STEWARD_LOG_LEVEL", "info", "debug, info, warn or error")
 	f.str(&pprofAddr, "pprof-addr", "STEWARD_PPROF_ADDR", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; off when empty")
 	if err := f.Parse(args); err != nil {
@@ -243,7 +247,7 @@ func runTemporal(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("data dir: %w", err)
 	}
 	srv, err := devserver.Start(ctx, devserver.Options{
-		DataDir: dataDir, IP: ip, FrontendPort: temporalPort, UIPort: uiPort, Namespace: namespace,
+		DataDir: dataDir, IP: ip, FrontendPort: temporalPort, UIPort: uiPort, UIWriteActions: uiWrites, Namespace: namespace,
 		SearchAttributes: workflows.SearchAttributes(), Logger: logger,
 	})
 	if err != nil {

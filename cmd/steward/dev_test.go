@@ -93,6 +93,16 @@ func TestDevStack(t *testing.T) {
 	require.NoError(t, err)
 	ui.Body.Close()
 	assert.Equal(t, http.StatusOK, ui.StatusCode, "the Temporal Web UI")
+	// The UI's actions that bypass the service's rules are off (--ui-write-actions turns them on).
+	settings, err := http.Get(creds.UIURL + "/api/v1/settings")
+	require.NoError(t, err)
+	var got map[string]any
+	require.NoError(t, json.NewDecoder(settings.Body).Decode(&got))
+	settings.Body.Close()
+	for _, k := range []string{"WorkflowTerminateDisabled", "WorkflowResetDisabled", "WorkflowCancelDisabled", "WorkflowSignalDisabled",
+		"WorkflowUpdateDisabled", "BatchActionsDisabled", "StartWorkflowDisabled"} {
+		assert.Equal(t, true, got[k], "Web UI setting %s", k)
+	}
 
 	body := []byte(`{"order_id":"DEV-1","customer_id":"c-1","service":"sos","spec":"handling","quantity":1,"amount_cents":100,"currency":"CNY","paid_at":"` +
 		time.Now().UTC().Format(time.RFC3339) + `","contact":{"name":"Wang","phone":"+86 138 0000 0000"}}`)

@@ -99,6 +99,15 @@ func (f flags) int(p *int, name, env string, def int, help string) {
 	f.IntVar(p, name, def, help+" ($"+env+")")
 }
 
+func (f flags) boolean(p *bool, name, env string, def bool, help string) {
+	if v, ok := os.LookupEnv(env); ok {
+		if b, err := strconv.ParseBool(v); err == nil {
+			def = b
+		}
+	}
+	f.BoolVar(p, name, def, help+" ($"+env+")")
+}
+
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
