@@ -16,6 +16,13 @@ import (
 	"github.com/steward-oss/steward/db"
 )
 
+// Document kinds a workflow renders, as the reports table stores and the API serves them (db's kinds).
+const (
+	KindIncidentReport        = db.KindIncidentReport
+	KindRectificationProposal = db.KindRectificationProposal
+	KindServiceReport         = db.KindServiceReport
+)
+
 // Document is a rendered deliverable described as data: the 等保整改 《安全整改建议书》 and 《等保整改服务报告》,
 // and any document after them that is a title, a few label/value pairs and numbered sections. The SOS
 // 《安全事件应急响应报告》 has its own layout (ReportInput, RenderReport).

@@ -19,9 +19,9 @@ import (
 
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/sla"
+	"github.com/steward-oss/steward/worker"
 	"github.com/steward-oss/steward/workflows"
 	"github.com/steward-oss/steward/workflows/butler"
-	"github.com/steward-oss/steward/workflows/lifecycles"
 	"github.com/steward-oss/steward/workflows/sos"
 )
 
@@ -279,7 +279,7 @@ func (s *Server) step(c echo.Context) error {
 		return err
 	}
 	step := c.Param("step")
-	steps := lifecycles.ByService[row.Service].Steps
+	steps := worker.Lifecycles[row.Service].Steps
 	if !slices.Contains(steps, step) {
 		return problem(CodeNotFound, "no step %q for %s cases; steps: %s", step, row.Service, strings.Join(steps, ", "))
 	}

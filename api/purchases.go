@@ -20,8 +20,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/worker"
 	"github.com/steward-oss/steward/workflows"
-	"github.com/steward-oss/steward/workflows/lifecycles"
 )
 
 // Contact is the customer's contact for the case. It is personal data: kept in the orders table only, never
@@ -50,7 +50,7 @@ const maxPaidAtSkew = 5 * time.Minute
 
 // Validate checks a purchase against the catalogue and the clock.
 func (p PurchaseInput) Validate(now time.Time) error {
-	if err := lifecycles.Validate(p.caseInput()); err != nil {
+	if err := worker.Validate(p.caseInput()); err != nil {
 		return err
 	}
 	switch {
@@ -105,7 +105,7 @@ func (s *Server) purchase(c echo.Context) error {
 	if err := in.Validate(s.now()); err != nil {
 		return problem(CodeInvalid, "%v", err)
 	}
-	lc, ok := lifecycles.ByService[in.Service]
+	lc, ok := worker.Lifecycles[in.Service]
 	if !ok {
 		return problem(CodeInvalid, "service: %q is not offered yet", in.Service)
 	}

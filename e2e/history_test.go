@@ -14,12 +14,12 @@ import (
 
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/sla"
+	"github.com/steward-oss/steward/worker"
 	"github.com/steward-oss/steward/workflows"
 	"github.com/steward-oss/steward/workflows/butler"
 	"github.com/steward-oss/steward/workflows/dengbao"
 	"github.com/steward-oss/steward/workflows/escort"
 	"github.com/steward-oss/steward/workflows/hosting"
-	"github.com/steward-oss/steward/workflows/lifecycles"
 )
 
 // The tests in this file drive each long-running lifecycle through the paths its replay test should
@@ -355,7 +355,7 @@ func (s *stack) startCase(t *testing.T, o caseStart) (caseID, path, runID string
 		CaseID: workflows.CaseWorkflowID(o.service, o.orderID), OrderID: o.orderID, CustomerID: "cust-42", Service: o.service, Spec: o.spec,
 		Quantity: o.quantity, AmountCents: 500000, Currency: "CNY", PaidAt: o.paidAt.UTC(), HistoryLimit: o.historyLimit,
 	}
-	lc := lifecycles.ByService[o.service]
+	lc := worker.Lifecycles[o.service]
 	require.NoError(t, lc.Validate(ci))
 	_, _, err := s.store.PutOrder(ctx, &db.Order{
 		OrderID: o.orderID, CustomerID: ci.CustomerID, Service: o.service, Spec: o.spec, Quantity: o.quantity, AmountCents: ci.AmountCents,

@@ -1,4 +1,6 @@
-// Package worker registers steward's workflows and activities on the task queue.
+// Package worker registers steward's workflows and activities on the task queue, and lists the case
+// lifecycles by service for the worker and the API: the one package that knows every lifecycle (the
+// lifecycles themselves know only the kernel).
 package worker
 
 import (
@@ -8,7 +10,12 @@ import (
 
 	"github.com/steward-oss/steward/activities"
 	"github.com/steward-oss/steward/workflows"
-	"github.com/steward-oss/steward/workflows/lifecycles"
+	"github.com/steward-oss/steward/workflows/butler"
+	"github.com/steward-oss/steward/workflows/dengbao"
+	"github.com/steward-oss/steward/workflows/engagement"
+	"github.com/steward-oss/steward/workflows/escort"
+	"github.com/steward-oss/steward/workflows/hosting"
+	"github.com/steward-oss/steward/workflows/sos"
 )
 
 // New returns a worker for workflows.TaskQueue with every workflow and acts' activities registered.
@@ -23,8 +30,46 @@ func Register(r interface {
 	RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions)
 	RegisterActivity(a any)
 }, acts *activities.Activities) {
-	for _, reg := range lifecycles.Registrations() {
+	for _, reg := range Registrations() {
 		r.RegisterWorkflowWithOptions(reg.Workflow, workflow.RegisterOptions{Name: reg.Name})
 	}
 	r.RegisterActivity(acts)
+}
+
+// Lifecycles maps each service of the catalogue to its lifecycle; the five per-engagement services share one.
+var Lifecycles = map[string]workflows.Lifecycle{
+	workflows.ServiceSOS:        sos.Lifecycle,
+	workflows.ServiceDengbao:    dengbao.Lifecycle,
+	workflows.ServiceButler:     butler.Lifecycle,
+	workflows.ServiceHosting:    hosting.Lifecycle,
+	workflows.ServiceEscort:     escort.Lifecycle,
+	workflows.ServiceConsulting: engagement.Lifecycle,
+	workflows.ServiceTraining:   engagement.Lifecycle,
+	workflows.ServiceAssessment: engagement.Lifecycle,
+	workflows.ServiceCodeAudit:  engagement.Lifecycle,
+	workflows.ServiceOnboarding: engagement.Lifecycle,
+}
+
+// Registrations lists every workflow of every lifecycle once, with the type name it is registered by.
+func Registrations() []workflows.Registration {
+	var out []workflows.Registration
+	seen := map[string]bool{}
+	for _, lc := range []workflows.Lifecycle{sos.Lifecycle, dengbao.Lifecycle, butler.Lifecycle, hosting.Lifecycle, escort.Lifecycle, engagement.Lifecycle} {
+		for _, r := range lc.Workflows {
+			if !seen[r.Name] {
+				seen[r.Name] = true
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// Validate checks an order for its service's lifecycle.
+func Validate(in workflows.CaseInput) error {
+	lc, ok := Lifecycles[in.Service]
+	if !ok {
+		return workflows.ValidateCaseInput(in) // names the unknown service
+	}
+	return lc.Validate(in)
 }

@@ -3,7 +3,7 @@
 // Case, which records, notifies, assigns partners, keeps SLA clocks (clocks.go) and continues as new.
 // Each lifecycle is a package under it (workflows/sos, workflows/dengbao, workflows/butler,
 // workflows/hosting, workflows/escort, workflows/engagement) that imports the kernel, sla and
-// activities, never a sibling; workflows/lifecycles lists them for the worker and the API.
+// activities, never a sibling; worker.Lifecycles lists them for the worker and the API.
 package workflows
 
 import (

@@ -17,7 +17,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/steward-oss/steward/worker"
-	"github.com/steward-oss/steward/workflows/lifecycles"
 )
 
 // The replay tests replay every history recorded in testdata/ against the workflow code as it is now,
@@ -135,7 +134,7 @@ func TestRecordedHistoriesCoverEveryWorkflow(t *testing.T) {
 		}
 		t.Logf("%s: %s", name, strings.Join(recorded[name], ", "))
 	}
-	for service, lc := range lifecycles.ByService {
+	for service, lc := range worker.Lifecycles {
 		// The API starts a case by its type name; a client given the function would use the function's name.
 		if wf, ok := wfs[lc.WorkflowType()]; !ok || reflect.ValueOf(wf).Pointer() != reflect.ValueOf(lc.Workflow()).Pointer() {
 			t.Errorf("the %s lifecycle starts type %q, which the worker does not register for its workflow", service, lc.WorkflowType())

@@ -21,7 +21,7 @@ const reportEmailTimeout = 6 * time.Hour
 // deliverReport renders a periodic report and, for the professional edition, e-mails it to the recipients.
 func (b *butlerCase) deliverReport(ctx workflow.Context, r Report, now time.Time) error {
 	doc := activities.Document{
-		Key: fmt.Sprintf("%s/service_report/%d", b.In.CaseID, r.Number), CaseID: b.In.CaseID, Kind: "service_report", Version: r.Number,
+		Key: fmt.Sprintf("%s/%s/%d", b.In.CaseID, activities.KindServiceReport, r.Number), CaseID: b.In.CaseID, Kind: activities.KindServiceReport, Version: r.Number,
 		Title: "安全管家服务报告", GeneratedAt: now,
 		Meta: []activities.DocField{
 			{Label: "案件 Case", Value: b.In.CaseID}, {Label: "客户 Customer", Value: b.In.CustomerID},

@@ -520,7 +520,7 @@ func (r *request) notify(ctx workflow.Context, key string, sev notifications.Sev
 // incidentReport is the 《应急报告》: the incident, the steps taken, hardening advice, the clocks.
 func (r *request) incidentReport(summary string, now time.Time) activities.Document {
 	doc := activities.Document{
-		Key: r.wfID + "/incident_report", CaseID: r.in.CaseID, Kind: "incident_report", Version: r.in.Number,
+		Key: r.wfID + "/" + activities.KindIncidentReport, CaseID: r.in.CaseID, Kind: activities.KindIncidentReport, Version: r.in.Number,
 		Title: "应急报告", GeneratedAt: now,
 		Meta: []activities.DocField{
 			{Label: "案件 Case", Value: r.in.CaseID}, {Label: "事件 Incident", Value: r.in.RequestID},

@@ -65,8 +65,8 @@ const (
 
 // Deliverable kinds (the stored documents' kinds).
 const (
-	DeliverableProposal      = "rectification_proposal" // 《安全整改建议书》
-	DeliverableServiceReport = "service_report"         // 《等保整改服务报告》
+	DeliverableProposal      = activities.KindRectificationProposal // 《安全整改建议书》
+	DeliverableServiceReport = activities.KindServiceReport         // 《等保整改服务报告》
 )
 
 // Assessment results.

@@ -23,9 +23,8 @@ import (
 // WorkflowName is the type name Workflow is registered by, which histories and the API know.
 const WorkflowName = "EngagementWorkflow"
 
-// DocumentKind is the report kind of the deliverable an engagement renders: its service report (the
-// kind the API serves as "service_report").
-const DocumentKind = "service_report"
+// DocumentKind is the report kind of the deliverable an engagement renders: its service report.
+const DocumentKind = activities.KindServiceReport
 
 // Services are the services Workflow runs.
 var Services = []string{sla.ServiceConsulting, sla.ServiceTraining, sla.ServiceAssessment, sla.ServiceCodeAudit, sla.ServiceOnboarding}
