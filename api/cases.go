@@ -167,8 +167,8 @@ func (s *Server) listCases(c echo.Context) error {
 	if f.Service != "" && !workflows.KnownService(f.Service) {
 		return problem(CodeInvalid, "service: unknown service %q; one of %s", f.Service, strings.Join(workflows.Services, ", "))
 	}
-	if f.SLAStatus != "" && !slices.Contains([]string{workflows.SLAOnTrack, workflows.SLAAtRisk, workflows.SLABreached}, f.SLAStatus) {
-		return problem(CodeInvalid, "sla: one of on_track, at_risk, breached")
+	if f.SLAStatus != "" && !slices.Contains(workflows.SLAStatuses, f.SLAStatus) {
+		return problem(CodeInvalid, "sla: one of %s", strings.Join(workflows.SLAStatuses, ", "))
 	}
 	if f.Status != "" && f.Status != workflows.StatusOpen && f.Status != workflows.StatusClosed {
 		return problem(CodeInvalid, "status: open or closed")
@@ -298,10 +298,14 @@ func (s *Server) step(c echo.Context) error {
 	return s.sendStep(c, row, workflows.StepInput{Step: step, Actor: workflows.ActorPartner, PartnerID: p.PartnerID, ActorName: p.Name, Payload: body})
 }
 
-// sendStep sends a step as a workflow update and answers with the case view it returns. An
-// Idempotency-Key header makes the update's ID, so a repeated request gets the first result.
+// sendStep sends a step as the workflow update named for it and answers with the case view it returns.
+// A step the case's service does not take is 409 without a round trip. An Idempotency-Key header makes
+// the update's ID, so a repeated request gets the first result.
 func (s *Server) sendStep(c echo.Context, row *db.Case, in workflows.StepInput) error {
 	ctx := c.Request().Context()
+	if lc, ok := worker.Lifecycles[row.Service]; !ok || !slices.Contains(lc.Updates, in.Step) {
+		return problem(CodeConflict, "a %s case takes no %s step", row.Service, in.Step)
+	}
 	in.At = s.now().UTC()
 	var v workflows.CaseView
 	if err := s.update(c, row.WorkflowID, in, &v); err != nil {
@@ -320,11 +324,11 @@ func (s *Server) sendStep(c echo.Context, row *db.Case, in workflows.StepInput) 
 	return c.JSON(http.StatusOK, redactFor(principalOf(c), v))
 }
 
-// update sends a step to a workflow as the step update and waits for its result. An Idempotency-Key
-// header makes the update's ID, so a repeated request gets the first result.
+// update sends a step to a workflow as the update named for the step and waits for its result. An
+// Idempotency-Key header makes the update's ID, so a repeated request gets the first result.
 func (s *Server) update(c echo.Context, workflowID string, in workflows.StepInput, out any) error {
 	opts := client.UpdateWorkflowOptions{
-		WorkflowID: workflowID, UpdateName: workflows.UpdateStep, Args: []any{in},
+		WorkflowID: workflowID, UpdateName: in.Step, Args: []any{in},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	}
 	if key := c.Request().Header.Get("Idempotency-Key"); key != "" {

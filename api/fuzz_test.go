@@ -272,7 +272,7 @@ func FuzzStep(f *testing.F) {
 		}
 		o := sent[0]
 		in := o.Args[0].(workflows.StepInput)
-		if o.WorkflowID != caseID || o.UpdateName != workflows.UpdateStep || in.Step != step || in.Actor != workflows.ActorPartner ||
+		if o.WorkflowID != caseID || o.UpdateName != step || in.Step != step || in.Actor != workflows.ActorPartner ||
 			in.PartnerID != "p1" || in.ActorName != "eng" || !in.At.Equal(fx.now) || !isJSONObject(in.Payload) {
 			t.Fatalf("sent %+v with input %+v", o, in)
 		}

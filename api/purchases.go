@@ -14,10 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/worker"
@@ -134,18 +131,7 @@ func (s *Server) purchase(c echo.Context) error {
 	}
 	// Started on every callback, not only the first: a callback whose start failed is completed by the
 	// marketplace's retry. An existing case, open or closed, is left as it is.
-	_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       ci.CaseID,
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes( // no personal data: opaque IDs and states only
-			workflows.AttrServiceType.ValueSet(ci.Service), workflows.AttrOrderID.ValueSet(ci.OrderID),
-			workflows.AttrCustomerID.ValueSet(ci.CustomerID), workflows.AttrCaseStage.ValueSet(workflows.StageAssignment),
-			workflows.AttrSLAStatus.ValueSet(workflows.SLAOnTrack), workflows.AttrRefundPercent.ValueSet(0),
-		),
-		StaticSummary: fmt.Sprintf("%s %s · order %s", ci.Service, ci.Spec, ci.OrderID),
-	}, lc.WorkflowType(), lc.Input(ci))
+	_, err = s.temporal.ExecuteWorkflow(ctx, workflows.StartOptions(ci), lc.WorkflowType(), lc.Input(ci))
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &already) {
 		return unavailable(err, "the workflow service")

@@ -20,7 +20,6 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/steward-oss/steward/reliability"
 	"github.com/steward-oss/steward/sla"
@@ -202,18 +201,7 @@ func (r *report) fail(what string, errs []error) {
 
 // startOptions are the options the API's purchase handler starts an SOS case with.
 func startOptions(in workflows.CaseInput) client.StartWorkflowOptions {
-	return client.StartWorkflowOptions{
-		ID:                       in.CaseID,
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.AttrServiceType.ValueSet(in.Service), workflows.AttrOrderID.ValueSet(in.OrderID),
-			workflows.AttrCustomerID.ValueSet(in.CustomerID), workflows.AttrCaseStage.ValueSet(workflows.StageAssignment),
-			workflows.AttrSLAStatus.ValueSet(workflows.SLAOnTrack), workflows.AttrRefundPercent.ValueSet(0),
-		),
-		StaticSummary: fmt.Sprintf("%s %s · order %s", in.Service, in.Spec, in.OrderID),
-	}
+	return workflows.StartOptions(in)
 }
 
 // startOverhead compares purchases through POST /v1/purchases with client.ExecuteWorkflow of the same
@@ -293,7 +281,7 @@ func (s *stack) stepRoundTrip(ctx context.Context, r *report, apiCases, rawCases
 			partner := partners[p.Starts+lo+i]
 			return measure(&rawLat, func() error {
 				h, err := s.tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-					WorkflowID: rawCases[lo+i].caseID(), UpdateName: workflows.UpdateStep, WaitForStage: client.WorkflowUpdateStageCompleted,
+					WorkflowID: rawCases[lo+i].caseID(), UpdateName: rawUpdate, WaitForStage: client.WorkflowUpdateStageCompleted,
 					Args: []any{workflows.StepInput{Step: workflows.StepAccept, Actor: workflows.ActorPartner, PartnerID: partner,
 						ActorName: "bot of " + partner, At: time.Now().UTC(), Payload: json.RawMessage(`{}`)}},
 				})

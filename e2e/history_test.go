@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/steward-oss/steward/db"
@@ -372,14 +371,7 @@ func (s *stack) startCase(t *testing.T, o caseStart) (caseID, path, runID string
 	if o.input != nil {
 		input = o.input
 	}
-	run, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: ci.CaseID, TaskQueue: workflows.TaskQueue,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.AttrServiceType.ValueSet(o.service), workflows.AttrOrderID.ValueSet(o.orderID),
-			workflows.AttrCustomerID.ValueSet(ci.CustomerID), workflows.AttrCaseStage.ValueSet(workflows.StageAssignment),
-			workflows.AttrSLAStatus.ValueSet(workflows.SLAOnTrack), workflows.AttrRefundPercent.ValueSet(0),
-		),
-	}, lc.WorkflowType(), input(ci))
+	run, err := s.temporal.ExecuteWorkflow(ctx, workflows.StartOptions(ci), lc.WorkflowType(), input(ci))
 	require.NoError(t, err)
 	return ci.CaseID, "/v1/cases/" + ci.CaseID, run.GetRunID()
 }

@@ -133,6 +133,8 @@ func TestSOSCaseThroughAPI(t *testing.T) {
 	assert.Equal(t, workflows.StageClosed, result.Stage)
 	assert.Equal(t, 50, result.Refund.Percent)
 	assertLeanHistory(t, s, caseID)
+	assertStory(t, s, caseID, []string{workflows.StepAccept, sos.StepAssets, workflows.StepContact, sos.StepConfirm, workflows.StepContain,
+		sos.StepEradicate, sos.StepAnalyze, workflows.StepReport, sos.StepReportConfirm, workflows.StepClose})
 
 	recordHistory(t, s, caseID, "", "sos_full_case")
 }

@@ -34,6 +34,17 @@ const (
 // RuleSOSHandlingDays computes SOS handling time from the number of hosts (HandlingDays).
 const RuleSOSHandlingDays = "sos_handling_days"
 
+// RuleText says in words what a computed target's rule gives.
+func RuleText(rule string) string {
+	if rule == RuleSOSHandlingDays {
+		return "3 natural days for up to 5 hosts, +1 day per further 5 (or part of 5)"
+	}
+	return rule
+}
+
+// StartsRequest is what starts the clock of a clause inside a subscription: a request.
+const StartsRequest = "request received"
+
 // Day is a natural day.
 const Day = 24 * time.Hour
 
@@ -74,19 +85,19 @@ var clauses = []Clause{
 	{Service: ServiceButler, Name: ClauseOnboardingContact, Kind: TargetBusiness, Calendar: Calendar5x8, Target: WorkingDay,
 		Starts: "paid_at", Stops: "customer contacted and channel opened"},
 	{Service: ServiceButler, Name: ClauseIncidentUrgent, Kind: TargetNatural, Calendar: Calendar7x24, Target: 15 * time.Minute,
-		Starts: "request received", Stops: "response"},
+		Starts: StartsRequest, Stops: "response"},
 	{Service: ServiceButler, Name: ClauseIncidentNormal, Kind: TargetNatural, Calendar: Calendar7x24, Target: time.Hour,
-		Starts: "request received", Stops: "response"},
+		Starts: StartsRequest, Stops: "response"},
 	{Service: ServiceButler, Name: ClauseIncidentResolve, Kind: TargetNatural, Calendar: Calendar7x24, Target: 5 * Day,
-		Starts: "request received", Stops: "incident resolved (emergency edition)"},
+		Starts: StartsRequest, Stops: "incident resolved (emergency edition)"},
 	{Service: ServiceButler, Name: ClauseVulnHigh, Kind: TargetNatural, Calendar: Calendar7x24, Target: 15 * time.Minute,
-		Starts: "request received", Stops: "response"},
+		Starts: StartsRequest, Stops: "response"},
 	{Service: ServiceButler, Name: ClauseVulnMedium, Kind: TargetNatural, Calendar: Calendar7x24, Target: time.Hour,
-		Starts: "request received", Stops: "response"},
+		Starts: StartsRequest, Stops: "response"},
 	{Service: ServiceButler, Name: ClauseVulnLow, Kind: TargetNatural, Calendar: Calendar7x24, Target: 4 * time.Hour,
-		Starts: "request received", Stops: "response"},
+		Starts: StartsRequest, Stops: "response"},
 	{Service: ServiceButler, Name: ClauseArchitectureConsulting, Kind: TargetNatural, Calendar: Calendar7x24, Target: time.Hour,
-		Starts: "request received", Stops: "response"},
+		Starts: StartsRequest, Stops: "response"},
 }
 
 // Clauses returns the clauses of service, in table order; none for a known service without an SLA.

@@ -12,6 +12,10 @@ const (
 	StatusOnTrack  = "on_track"
 	StatusAtRisk   = "at_risk"
 	StatusBreached = "breached"
+	// StatusMet: the clock stopped at or before its due instant.
+	StatusMet = "met"
+	// StatusPaused: the clock is paused and not breached.
+	StatusPaused = "paused"
 )
 
 // States of a clock.
@@ -192,15 +196,17 @@ func (c Clock) Fraction(now time.Time) float64 {
 // Breached reports whether the clause is breached at now.
 func (c Clock) Breached(now time.Time) bool { return c.Status(now) == StatusBreached }
 
-// Status returns StatusBreached if the clock has breached (a running clock at or after its due
-// instant, or one completed late), StatusAtRisk if the elapsed fraction has reached the first threshold,
-// and StatusOnTrack otherwise. A clock completed in time is on track.
+// Status returns StatusBreached if the clock has breached (a running clock after its due instant, or
+// one completed late), StatusMet if it completed in time, StatusPaused while paused, StatusAtRisk if the
+// elapsed fraction has reached the first threshold, and StatusOnTrack otherwise.
 func (c Clock) Status(now time.Time) string {
 	switch {
 	case c.BreachedAt != nil:
 		return StatusBreached
 	case c.State == ClockCompleted:
-		return StatusOnTrack
+		return StatusMet
+	case c.State == ClockPaused:
+		return StatusPaused
 	case c.State == ClockRunning && now.After(c.Due):
 		return StatusBreached
 	case len(c.Thresholds) > 0 && c.elapsed(now) >= c.thresholdTime(c.Thresholds[0]):

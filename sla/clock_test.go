@@ -71,8 +71,8 @@ func TestClockSOSResponse(t *testing.T) {
 	if err := done.Complete(at("2025-10-09 09:10")); err != nil {
 		t.Fatalf("Complete at due: %v", err)
 	}
-	if got := done.Status(at("2025-10-20 00:00")); got != StatusOnTrack {
-		t.Errorf("completed at due: Status = %v; want %v", got, StatusOnTrack)
+	if got := done.Status(at("2025-10-20 00:00")); got != StatusMet {
+		t.Errorf("completed at due: Status = %v; want %v", got, StatusMet)
 	}
 	late := c
 	if err := late.Complete(at("2025-10-09 09:11")); err != nil {
@@ -124,6 +124,9 @@ func TestClockPause(t *testing.T) {
 	}
 	if _, ok := c.NextEvent(at("2025-06-10 11:00")); ok {
 		t.Errorf("paused NextEvent = true; want none")
+	}
+	if got := c.Status(at("2025-06-20 00:00")); got != StatusPaused {
+		t.Errorf("paused Status = %v; want %v (a paused clock neither runs nor breaches)", got, StatusPaused)
 	}
 	if err := c.Pause(at("2025-06-10 11:30")); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Pause twice err = %v; want ErrInvalid", err)

@@ -41,15 +41,15 @@ func (c *Case) Assign(ctx workflow.Context) error {
 			retry := workflow.Now(ctx).Add(ReassignInterval)
 			if !alerted {
 				alerted = true
-				detail := fmt.Sprintf("no partner with the %s skill and free capacity is left; retrying every %s", c.In.Service, ReassignInterval)
+				detail := fmt.Sprintf("no partner with the %s skill and free capacity is left; retrying every %s", c.In.Service, Span(ReassignInterval))
 				if err := c.Record(ctx, c.NewEvent(ctx, EventNoPartnerAvailable, ActorSystem, detail)); err != nil {
 					return err
 				}
 				c.Notify(ctx, "no-partner", notifications.SeverityCritical, false, "No partner available for this "+c.Label+" case", detail+". Add capacity or assign by hand.")
 			}
-			workflow.SetCurrentDetails(ctx, c.Details(workflow.Now(ctx), "waiting for a partner; next try "+retry.Format(time.RFC3339)))
+			workflow.SetCurrentDetails(ctx, c.Details(workflow.Now(ctx), "Waiting for a partner; next try "+When(retry)+"."))
 			c.offered = nil
-			if _, err := AwaitUntil(ctx, retry, "retry partner assignment", c.IsClosed); err != nil {
+			if _, err := AwaitUntil(ctx, retry, "no partner free: try again at "+When(retry), c.IsClosed); err != nil {
 				return err
 			}
 			continue
@@ -57,19 +57,19 @@ func (c *Case) Assign(ctx workflow.Context) error {
 		deadline := workflow.Now(ctx).Add(c.In.AcceptTimeout)
 		c.PartnerID, c.PartnerName, c.answer, c.declineReason = choice.PartnerID, choice.PartnerName, "", ""
 		c.offered = append(c.offered, choice.PartnerID)
-		if err := c.Record(ctx, c.NewEvent(ctx, EventPartnerOffered, ActorSystem, fmt.Sprintf("offered to %s (load %d of %d); accept by %s",
-			choice.PartnerID, choice.Load, choice.Capacity, deadline.Format(time.RFC3339)))); err != nil {
+		if err := c.Record(ctx, c.NewEvent(ctx, EventPartnerOffered, ActorSystem, fmt.Sprintf("offered to %s, load %d of %d; accept by %s",
+			partnerLabel(choice), choice.Load, choice.Capacity, When(deadline)))); err != nil {
 			return err
 		}
 		c.Notify(ctx, "offer/"+choice.PartnerID+"/"+fmt.Sprint(c.Seq), notifications.SeverityInfo, true, "New "+c.Label+" case offered to "+choice.PartnerID,
-			fmt.Sprintf("Accept by %s (POST /v1/cases/%s/steps/%s) or decline.", deadline.Format(time.RFC3339), c.In.CaseID, StepAccept))
-		if _, err := AwaitUntil(ctx, deadline, "partner "+choice.PartnerID+" to accept", func() bool { return c.answer != "" || c.IsClosed() }); err != nil {
+			fmt.Sprintf("Accept by %s (POST /v1/cases/%s/steps/%s) or decline.", When(deadline), c.In.CaseID, StepAccept))
+		if _, err := AwaitUntil(ctx, deadline, fmt.Sprintf("offer to %s: accept by %s", choice.PartnerID, When(deadline)), func() bool { return c.answer != "" || c.IsClosed() }); err != nil {
 			return err
 		}
 		if c.Accepted || c.IsClosed() {
 			return nil
 		}
-		event, detail := EventOfferTimedOut, fmt.Sprintf("%s did not accept within %s", choice.PartnerID, c.In.AcceptTimeout)
+		event, detail := EventOfferTimedOut, fmt.Sprintf("%s did not accept within %s", choice.PartnerID, Span(c.In.AcceptTimeout))
 		if c.answer == StepDecline {
 			event, detail = EventPartnerDeclined, choice.PartnerID+" declined"
 			if c.declineReason != "" {
@@ -126,4 +126,12 @@ func (c *Case) Accept(ctx workflow.Context, in StepInput, stage, note string) ac
 // Decline applies a validated decline; the assignment loop records it and offers the next partner.
 func (c *Case) Decline(in StepInput) {
 	c.answer, c.declineReason = StepDecline, MustDecode[DeclineInput](in.Payload).Reason
+}
+
+// partnerLabel names an offered partner for the timeline: its company name and ID.
+func partnerLabel(p activities.ChoosePartnerResult) string {
+	if p.PartnerName == "" || p.PartnerName == p.PartnerID {
+		return p.PartnerID
+	}
+	return p.PartnerName + " (" + p.PartnerID + ")"
 }

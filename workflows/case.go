@@ -15,6 +15,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -58,6 +59,12 @@ var (
 	AttrSLAStatus     = temporal.NewSearchAttributeKeyKeyword("SlaStatus")
 	AttrRefundPercent = temporal.NewSearchAttributeKeyInt64("RefundPercent")
 	AttrNextDeadline  = temporal.NewSearchAttributeKeyTime("NextDeadline")
+	// AttrRefundCents is the refund owed so far, in cents of the order's currency.
+	AttrRefundCents = temporal.NewSearchAttributeKeyInt64("RefundCents")
+	// AttrAmountCents is the order's amount, in cents.
+	AttrAmountCents = temporal.NewSearchAttributeKeyInt64("AmountCents")
+	// AttrAssignment tells an offer from an accepted assignment: offered, accepted or none.
+	AttrAssignment = temporal.NewSearchAttributeKeyKeyword("Assignment")
 )
 
 // SearchAttributes returns the custom search attributes steward registers on its namespace, by name.
@@ -65,12 +72,32 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 	keys := []interface {
 		GetName() string
 		GetValueType() enumspb.IndexedValueType
-	}{AttrServiceType, AttrCaseStage, AttrPartnerID, AttrCustomerID, AttrOrderID, AttrSLAStatus, AttrRefundPercent, AttrNextDeadline}
+	}{AttrServiceType, AttrCaseStage, AttrPartnerID, AttrCustomerID, AttrOrderID, AttrSLAStatus, AttrRefundPercent, AttrNextDeadline,
+		AttrRefundCents, AttrAmountCents, AttrAssignment}
 	m := make(map[string]enumspb.IndexedValueType, len(keys))
 	for _, k := range keys {
 		m[k.GetName()] = k.GetValueType()
 	}
 	return m
+}
+
+// StartOptions are the options a case's workflow starts with, from the purchase: its ID, a repeated
+// start finding the running or closed case (never a second one), the search attributes managers filter
+// on (opaque identifiers and states only, no personal data), and the Web UI's static summary and details.
+func StartOptions(in CaseInput) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       in.CaseID,
+		TaskQueue:                TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			AttrServiceType.ValueSet(in.Service), AttrOrderID.ValueSet(in.OrderID), AttrCustomerID.ValueSet(in.CustomerID),
+			AttrCaseStage.ValueSet(StageAssignment), AttrSLAStatus.ValueSet(SLAOnTrack), AttrRefundPercent.ValueSet(0),
+			AttrRefundCents.ValueSet(0), AttrAmountCents.ValueSet(in.AmountCents), AttrAssignment.ValueSet(AssignmentNone),
+		),
+		StaticSummary: StaticSummary(in),
+		StaticDetails: StaticDetails(in),
+	}
 }
 
 // CaseWorkflowID derives a case's workflow ID from its service and order, so that a repeated purchase
@@ -193,12 +220,14 @@ type CaseView struct {
 	Details any `json:"details,omitempty"`
 }
 
-// SLAEntry is one clause's clock in the case view.
+// SLAEntry is one clause's clock in the case view. Status is one of SLAStatuses; Margin says by how much
+// the clause was met or missed, or how long is left ("met 7 min before due", "late by 2 h").
 type SLAEntry struct {
 	Clause        string     `json:"clause"`
 	DueAt         *time.Time `json:"due_at,omitempty"`
 	CompletedAt   *time.Time `json:"completed_at,omitempty"`
 	Status        string     `json:"status"`
+	Margin        string     `json:"margin,omitempty"`
 	Breached      bool       `json:"breached"`
 	RefundPercent int        `json:"refund_percent"`
 }
@@ -214,7 +243,7 @@ type TimelineEntry struct {
 	Detail string    `json:"detail,omitempty"`
 }
 
-// StepInput is one lifecycle step sent through UpdateStep.
+// StepInput is one lifecycle step, sent as the Workflow Update named for the step.
 type StepInput struct {
 	// Step names the step (e.g. "assets", "accept", "contact").
 	Step string `json:"step"`
@@ -258,6 +287,9 @@ type Lifecycle struct {
 	Input func(CaseInput) any
 	// Steps lists the steps partner engineers send.
 	Steps []string
+	// Updates lists every step the case workflow takes, each its own Workflow Update: the partners'
+	// Steps and those the marketplace relays from the customer.
+	Updates []string
 	// Specs, when set, are the specs an order may name (SOS specs, Butler editions).
 	Specs []string
 	// MaxQuantity, when set, bounds the order's quantity.

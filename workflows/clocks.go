@@ -27,6 +27,8 @@ type Clocks struct {
 	Breached []int `json:"breached,omitempty"`
 	// Missed lists the outcome clauses breached.
 	Missed []string `json:"missed,omitempty"`
+	// Stopped lists the clocks stopped because the case ended before their step, by index.
+	Stopped []int `json:"stopped,omitempty"`
 
 	rev int // bumped on every change, so a watch re-plans its timer
 }
@@ -97,7 +99,8 @@ func (b *Clocks) Index(clause string) int {
 }
 
 // Complete stops the clock of clause at at (a step's instant; now is the workflow's) and says whether it
-// was met, for the timeline: "met (due …)", "late (due …)", or why it was not counted.
+// was met, for the timeline: "met 7 min before due (2026-12-01 16:42 CST)", "late by 2 h (due …)", or
+// why it was not counted.
 func (b *Clocks) Complete(clause string, at, now time.Time) string {
 	i := b.Index(clause)
 	if i < 0 {
@@ -119,10 +122,7 @@ func (b *Clocks) CompleteAt(i int, at, now time.Time) string {
 		return "not counted (" + err.Error() + ")"
 	}
 	b.rev++
-	if c.Status(now) == sla.StatusBreached {
-		return "late (due " + c.DueAt().Format(time.RFC3339) + ")"
-	}
-	return "met (due " + c.DueAt().Format(time.RFC3339) + ")"
+	return Margin(b.entry(i, now), now) + " (due " + When(c.DueAt()) + ")"
 }
 
 // lastChange is the instant a clock last started, resumed or paused.
@@ -141,6 +141,7 @@ func (b *Clocks) StopAll(now time.Time) {
 	for i := range b.Clocks {
 		if b.Clocks[i].State != sla.ClockCompleted {
 			_ = b.Clocks[i].Complete(now) // a clock not completed can always complete at now
+			b.Stopped = append(b.Stopped, i)
 		}
 	}
 	b.rev++
@@ -159,13 +160,13 @@ func (b *Clocks) Retarget(ctx workflow.Context, i int, service, clause string, n
 	b.rev++
 	switch {
 	case c.Status(now) == sla.StatusBreached && c.State == sla.ClockCompleted:
-		return fmt.Sprintf("%s clock: the response took longer than %s", clause, c.Target), nil
+		return fmt.Sprintf("%s clock: the response took longer than %s", clause, Span(c.Target)), nil
 	case c.Status(now) == sla.StatusBreached:
-		return fmt.Sprintf("%s clock: %s already elapsed, breached at once", clause, c.Target), nil
+		return fmt.Sprintf("%s clock: %s already elapsed, breached at once", clause, Span(c.Target)), nil
 	case c.State == sla.ClockCompleted:
-		return fmt.Sprintf("%s clock: response within %s", clause, c.Target), nil
+		return fmt.Sprintf("%s clock: response within %s", clause, Span(c.Target)), nil
 	}
-	return fmt.Sprintf("%s clock re-targeted to %s with the elapsed time carried; now due %s", clause, c.Target, c.DueAt().Format(time.RFC3339)), nil
+	return fmt.Sprintf("%s clock re-targeted to %s with the elapsed time carried; now due %s", clause, Span(c.Target), When(c.DueAt())), nil
 }
 
 // BreachedClauses are the clauses breached so far, clocks' and outcomes', each once, for compensation.
@@ -200,41 +201,72 @@ func (b *Clocks) Late(now time.Time) []int {
 	return late
 }
 
-// Status is the worst status over the clocks at now (breached once any breach was raised), and the next
-// deadline: the earliest due instant of a clock still running and not yet past it (a breached clock has
-// no deadline left to watch), nil when there is none.
+// Status is the case's SLA status at now: breached once any breach was raised or a clock is past due,
+// else at_risk when a clock passed its first warning, on_track while a clock runs, paused when the only
+// clocks left are paused, met when every judged clock was met, on_track with no clock at all and
+// stopped when every clock was stopped by the case's end. next is the next deadline: the earliest due
+// instant of a clock still running and not yet past it (a breached clock has no deadline left to watch),
+// nil when there is none.
 func (b *Clocks) Status(now time.Time) (string, *time.Time) {
-	status := SLAOnTrack
+	status := ""
 	if len(b.Breached) > 0 || len(b.Missed) > 0 {
 		status = SLABreached
 	}
 	var next *time.Time
-	for _, c := range b.Clocks {
-		if st := c.Status(now); st == SLABreached {
-			status = SLABreached
-		} else if st == SLAAtRisk && status == SLAOnTrack {
-			status = SLAAtRisk
-		}
+	for i, c := range b.Clocks {
+		status = WorseSLA(status, b.status(i, now))
 		if c.State == sla.ClockRunning && !now.After(c.Due) && (next == nil || c.Due.Before(*next)) {
 			due := c.Due
 			next = &due
 		}
 	}
+	if status == "" {
+		status = SLAOnTrack
+	}
 	return status, next
+}
+
+// slaRank orders the SLA statuses from best to worst, for WorseSLA.
+var slaRank = map[string]int{SLAStopped: 1, SLAMet: 2, SLAPaused: 3, SLAOnTrack: 4, SLAAtRisk: 5, SLABreached: 6}
+
+// WorseSLA is the worse of two SLA statuses, for a case's status over its clauses: breached, at_risk,
+// on_track, paused, met, stopped, in that order; "" is better than any.
+func WorseSLA(a, b string) string {
+	if slaRank[b] > slaRank[a] {
+		return b
+	}
+	return a
+}
+
+// status is the clock at i's state at now: sla's, or stopped when the case's end stopped it in time.
+func (b *Clocks) status(i int, now time.Time) string {
+	st := b.Clocks[i].Status(now)
+	if st == SLAMet && slices.Contains(b.Stopped, i) {
+		return SLAStopped
+	}
+	return st
+}
+
+// entry is the clock at i as the case view shows it.
+func (b *Clocks) entry(i int, now time.Time) SLAEntry {
+	c := b.Clocks[i]
+	e := SLAEntry{Clause: c.Clause, CompletedAt: c.CompletedAt, Status: b.status(i, now)}
+	if due := c.DueAt(); !due.IsZero() {
+		e.DueAt = &due
+	}
+	e.Breached = e.Status == SLABreached
+	e.Margin = Margin(e, now)
+	return e
 }
 
 // Entries are the clocks as the case view shows them, with the refund a breach of each costs under
 // service's compensation table.
 func (b *Clocks) Entries(service string, now time.Time) []SLAEntry {
 	out := []SLAEntry{}
-	for _, c := range b.Clocks {
-		e := SLAEntry{Clause: c.Clause, CompletedAt: c.CompletedAt, Status: c.Status(now)}
-		if due := c.DueAt(); !due.IsZero() {
-			e.DueAt = &due
-		}
-		e.Breached = e.Status == SLABreached
+	for i := range b.Clocks {
+		e := b.entry(i, now)
 		if e.Breached {
-			e.RefundPercent, _ = sla.ClausePercent(service, c.Clause)
+			e.RefundPercent, _ = sla.ClausePercent(service, e.Clause)
 		}
 		out = append(out, e)
 	}
@@ -276,9 +308,9 @@ func (w Watch) Run(ctx workflow.Context) {
 		if !found {
 			err = workflow.Await(ctx, changed)
 		} else {
-			summary := fmt.Sprintf("%s%s clock: due", w.Label, clause)
+			summary := fmt.Sprintf("%s%s clock: breached unless met by %s", w.Label, clause, When(best.At.Add(-sla.Resolution)))
 			if best.Kind == sla.EventWarning {
-				summary = fmt.Sprintf("%s%s clock: %.0f%% warning", w.Label, clause, best.Threshold*100)
+				summary = fmt.Sprintf("%s%s clock: %.0f%% elapsed at %s", w.Label, clause, best.Threshold*100, When(best.At))
 			}
 			_, err = AwaitFor(ctx, best.At.Sub(now), summary, changed)
 		}
@@ -335,7 +367,7 @@ func (c *Case) WatchClocks(ctx workflow.Context) {
 	Watch{
 		Clocks: &c.Clocks, Done: c.IsClosed, Hold: c.Hold,
 		Warn: func(ctx workflow.Context, _ int, clock sla.Clock, th float64) {
-			detail := fmt.Sprintf("%s clock %.0f%% elapsed; due %s", clock.Clause, th*100, clock.DueAt().Format(time.RFC3339))
+			detail := fmt.Sprintf("%s clock %.0f%% elapsed; due %s", clock.Clause, th*100, When(clock.DueAt()))
 			if err := c.Record(ctx, c.NewEvent(ctx, EventSLAAtRisk, ActorSystem, detail)); err != nil {
 				c.Logger.Error("record warning", "Clause", clock.Clause, "Error", err)
 			}
@@ -343,7 +375,7 @@ func (c *Case) WatchClocks(ctx workflow.Context) {
 				fmt.Sprintf("%s %s clock at %.0f%%", c.Label, clock.Clause, th*100), detail)
 		},
 		Breach: func(ctx workflow.Context, _ int, clock sla.Clock) {
-			ev, refunds := c.breach(ctx, clock.Clause, "not met by "+clock.DueAt().Format(time.RFC3339))
+			ev, refunds := c.breach(ctx, clock.Clause, "not met by "+When(clock.DueAt()))
 			if err := c.RecordWith(ctx, []activities.Event{ev}, refunds); err != nil {
 				c.Logger.Error("record breach", "Clause", clock.Clause, "Error", err)
 			}
@@ -359,7 +391,7 @@ func (c *Case) LateBreaches(ctx workflow.Context, now time.Time) ([]activities.E
 	var refunds []activities.RefundRow
 	for _, i := range c.Clocks.Late(now) {
 		clause := c.Clocks.Clocks[i].Clause
-		ev, r := c.breach(ctx, clause, "completed after its due time "+c.Clocks.Clocks[i].DueAt().Format(time.RFC3339))
+		ev, r := c.breach(ctx, clause, "completed after its due time "+When(c.Clocks.Clocks[i].DueAt()))
 		events, refunds = append(events, ev), append(refunds, r...)
 		c.NotifyBreach(ctx, clause)
 	}
@@ -388,7 +420,7 @@ func (c *Case) breach(ctx workflow.Context, clause, why string) (activities.Even
 	} else {
 		c.Refund = r
 	}
-	owed := fmt.Sprintf("refund now %d%% (%d cents)", c.Refund.Percent, c.Refund.AmountCents)
+	owed := fmt.Sprintf("refund now %d%% (%s)", c.Refund.Percent, Money(c.Refund.AmountCents, c.In.Currency))
 	if pct, _ := sla.ClausePercent(c.In.Service, clause); pct == 0 {
 		owed = "no compensation applies"
 	}
@@ -407,7 +439,7 @@ func (c *Case) breach(ctx workflow.Context, clause, why string) (activities.Even
 
 // NotifyBreach alerts operations and the partner of a breached clause and the refund owed.
 func (c *Case) NotifyBreach(ctx workflow.Context, clause string) {
-	text := fmt.Sprintf("Refund owed now %d%% of the order (%d cents).", c.Refund.Percent, c.Refund.AmountCents)
+	text := fmt.Sprintf("Refund owed now %d%% of the order (%s).", c.Refund.Percent, Money(c.Refund.AmountCents, c.In.Currency))
 	if pct, _ := sla.ClausePercent(c.In.Service, clause); pct == 0 {
 		text = "Recorded on the timeline; this clause carries no compensation."
 	}

@@ -30,7 +30,7 @@ func TestClocksBook(t *testing.T) {
 	}
 
 	due := response.Due
-	if got := b.Complete(sla.ClauseResponse, due, due); got != "met (due "+due.Format(time.RFC3339)+")" {
+	if got := b.Complete(sla.ClauseResponse, due, due); got != "met at the due instant (due "+workflows.When(due)+")" {
 		t.Errorf("Complete(response at its due instant) = %q; want met", got)
 	}
 	if late := b.Late(due); len(late) != 0 {
@@ -41,7 +41,7 @@ func TestClocksBook(t *testing.T) {
 	if want := paid.Add(4 * sla.Day); !handling.Due.Equal(want) {
 		t.Errorf("handling due %v; want %v", handling.Due, want)
 	}
-	if got := b.Complete(sla.ClauseHandling, after, after); got != "late (due "+handling.Due.Format(time.RFC3339)+")" {
+	if got := b.Complete(sla.ClauseHandling, after, after); got != "late by 1 h (due "+workflows.When(handling.Due)+")" {
 		t.Errorf("Complete(handling an hour late) = %q; want late", got)
 	}
 	if late := b.Late(after); len(late) != 1 || late[0] != 1 {

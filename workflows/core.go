@@ -1,8 +1,12 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -10,6 +14,7 @@ import (
 
 	"github.com/steward-oss/steward/activities"
 	"github.com/steward-oss/steward/notifications"
+	"github.com/steward-oss/steward/sla"
 )
 
 // DefaultAcceptTimeout is how long an offered partner has to accept a case before the next is chosen.
@@ -55,6 +60,11 @@ type Case struct {
 	NeedOnsite bool
 	// SLAStatus reports the case's SLA status and next deadline at now; nil takes the clocks' (Clocks.Status).
 	SLAStatus func(now time.Time) (string, *time.Time)
+	// View is the lifecycle's case view, whose SLA entries the Web UI's current details tabulate.
+	View func(now time.Time) CaseView
+	// Expect says what the case waits for and from whom ("partner demo-sec-a: contact the customer"), for
+	// the Web UI's current details; nil or "" writes nothing.
+	Expect func() string
 
 	// Assignment of this run: who was offered, the open offer's answer and the reason of a decline.
 	offered       []string
@@ -69,14 +79,20 @@ type Case struct {
 func NewCase(in CaseInput, label string) *Case { return &Case{In: in, Label: label} }
 
 // Setup checks the order and fills its defaults, takes the state carried from an earlier run (resume, nil
-// on the first run), and registers the case's query and step update. view must only read. Call it last
-// in a lifecycle's set-up: a step that arrived with the start is validated as soon as it is registered,
-// so the lifecycle's own state must be ready by then.
-func (c *Case) Setup(ctx workflow.Context, resume *CoreState, view func(now time.Time) CaseView,
+// on the first run), and registers the case's query and its steps, each a Workflow Update named for the
+// step (RegisterSteps). view must only read. Call it last in a lifecycle's set-up: a step that arrived
+// with the start is validated as soon as it is registered, so the lifecycle's own state must be ready by
+// then.
+//
+// It returns the context the lifecycle runs in from then on. A cancellation requested of the workflow
+// (the Web UI's Cancel, when its write actions are on) does not cancel that context: the case takes it
+// as the customer's cancellation relayed by a manager, under the service's rule (WebUICancel), and goes
+// on if the rule refuses it. A case never ends silently.
+func (c *Case) Setup(ctx workflow.Context, resume *CoreState, view func(now time.Time) CaseView, steps []string,
 	step func(workflow.Context, StepInput) (CaseView, error), validate func(workflow.Context, StepInput) error,
-) error {
+) (workflow.Context, error) {
 	if err := ValidateCaseInput(c.In); err != nil {
-		return temporal.NewNonRetryableApplicationError(err.Error(), RejectInvalid, nil)
+		return ctx, temporal.NewNonRetryableApplicationError(err.Error(), RejectInvalid, nil)
 	}
 	if c.In.AcceptTimeout <= 0 {
 		c.In.AcceptTimeout = DefaultAcceptTimeout
@@ -91,10 +107,75 @@ func (c *Case) Setup(ctx workflow.Context, resume *CoreState, view func(now time
 	} else {
 		c.CoreState = CoreState{Stage: StageAssignment, Status: StatusOpen, Opened: workflow.Now(ctx), Runs: 1}
 	}
+	c.View = view
 	if err := workflow.SetQueryHandler(ctx, QueryCaseView, func() (CaseView, error) { return view(workflow.Now(ctx)), nil }); err != nil {
-		return err
+		return ctx, err
 	}
-	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateStep, step, workflow.UpdateHandlerOptions{Validator: validate})
+	if err := RegisterSteps(ctx, steps, step, validate); err != nil {
+		return ctx, err
+	}
+	run, _ := workflow.NewDisconnectedContext(ctx)
+	workflow.Go(run, func(g workflow.Context) {
+		ctx.Done().Receive(g, nil) // returns once the workflow's cancellation was requested
+		c.WebUICancel(g, slices.Contains(steps, StepCancel), step, validate)
+	})
+	return run, nil
+}
+
+// RegisterSteps registers one Workflow Update per step name, each validated by validate and applied by
+// step with StepInput.Step set to the update's name, so the history and the Web UI's timeline read as
+// the lifecycle ("accept", "contact", "confirm"). A step runs in a context that a cancellation request
+// does not cancel: it always records what it started.
+func RegisterSteps[V any](ctx workflow.Context, names []string, step func(workflow.Context, StepInput) (V, error),
+	validate func(workflow.Context, StepInput) error,
+) error {
+	for _, name := range names {
+		err := workflow.SetUpdateHandlerWithOptions(ctx, name, func(ctx workflow.Context, in StepInput) (V, error) {
+			in.Step = name
+			run, _ := workflow.NewDisconnectedContext(ctx)
+			return step(run, in)
+		}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, in StepInput) error {
+			in.Step = name
+			return validate(ctx, in)
+		}})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WebUICancel takes a cancellation requested of the workflow as a cancel step from a manager, under the
+// service's rule: applied when the lifecycle takes cancellations and its validator allows this one,
+// otherwise recorded as refused (EventCancelRefused) and operations told, the case going on.
+func (c *Case) WebUICancel(ctx workflow.Context, takesCancel bool, step func(workflow.Context, StepInput) (CaseView, error),
+	validate func(workflow.Context, StepInput) error,
+) {
+	defer c.Hold()()
+	if c.IsClosed() {
+		return
+	}
+	in := StepInput{Step: StepCancel, Actor: ActorManager, ActorName: WebUIActor, At: workflow.Now(ctx),
+		Payload: []byte(`{"reason":"cancellation requested in the Temporal Web UI"}`)}
+	why := "this service takes no cancellation"
+	if takesCancel {
+		err := validate(ctx, in)
+		if err == nil {
+			if _, err = step(ctx, in); err == nil {
+				return
+			}
+		}
+		why = err.Error()
+		var ae *temporal.ApplicationError
+		if errors.As(err, &ae) {
+			why = ae.Message()
+		}
+	}
+	detail := "cancellation requested in the Temporal Web UI refused: " + why + "; the case goes on"
+	if err := c.Record(ctx, c.NewEvent(ctx, EventCancelRefused, ActorManager, detail)); err != nil {
+		c.Logger.Error("record refused cancellation", "Error", err)
+	}
+	c.Notify(ctx, "webui-cancel-refused", notifications.SeverityWarning, false, c.Label+" case: Web UI cancellation refused", detail+".")
 }
 
 // IsClosed reports whether the case has ended.
@@ -190,15 +271,17 @@ func (c *Case) RecordWith(ctx workflow.Context, events []activities.Event, refun
 
 // caseAttrs are the search attribute values a case last sent.
 type caseAttrs struct {
-	stage, partnerID, slaStatus string
-	refundPercent               int
-	nextDeadline                int64 // Unix nanoseconds; 0 when no clock runs
+	stage, partnerID, slaStatus, assignment string
+	refundPercent                           int
+	refundCents                             int64
+	nextDeadline                            int64 // Unix nanoseconds; 0 when no clock runs
 }
 
 // upsert sends the search attributes when one changed since the last write (each upsert is an event and
-// a visibility write on the server); a run's first write always sends them.
+// a visibility write on the server); a run's first write always sends them, AmountCents with them.
 func (c *Case) upsert(ctx workflow.Context, status string, next *time.Time) error {
-	attrs := caseAttrs{stage: c.Stage, partnerID: c.PartnerID, slaStatus: status, refundPercent: c.Refund.Percent}
+	attrs := caseAttrs{stage: c.Stage, partnerID: c.PartnerID, slaStatus: status, assignment: c.Assignment(),
+		refundPercent: c.Refund.Percent, refundCents: c.Refund.AmountCents}
 	deadline := AttrNextDeadline.ValueUnset()
 	if next != nil {
 		attrs.nextDeadline = next.UnixNano()
@@ -207,14 +290,31 @@ func (c *Case) upsert(ctx workflow.Context, status string, next *time.Time) erro
 	if c.upserted != nil && *c.upserted == attrs {
 		return nil
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx,
+	updates := []temporal.SearchAttributeUpdate{
 		AttrCaseStage.ValueSet(c.Stage), AttrPartnerID.ValueSet(c.PartnerID), AttrSLAStatus.ValueSet(status),
-		AttrRefundPercent.ValueSet(int64(c.Refund.Percent)), deadline,
-	); err != nil {
+		AttrRefundPercent.ValueSet(int64(c.Refund.Percent)), AttrRefundCents.ValueSet(c.Refund.AmountCents),
+		AttrAssignment.ValueSet(attrs.assignment), deadline,
+	}
+	if c.upserted == nil {
+		updates = append(updates, AttrAmountCents.ValueSet(c.In.AmountCents))
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		return err
 	}
 	c.upserted = &attrs
 	return nil
+}
+
+// Assignment is the case's Assignment search attribute: offered while a partner holds an open offer,
+// accepted once one holds the case, none otherwise.
+func (c *Case) Assignment() string {
+	switch {
+	case c.Accepted && c.PartnerID != "":
+		return AssignmentAccepted
+	case c.PartnerID != "":
+		return AssignmentOffered
+	}
+	return AssignmentNone
 }
 
 func (c *Case) slaStatus(now time.Time) (string, *time.Time) {
@@ -224,28 +324,95 @@ func (c *Case) slaStatus(now time.Time) (string, *time.Time) {
 	return c.Clocks.Status(now)
 }
 
+// summaryOf is the Web UI's summary of a record: each timeline line in words ("customer contacted:
+// first contact with the customer; response met 7 min before due").
 func summaryOf(events []activities.Event) string {
-	names := make([]string, len(events))
+	if len(events) == 0 {
+		return "case view updated"
+	}
+	lines := make([]string, len(events))
 	for i, e := range events {
-		names[i] = e.Event
+		lines[i] = strings.ReplaceAll(e.Event, "_", " ")
+		if e.Detail != "" {
+			lines[i] += ": " + e.Detail
+		}
 	}
-	if len(names) == 0 {
-		return "update projection"
-	}
-	return "record " + JoinList(names)
+	return Clip(strings.Join(lines, " — "), MaxSummary)
 }
 
-// Details is the workflow's current details in the Web UI: stage, partner, SLA and next deadline, and extra.
+// MaxSummary bounds a summary in the Web UI, in bytes: the server's default limit on user metadata.
+const MaxSummary = 400
+
+// Clip cuts s to at most n bytes on a rune boundary, ending in "…" when it cut.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// Details is the workflow's current details in the Web UI, in Markdown: the service, stage, partner and
+// whether it accepted, the refund owed in money, one line per clause (due in Beijing time, state,
+// margin; a clause of the contract not started yet says what starts it), the next step expected and from
+// whom (the lifecycle's Expect), and extra. Lists rather than tables: the Web UI draws tables unruled.
 func (c *Case) Details(now time.Time, extra string) string {
-	status, next := c.slaStatus(now)
-	d := fmt.Sprintf("**Stage** %s · **Partner** %s · **SLA** %s · **Refund** %d%%", c.Stage, OrDash(c.PartnerID), status, c.Refund.Percent)
-	if next != nil {
-		d += " · **Next deadline** " + next.Format(time.RFC3339)
+	var b strings.Builder
+	partner := OrDash(c.PartnerID)
+	switch c.Assignment() {
+	case AssignmentAccepted:
+		partner = c.PartnerID + " (accepted)"
+	case AssignmentOffered:
+		partner = c.PartnerID + " (offered, not accepted yet)"
+	}
+	status, _ := c.slaStatus(now)
+	b.WriteString(fmt.Sprintf("**%s** · stage **%s** · partner **%s** · SLA **%s** · refund owed **%s (%d%%)**\n\n",
+		sla.ServiceTitle(c.In.Service), c.Stage, partner, status, Money(c.Refund.AmountCents, c.In.Currency), c.Refund.Percent))
+	var entries []SLAEntry
+	if c.View != nil {
+		entries = c.View(now).SLA
+	}
+	for _, e := range entries {
+		line := "- **" + e.Clause + "**"
+		if e.DueAt != nil {
+			line += " · due " + When(*e.DueAt)
+		}
+		line += " · **" + e.Status + "**"
+		if e.Margin != "" {
+			line += " (" + e.Margin + ")"
+		}
+		b.WriteString(line + "\n")
+	}
+	if !c.IsClosed() {
+		clauses, _ := sla.Clauses(c.In.Service)
+		for _, cl := range clauses {
+			if cl.Kind != sla.TargetOutcome && cl.Starts != sla.StartsRequest && !slices.ContainsFunc(entries, func(e SLAEntry) bool { return e.Clause == cl.Name }) {
+				b.WriteString("- **" + cl.Name + "** · not started (counts from " + cl.Starts + ")\n")
+			}
+		}
+	}
+	b.WriteString("\n")
+	next := ""
+	switch {
+	case c.IsClosed():
+		b.WriteString("Closed " + When(*c.Closed) + " in stage " + c.Stage + ".")
+	case c.Stage == StageAssignment && c.PartnerID != "":
+		next = "partner " + c.PartnerID + ": accept or decline the offer (" + StepAccept + ", " + StepDecline + ")"
+	case c.Stage == StageAssignment:
+		next = "steward: offer the case to a partner with the skill and free capacity"
+	case c.Expect != nil:
+		next = c.Expect()
+	}
+	if next != "" {
+		b.WriteString("**Next:** " + next)
 	}
 	if extra != "" {
-		d += "\n\n" + extra
+		b.WriteString("\n\n" + extra)
 	}
-	return d
+	return strings.TrimSpace(b.String())
 }
 
 // BaseView is the case view with the clocks' entries; details is the service's own view of its state.
@@ -291,7 +458,11 @@ func (c *Case) Notify(ctx workflow.Context, key string, sev notifications.Severi
 func SendNotification(ctx workflow.Context, logger log.Logger, in activities.NotifyInput, done func()) {
 	var a *activities.Activities
 	opts := NotifyOptions
-	opts.Summary = "notify: " + in.Message.Title
+	opts.Summary = "notify operations: " + in.Message.Title
+	if in.PartnerID != "" {
+		opts.Summary = "notify operations and " + in.PartnerID + ": " + in.Message.Title
+	}
+	opts.Summary = Clip(opts.Summary, MaxSummary)
 	f := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.Notify, in)
 	workflow.Go(ctx, func(gctx workflow.Context) {
 		defer done()
@@ -315,7 +486,8 @@ func AwaitUntil(ctx workflow.Context, deadline time.Time, summary string, cond f
 	return AwaitFor(ctx, deadline.Sub(workflow.Now(ctx)), summary, cond)
 }
 
-// AwaitFor waits up to d for cond, with a timer named by summary that is cancelled when cond wins: the
+// AwaitFor waits up to d for cond, with a timer named by summary (and the instant it fires, in Beijing
+// time, unless the summary says it) that is cancelled when cond wins: the
 // SDK's own timed Await leaves its timer to fire later, which would wake the case for nothing.
 func AwaitFor(ctx workflow.Context, d time.Duration, summary string, cond func() bool) (bool, error) {
 	if cond() {
@@ -324,9 +496,12 @@ func AwaitFor(ctx workflow.Context, d time.Duration, summary string, cond func()
 	if d <= 0 {
 		return false, nil
 	}
+	if !strings.Contains(summary, " CST") { // the Web UI shows a countdown; the summary says the instant
+		summary += " — " + When(workflow.Now(ctx).Add(d))
+	}
 	tctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
-	timer := workflow.NewTimerWithOptions(tctx, d, workflow.TimerOptions{Summary: summary})
+	timer := workflow.NewTimerWithOptions(tctx, d, workflow.TimerOptions{Summary: Clip(summary, MaxSummary)})
 	if err := workflow.Await(ctx, func() bool { return cond() || timer.IsReady() }); err != nil {
 		return false, err
 	}

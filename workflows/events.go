@@ -18,6 +18,9 @@ const (
 	// EventOutOfScope: the problem is not a security incident; the case closes and the customer is pointed
 	// to an ordinary ticket.
 	EventOutOfScope Event = "out_of_scope"
+	// EventCancelRefused: a cancellation requested in the Temporal Web UI was refused under the service's
+	// rule (the line says why); the case goes on.
+	EventCancelRefused Event = "cancellation_refused"
 )
 
 // Partner assignment. These name other partners, their load and answers, so the API shows them to
@@ -188,7 +191,7 @@ const (
 
 // Events lists the whole catalogue, in the order above.
 var Events = []Event{
-	EventCaseOpened, EventCaseClosed, EventCaseExpired, EventCaseCancelled, EventOutOfScope,
+	EventCaseOpened, EventCaseClosed, EventCaseExpired, EventCaseCancelled, EventOutOfScope, EventCancelRefused,
 	EventPartnerOffered, EventOfferTimedOut, EventPartnerDeclined, EventNoPartnerAvailable,
 	EventPartnerAccepted, EventCustomerContacted, EventSLAAtRisk, EventSLABreached, EventReportSubmitted,
 	EventTermReminder, EventTermEnded, EventPlanAgreed, EventPlanRevised, EventDocumentDelivered,

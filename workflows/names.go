@@ -18,7 +18,14 @@ const (
 	SLAOnTrack  = sla.StatusOnTrack
 	SLAAtRisk   = sla.StatusAtRisk
 	SLABreached = sla.StatusBreached
+	SLAMet      = sla.StatusMet
+	SLAPaused   = sla.StatusPaused
+	// SLAStopped: the case ended before the clause's step (expired, cancelled, out of scope); not judged.
+	SLAStopped = "stopped"
 )
+
+// SLAStatuses lists the statuses a clause, the case view and the SlaStatus search attribute take.
+var SLAStatuses = []string{SLAOnTrack, SLAAtRisk, SLABreached, SLAMet, SLAPaused, SLAStopped}
 
 // Actor kinds that take steps and appear on the timeline.
 const (
@@ -72,10 +79,16 @@ const (
 	StepCancel = "cancel"
 )
 
-// Names of the messages every case workflow answers.
+// QueryCaseView names the query every case workflow answers with its CaseView. Steps arrive as Workflow
+// Updates named for the step (StepAccept, sos.StepConfirm, ...), each carrying a StepInput.
+const QueryCaseView = "case_view"
+
+// WebUIActor is the actor name of a cancellation requested in the Temporal Web UI, on the timeline.
+const WebUIActor = "Temporal Web UI"
+
+// Values of the Assignment search attribute.
 const (
-	// QueryCaseView returns the case's CaseView.
-	QueryCaseView = "case_view"
-	// UpdateStep carries one lifecycle step (StepInput) from a partner engineer, a customer or the system.
-	UpdateStep = "step"
+	AssignmentNone     = "none"
+	AssignmentOffered  = "offered"
+	AssignmentAccepted = "accepted"
 )

@@ -39,7 +39,8 @@ func notifyOnceWorkflow(ctx workflow.Context, in workflows.CaseInput) error {
 		return view(workflow.Now(ctx)), nil
 	}
 	validate := func(workflow.Context, workflows.StepInput) error { return workflows.Conflictf("no steps") }
-	if err := c.Setup(ctx, nil, view, step, validate); err != nil {
+	ctx, err := c.Setup(ctx, nil, view, nil, step, validate)
+	if err != nil {
 		return err
 	}
 	c.Notify(ctx, "opened", notifications.SeverityInfo, true, "New SOS case", "A case was opened.")

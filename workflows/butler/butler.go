@@ -50,6 +50,10 @@ const (
 // (RequestSteps) go to its workflow.
 var Steps = []string{workflows.StepAccept, workflows.StepDecline, workflows.StepContact, workflows.StepPlan, workflows.StepReport, StepInspection}
 
+// Updates lists every step the case takes, each its own Workflow Update: the partners' and those the
+// marketplace relays from the customer.
+var Updates = append(slices.Clone(Steps), workflows.StepRequest, StepServers, StepRecipients)
+
 // Editions lists the Security Butler editions, the specs of a purchase.
 var Editions = []string{sla.EditionEmergency, sla.EditionEscort, sla.EditionEnterprise, sla.EditionProfessional}
 
@@ -58,6 +62,7 @@ var Lifecycle = workflows.Lifecycle{
 	Workflows: []workflows.Registration{{Name: WorkflowName, Workflow: Workflow}, {Name: RequestWorkflowName, Workflow: RequestWorkflow}},
 	Input:     func(in workflows.CaseInput) any { return Input{CaseInput: in} },
 	Steps:     Steps,
+	Updates:   Updates,
 	Specs:     Editions,
 }
 
@@ -164,8 +169,9 @@ type Request struct {
 // requests open or not. Butler clauses owe no refund: breaches are recorded, alerted and shown.
 func Workflow(ctx workflow.Context, in Input) (Result, error) {
 	b := &butlerCase{Case: workflows.NewCase(in.CaseInput, label)}
-	b.SLAStatus = b.slaStatus
-	if err := b.setup(ctx, in.State); err != nil {
+	b.SLAStatus, b.Expect = b.slaStatus, b.expect
+	ctx, err := b.setup(ctx, in.State)
+	if err != nil {
 		return Result{}, err
 	}
 	return b.run(ctx)
@@ -181,12 +187,12 @@ type butlerCase struct {
 	starting int                     // requests whose workflow is being started
 }
 
-func (b *butlerCase) setup(ctx workflow.Context, resume *State) error {
+func (b *butlerCase) setup(ctx workflow.Context, resume *State) (workflow.Context, error) {
 	if b.In.Service != sla.ServiceButler {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("service: %q is not %s", b.In.Service, sla.ServiceButler), workflows.RejectInvalid, nil)
+		return ctx, temporal.NewNonRetryableApplicationError(fmt.Sprintf("service: %q is not %s", b.In.Service, sla.ServiceButler), workflows.RejectInvalid, nil)
 	}
 	if !slices.Contains(Editions, b.In.Spec) {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("spec: %q is not a Security Butler edition; one of %s",
+		return ctx, temporal.NewNonRetryableApplicationError(fmt.Sprintf("spec: %q is not a Security Butler edition; one of %s",
 			b.In.Spec, strings.Join(Editions, ", ")), workflows.RejectInvalid, nil)
 	}
 	var core *workflows.CoreState
@@ -197,7 +203,7 @@ func (b *butlerCase) setup(ctx workflow.Context, resume *State) error {
 	}
 	b.inbox = workflow.GetSignalChannel(ctx, SignalRequestEvent)
 	// Last: a step that arrived with the start is validated as soon as the handlers are registered.
-	return b.Setup(ctx, core, b.view, b.step, b.validateStep)
+	return b.Setup(ctx, core, b.view, Updates, b.step, b.validateStep)
 }
 
 // carry is the state the next run continues from.
@@ -217,7 +223,7 @@ func (b *butlerCase) run(ctx workflow.Context) (Result, error) {
 			return Result{}, err
 		}
 		if err := b.RecordOpened(ctx, fmt.Sprintf("order %s paid at %s; %s edition; first contact due by %s (1 working day); the term ends on %s",
-			b.In.OrderID, b.In.PaidAt.Format(time.RFC3339), b.st.Edition, contact.DueAt().Format(time.RFC3339), b.termEndDate())); err != nil {
+			b.In.OrderID, workflows.When(b.In.PaidAt), b.st.Edition, workflows.When(contact.DueAt()), b.termEndDate())); err != nil {
 			return Result{}, err
 		}
 	}
@@ -472,7 +478,7 @@ func (b *butlerCase) validateStep(ctx workflow.Context, in workflows.StepInput) 
 	switch in.Step {
 	case workflows.StepContact:
 		if b.st.ContactAt != nil {
-			return workflows.Conflictf("the customer was already contacted at %s", b.st.ContactAt.Format(time.RFC3339))
+			return workflows.Conflictf("the customer was already contacted at %s", workflows.When(*b.st.ContactAt))
 		}
 		return workflows.DecodeValid[ContactInput](in.Payload)
 	case workflows.StepPlan:
@@ -480,7 +486,7 @@ func (b *butlerCase) validateStep(ctx workflow.Context, in workflows.StepInput) 
 			return workflows.Conflictf("contact the customer and open the service channel first")
 		}
 		if b.st.Plan != nil {
-			return workflows.Conflictf("the plan was agreed at %s", b.st.Plan.AgreedAt.Format(time.RFC3339))
+			return workflows.Conflictf("the plan was agreed at %s", workflows.When(b.st.Plan.AgreedAt))
 		}
 		return workflows.DecodeValid[PlanInput](in.Payload)
 	case workflows.StepReport:
@@ -720,17 +726,29 @@ func (b *butlerCase) openRequest(ctx workflow.Context, r RequestStepInput, at ti
 	return id, nil
 }
 
+// expect is the step the case waits for and from whom, for the Web UI.
+func (b *butlerCase) expect() string {
+	p := "partner " + b.PartnerID + ": "
+	switch b.Stage {
+	case StageOnboarding:
+		return p + "contact the customer and open the channel (" + workflows.StepContact + ") within 1 working day"
+	case workflows.StagePlanning:
+		return p + "the agreed service plan (" + workflows.StepPlan + ")"
+	case StageService:
+		return fmt.Sprintf("%smonthly reports and daily inspections (%s, %s) until %s; %d request(s) open",
+			p, workflows.StepReport, StepInspection, b.termEndDate(), len(b.openRequests()))
+	}
+	return ""
+}
+
 // slaStatus is the worst status over the case's clocks and its open requests, and the next deadline.
 func (b *butlerCase) slaStatus(now time.Time) (string, *time.Time) {
 	status, next := b.Clocks.Status(now)
 	for _, r := range b.st.Requests {
 		open := r.Status != workflows.StatusClosed
 		for _, e := range r.SLA {
-			switch {
-			case e.Breached:
-				status = workflows.SLABreached
-			case e.Status == workflows.SLAAtRisk && status == workflows.SLAOnTrack && open:
-				status = workflows.SLAAtRisk
+			if open || e.Breached || e.Status == workflows.SLAMet || e.Status == workflows.SLAStopped {
+				status = workflows.WorseSLA(status, e.Status) // a closed request's at-risk snapshot is stale
 			}
 			if open && e.CompletedAt == nil && e.DueAt != nil && !e.Breached && !now.After(*e.DueAt) && (next == nil || e.DueAt.Before(*next)) {
 				due := *e.DueAt

@@ -72,7 +72,7 @@ func (h *harness) send(d time.Duration, wfID, id string, in workflows.StepInput)
 	h.Results[id] = errors.New("not sent")
 	h.At(d, func() {
 		in.At = h.Env.Now()
-		err := h.Env.UpdateWorkflowByID(wfID, workflows.UpdateStep, id, &testsuite.TestUpdateCallback{
+		err := h.Env.UpdateWorkflowByID(wfID, in.Step, id, &testsuite.TestUpdateCallback{
 			OnAccept: func() {},
 			OnReject: func(err error) { h.Results[id] = err },
 			OnComplete: func(v any, err error) {
@@ -489,8 +489,8 @@ func TestButlerConsulting(t *testing.T) {
 	res := h.run(input(sla.EditionEscort, paid))
 	assert.Equal(t, StageService, view.Stage)
 	assert.Equal(t, workflows.SLABreached, casetest.SLAEntry(t, view.SLA, "con-2/"+sla.ClauseArchitectureConsulting).Status)
-	assert.Equal(t, workflows.SLAOnTrack, casetest.SLAEntry(t, view.SLA, "con-1/"+sla.ClauseArchitectureConsulting).Status)
-	assert.Equal(t, workflows.SLAOnTrack, casetest.SLAEntry(t, view.SLA, sla.ClauseOnboardingContact).Status)
+	assert.Equal(t, workflows.SLAMet, casetest.SLAEntry(t, view.SLA, "con-1/"+sla.ClauseArchitectureConsulting).Status)
+	assert.Equal(t, workflows.SLAMet, casetest.SLAEntry(t, view.SLA, sla.ClauseOnboardingContact).Status)
 	details, err := json.Marshal(view.Details)
 	require.NoError(t, err)
 	assert.Contains(t, string(details), `"id":"con-2"`)
@@ -782,7 +782,7 @@ func TestRequestTimersCancelled(t *testing.T) {
 			env.SetOnTimerCanceledListener(func(string) { cancelled++ })
 			step := func(d time.Duration, name string, payload any) {
 				env.RegisterDelayedCallback(func() {
-					env.UpdateWorkflowNoRejection(workflows.UpdateStep, name, t, workflows.StepInput{Step: name, Actor: workflows.ActorPartner,
+					env.UpdateWorkflowNoRejection(name, name, t, workflows.StepInput{Step: name, Actor: workflows.ActorPartner,
 						PartnerID: "p1", At: env.Now(), Payload: casetest.MustJSON(payload)})
 				}, d)
 			}

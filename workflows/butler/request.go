@@ -124,7 +124,7 @@ type RequestResult struct {
 // classify → contain → eliminate → restore → harden → reassess → report → follow-up), a vulnerability
 // (respond → identify → impact → verify → fix plan → retest) or an architecture consultation (respond →
 // answer), each with its own response clock in 7x24 time from the request's receipt. Partner engineers
-// send its steps as UpdateStep to RequestWorkflowID. It tells its case each transition by signal to the
+// send its steps, each the Workflow Update named for it (RequestUpdates), to RequestWorkflowID. It tells its case each transition by signal to the
 // case's workflow ID (SignalRequestEvent; it reaches whichever run is current) and records nothing itself,
 // so the case's projection has one writer. Cancelled (the term ended), it reports so and stops.
 func RequestWorkflow(ctx workflow.Context, in RequestInput) (RequestResult, error) {
@@ -189,7 +189,7 @@ func (r *request) setup(ctx workflow.Context) error {
 			r.partnerID = p.PartnerID
 		}
 	})
-	return workflow.SetUpdateHandlerWithOptions(ctx, workflows.UpdateStep, r.step, workflow.UpdateHandlerOptions{Validator: r.validateStep})
+	return workflows.RegisterSteps(ctx, RequestUpdates, r.step, r.validateStep)
 }
 
 func (r *request) closed() bool { return r.status == workflows.StatusClosed }
@@ -215,14 +215,14 @@ func (r *request) run(ctx workflow.Context) (RequestResult, error) {
 	}
 	r.clocks.Add(response)
 	detail := fmt.Sprintf("%s %s: %s; respond by %s (%s, 7x24)", r.in.Kind, r.in.RequestID, r.in.Summary,
-		response.DueAt().Format(time.RFC3339), response.Target)
+		workflows.When(response.DueAt()), workflows.Span(response.Target))
 	if r.in.Kind == sla.RequestIncident && r.in.Edition == sla.EditionEmergency {
 		resolve, err := workflows.StartClock(ctx, sla.ServiceButler, sla.ClauseIncidentResolve, sla.Inputs{}, at)
 		if err != nil {
 			return RequestResult{}, err
 		}
 		r.clocks.Add(resolve)
-		detail += "; resolve by " + resolve.DueAt().Format(time.RFC3339) + " (5 natural days)"
+		detail += "; resolve by " + workflows.When(resolve.DueAt()) + " (5 natural days)"
 	}
 	if r.in.RecurrenceOf != "" {
 		detail += "; recurrence of " + r.in.RecurrenceOf
@@ -481,7 +481,7 @@ func (r *request) emit(ctx workflow.Context, events ...activities.Event) {
 }
 
 func (r *request) warn(ctx workflow.Context, _ int, c sla.Clock, th float64) {
-	detail := fmt.Sprintf("%s clock %.0f%% elapsed; due %s", c.Clause, th*100, c.DueAt().Format(time.RFC3339))
+	detail := fmt.Sprintf("%s clock %.0f%% elapsed; due %s", c.Clause, th*100, workflows.When(c.DueAt()))
 	r.emit(ctx, r.event(ctx, workflows.EventSLAAtRisk, workflows.ActorSystem, detail))
 	r.notify(ctx, fmt.Sprintf("warn/%s@%.0f", c.Clause, th*100), notifications.SeverityWarning,
 		fmt.Sprintf("Butler %s %s clock at %.0f%%", r.in.RequestID, c.Clause, th*100), detail)
@@ -493,7 +493,7 @@ func (r *request) breach(ctx workflow.Context, _ int, c sla.Clock) {
 }
 
 func (r *request) breachEvent(ctx workflow.Context, c sla.Clock) activities.Event {
-	why := "not met by " + c.DueAt().Format(time.RFC3339)
+	why := "not met by " + workflows.When(c.DueAt())
 	if c.CompletedAt != nil {
 		why = "completed after its due time"
 	}

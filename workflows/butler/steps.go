@@ -254,6 +254,10 @@ const (
 var RequestSteps = []string{StepRespond, StepClassify, workflows.StepContain, StepEliminate, StepRestore, StepHarden,
 	StepReassess, workflows.StepReport, StepFollowUp, StepIdentify, StepImpact, StepVerify, StepFixPlan, StepRetest, StepAnswer}
 
+// RequestUpdates lists every step a request takes, each its own Workflow Update: the partners' and the
+// marketplace's urgency.
+var RequestUpdates = append(slices.Clone(RequestSteps), StepUrgency)
+
 // SummaryInput is a step that carries a summary (restore, reassess, report, identify, answer).
 type SummaryInput struct {
 	Summary string `json:"summary"`

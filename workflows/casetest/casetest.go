@@ -148,20 +148,22 @@ func (h *Harness) Run(name string, in, result any) {
 	require.NoError(h.T, h.Env.GetWorkflowResult(result))
 }
 
-// RunUntil executes workflow name with in and cancels it at start+d.
+// RunUntil executes workflow name with in until start+d, when its run times out: a case takes a
+// cancellation request as a step under its service's rule, so the harness ends it by the clock.
 func (h *Harness) RunUntil(name string, in any, d time.Duration) {
-	h.At(d, func() { h.Env.CancelWorkflow() })
+	h.Env.SetWorkflowRunTimeout(d)
 	h.Execute(name, in)
 }
 
 // At runs fn at start+d.
 func (h *Harness) At(d time.Duration, fn func()) { h.Env.RegisterDelayedCallback(fn, d) }
 
-// Send sends a step at start+d under the update ID id; its outcome lands in Results[id].
+// Send sends a step at start+d, as the Workflow Update named for it, under the update ID id; its outcome
+// lands in Results[id].
 func (h *Harness) Send(d time.Duration, id string, in workflows.StepInput) {
 	h.At(d, func() {
 		in.At = h.Env.Now()
-		h.Env.UpdateWorkflow(workflows.UpdateStep, id, &testsuite.TestUpdateCallback{
+		h.Env.UpdateWorkflow(in.Step, id, &testsuite.TestUpdateCallback{
 			OnAccept: func() {},
 			OnReject: func(err error) { h.Results[id] = err },
 			OnComplete: func(v any, err error) {
@@ -298,11 +300,18 @@ func (h *Harness) CountNotes(prefix string) int {
 // workflows.RejectInvalid), or "".
 func RejectionType(err error) string {
 	var ae *temporal.ApplicationError
-	if errors.As(err, &ae) {
+	if errors.As(err, &ae) && ae.Type() != "" {
 		return ae.Type()
+	}
+	if err != nil && strings.Contains(err.Error(), "unknown update") {
+		return UnknownStep
 	}
 	return ""
 }
+
+// UnknownStep is RejectionType's answer for a step the workflow has no update for (the API answers 409
+// for it without sending it).
+const UnknownStep = "unknown step"
 
 // SLAEntry is the entry of clause in entries; the test fails without one.
 func SLAEntry(t *testing.T, entries []workflows.SLAEntry, clause string) workflows.SLAEntry {

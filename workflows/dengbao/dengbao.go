@@ -45,6 +45,10 @@ const (
 // Steps lists the steps partner engineers send to a 等保整改 case.
 var Steps = []string{workflows.StepAccept, workflows.StepDecline, StepKickoff, StepWorkItem, workflows.StepDeliverable, StepAssessment, workflows.StepClose}
 
+// Updates lists every step the case takes, each its own Workflow Update: the partners' and those the
+// marketplace relays from the customer.
+var Updates = append(slices.Clone(Steps), workflows.StepCancel)
+
 // Work items of a rectification (SPEC.md "Compliance rectification").
 const (
 	WorkGapPlan             = "gap_plan"             // 差距报告解读与整改方案
@@ -119,6 +123,7 @@ var Lifecycle = workflows.Lifecycle{
 	Workflows: []workflows.Registration{{Name: WorkflowName, Workflow: Workflow}},
 	Input:     func(in workflows.CaseInput) any { return Input{CaseInput: in} },
 	Steps:     Steps,
+	Updates:   Updates,
 }
 
 // Workflow runs one compliance-rectification case: partner assignment, kickoff, work items, deliverables
@@ -126,8 +131,9 @@ var Lifecycle = workflows.Lifecycle{
 // kickoff only. It continues as new before its history grows large, carrying its state in Input.State.
 func Workflow(ctx workflow.Context, in Input) (Result, error) {
 	d := &dengbaoCase{Case: workflows.NewCase(in.CaseInput, label)}
-	d.SLAStatus = d.slaStatus
-	if err := d.setup(ctx, in.State); err != nil {
+	d.SLAStatus, d.Expect = d.slaStatus, d.expect
+	ctx, err := d.setup(ctx, in.State)
+	if err != nil {
 		return Result{}, err
 	}
 	return d.run(ctx)
@@ -140,7 +146,7 @@ type dengbaoCase struct {
 	st State
 }
 
-func (d *dengbaoCase) setup(ctx workflow.Context, resume *State) error {
+func (d *dengbaoCase) setup(ctx workflow.Context, resume *State) (workflow.Context, error) {
 	var core *workflows.CoreState
 	if resume != nil {
 		d.st, core = *resume, &resume.Core
@@ -150,7 +156,7 @@ func (d *dengbaoCase) setup(ctx workflow.Context, resume *State) error {
 			d.st.WorkItems = append(d.st.WorkItems, WorkItem{Item: item, Status: WorkPending})
 		}
 	}
-	return d.Setup(ctx, core, d.view, d.step, d.validate)
+	return d.Setup(ctx, core, d.view, Updates, d.step, d.validate)
 }
 
 // carried is the state to end or continue the run with.
@@ -162,7 +168,7 @@ func (d *dengbaoCase) carried() State {
 
 func (d *dengbaoCase) run(ctx workflow.Context) (Result, error) {
 	if err := d.RecordOpened(ctx, fmt.Sprintf("order %s paid at %s for %d ECS; the term ends at a pass or on %s",
-		d.In.OrderID, d.In.PaidAt.Format(time.RFC3339), d.In.Quantity, sla.ChinaDate(d.st.TermEnd))); err != nil {
+		d.In.OrderID, workflows.When(d.In.PaidAt), d.In.Quantity, sla.ChinaDate(d.st.TermEnd))); err != nil {
 		return Result{}, err
 	}
 	d.StartAssignment(ctx)
@@ -222,12 +228,12 @@ func (d *dengbaoCase) validate(ctx workflow.Context, in workflows.StepInput) err
 	}
 	switch in.Step {
 	case workflows.StepCancel:
-		if in.Actor != workflows.ActorMarketplace {
-			return workflows.Conflictf("cancellation comes from the customer through the marketplace")
+		if in.Actor != workflows.ActorMarketplace && in.Actor != workflows.ActorManager {
+			return workflows.Conflictf("cancellation comes from the customer, through the marketplace or a manager")
 		}
 		if _, err := sla.CancelRefund(d.In.Service, d.st.KickoffAt != nil, d.In.AmountCents); err != nil {
 			if d.st.KickoffAt != nil {
-				return workflows.Conflictf("the service formally started at %s; %s is not refundable once work has begun", d.st.KickoffAt.Format(time.RFC3339), label)
+				return workflows.Conflictf("the service formally started at %s; %s is not refundable once work has begun", workflows.When(*d.st.KickoffAt), label)
 			}
 			return workflows.Conflictf("%v", err)
 		}
@@ -241,7 +247,7 @@ func (d *dengbaoCase) validate(ctx workflow.Context, in workflows.StepInput) err
 	switch in.Step {
 	case StepKickoff:
 		if d.Stage != StageKickoff {
-			return workflows.Conflictf("the service already started at %s", d.st.KickoffAt.Format(time.RFC3339))
+			return workflows.Conflictf("the service already started at %s", workflows.When(*d.st.KickoffAt))
 		}
 		return nil
 	case StepWorkItem, workflows.StepDeliverable, StepAssessment:
@@ -296,16 +302,16 @@ func (d *dengbaoCase) step(ctx workflow.Context, in workflows.StepInput) (workfl
 		}
 		d.Refund = r
 		d.EndAs(ctx, workflows.StageCancelled)
-		detail := fmt.Sprintf("cancelled before the service started: full refund of %d cents", r.AmountCents)
+		detail := fmt.Sprintf("cancelled before the service started: full refund of %s", workflows.Money(r.AmountCents, d.In.Currency))
 		if reason := workflows.MustDecode[workflows.CancelInput](in.Payload).Reason; reason != "" {
 			detail += "; reason: " + reason
 		}
-		add(workflows.EventCaseCancelled, workflows.ActorMarketplace, detail)
+		add(workflows.EventCaseCancelled, in.Actor, detail)
 		refunds = append(refunds, activities.RefundRow{Key: d.In.CaseID + "/refund/" + sla.ClauseCancellation, Clause: sla.ClauseCancellation,
 			Percent: r.Percent, AmountCents: r.AmountCents, Reason: detail, At: now})
 		notify = func() {
 			d.Notify(ctx, "cancelled", notifications.SeverityInfo, d.PartnerID != "", label+" case cancelled before kickoff",
-				fmt.Sprintf("Full refund of %d cents recorded.", r.AmountCents))
+				fmt.Sprintf("Full refund of %s recorded.", workflows.Money(r.AmountCents, d.In.Currency)))
 		}
 	case StepKickoff:
 		d.st.KickoffAt, d.Stage = &now, StageRectification
@@ -393,10 +399,29 @@ func (d *dengbaoCase) render(ctx workflow.Context, x DeliverableInput, version i
 	return workflows.RunLocal(ctx, time.Minute, fmt.Sprintf("render %s v%d", x.Kind, version), a.RenderDocument, doc, nil)
 }
 
+// expect is the step the case waits for and from whom, for the Web UI.
+func (d *dengbaoCase) expect() string {
+	p := "partner " + d.PartnerID + ": "
+	switch d.Stage {
+	case StageKickoff:
+		return p + "the formal start (" + StepKickoff + "); until then the customer may cancel for a full refund"
+	case StageRectification:
+		return p + "work items, deliverables and assessment attempts (" + StepWorkItem + ", " + workflows.StepDeliverable + ", " +
+			StepAssessment + "); the term ends " + sla.ChinaDate(d.st.TermEnd)
+	case StageClosing:
+		return p + "the 等保整改服务报告 (" + workflows.StepDeliverable + "), then " + workflows.StepClose
+	}
+	return ""
+}
+
 // slaStatus: a 等保整改 case has no clocks; its next deadline is the term's end while the term can lapse.
+// A pass of the formal assessment meets the term; a case ended without one (cancelled, lapsed) stopped it.
 func (d *dengbaoCase) slaStatus(time.Time) (string, *time.Time) {
-	if d.termDone() {
-		return workflows.SLAOnTrack, nil
+	switch {
+	case d.st.PassedAt != nil:
+		return workflows.SLAMet, nil
+	case d.IsClosed():
+		return workflows.SLAStopped, nil
 	}
 	end := d.st.TermEnd
 	return workflows.SLAOnTrack, &end
@@ -409,6 +434,10 @@ func (d *dengbaoCase) view(now time.Time) workflows.CaseView {
 	r.Deliverables, r.Reminded = slices.Clone(r.Deliverables), slices.Clone(r.Reminded)
 	v := d.BaseView(now, Details{Rectification: r, Runs: d.Runs})
 	end := d.st.TermEnd
-	v.SLA = append(v.SLA, workflows.SLAEntry{Clause: sla.ClauseTerm, DueAt: &end, CompletedAt: d.st.PassedAt, Status: workflows.SLAOnTrack})
+	term := workflows.Judge(workflows.SLAEntry{Clause: sla.ClauseTerm, DueAt: &end, CompletedAt: d.st.PassedAt}, false, now)
+	if d.st.PassedAt == nil && d.IsClosed() {
+		term.Status, term.Margin = workflows.SLAStopped, ""
+	}
+	v.SLA = append(v.SLA, term)
 	return v
 }

@@ -55,6 +55,10 @@ const (
 // Steps lists the steps partner engineers send to an engagement case.
 var Steps = []string{workflows.StepAccept, workflows.StepDecline, StepSchedule, StepDeliver, workflows.StepDeliverable}
 
+// Updates lists every step the case takes, each its own Workflow Update: the partners' and those the
+// marketplace relays from the customer.
+var Updates = append(slices.Clone(Steps), StepAcceptDelivery, StepRejectDelivery)
+
 // ClauseAcceptance names the verdict window's line in the case view's SLA list; it carries no refund.
 const ClauseAcceptance = "acceptance"
 
@@ -63,6 +67,7 @@ var Lifecycle = workflows.Lifecycle{
 	Workflows: []workflows.Registration{{Name: WorkflowName, Workflow: Workflow}},
 	Input:     func(c workflows.CaseInput) any { return Input{CaseInput: c} },
 	Steps:     Steps,
+	Updates:   Updates,
 }
 
 var labels = map[string]string{
@@ -156,8 +161,9 @@ func Workflow(ctx workflow.Context, in Input) (Result, error) {
 	if e.window <= 0 {
 		e.window = sla.VerdictWindow
 	}
-	e.SLAStatus = e.slaStatus
-	if err := e.setup(ctx, in.State); err != nil {
+	e.SLAStatus, e.Expect = e.slaStatus, e.expect
+	ctx, err := e.setup(ctx, in.State)
+	if err != nil {
 		return Result{}, err
 	}
 	return e.run(ctx)
@@ -169,7 +175,7 @@ type engagementCase struct {
 	window time.Duration // the verdict window
 }
 
-func (e *engagementCase) setup(ctx workflow.Context, resume *State) error {
+func (e *engagementCase) setup(ctx workflow.Context, resume *State) (workflow.Context, error) {
 	var core *workflows.CoreState
 	if resume != nil {
 		core, e.Work = &resume.Core, resume.Work
@@ -179,12 +185,12 @@ func (e *engagementCase) setup(ctx workflow.Context, resume *State) error {
 			e.KLOC = e.In.Quantity
 		}
 	}
-	return e.Setup(ctx, core, e.view, e.step, e.validate)
+	return e.Setup(ctx, core, e.view, Updates, e.step, e.validate)
 }
 
 func (e *engagementCase) run(ctx workflow.Context) (Result, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflows.ActivityOptions)
-	paid := e.In.PaidAt.Format(time.RFC3339)
+	paid := workflows.When(e.In.PaidAt)
 	detail := fmt.Sprintf("order %s paid at %s: %s, quantity %d", e.In.OrderID, paid, e.Label, e.In.Quantity)
 	if e.In.Service == sla.ServiceCodeAudit {
 		detail = fmt.Sprintf("order %s paid at %s: %s of %d KLOC", e.In.OrderID, paid, e.Label, e.KLOC)
@@ -344,7 +350,7 @@ func (e *engagementCase) step(ctx workflow.Context, in workflows.StepInput) (wor
 			return workflows.CaseView{}, err
 		}
 		ev = e.NewEvent(ctx, workflows.EventDocumentDelivered, workflows.ActorPartner, fmt.Sprintf("《%s》 v%d delivered; awaiting the customer's acceptance by %s",
-			x.Title, version, now.Add(e.window).Format(time.RFC3339)))
+			x.Title, version, workflows.When(now.Add(e.window))))
 	case StepAcceptDelivery:
 		a := workflows.MustDecode[AcceptDeliveryInput](in.Payload)
 		e.AcceptedAt, e.Rating, e.Comment = &now, a.Rating, a.Comment
@@ -414,10 +420,30 @@ func (e *engagementCase) document(x DeliverableInput, version int, now time.Time
 	return doc
 }
 
+// expect is the step the case waits for and from whom, for the Web UI.
+func (e *engagementCase) expect() string {
+	p := "partner " + e.PartnerID + ": "
+	switch e.Stage {
+	case StageScheduling:
+		return p + "the agreed schedule (" + StepSchedule + ")"
+	case StageDelivery:
+		return p + "the delivery (" + StepDeliver + ")"
+	case workflows.StageReport:
+		return p + "the deliverable document (" + workflows.StepDeliverable + ")"
+	case StageAcceptance:
+		return "customer, through the marketplace: accept or reject the delivery (" + StepAcceptDelivery + ", " + StepRejectDelivery +
+			"); deemed accepted at " + workflows.When(e.verdictDue())
+	}
+	return ""
+}
+
 // slaStatus is always on track (no clause here carries a refund); the next deadline is the verdict's.
 func (e *engagementCase) slaStatus(time.Time) (string, *time.Time) {
 	if due := e.verdictDue(); !due.IsZero() {
 		return workflows.SLAOnTrack, &due
+	}
+	if e.AcceptedAt != nil {
+		return workflows.SLAMet, nil
 	}
 	return workflows.SLAOnTrack, nil
 }
@@ -426,7 +452,7 @@ func (e *engagementCase) view(now time.Time) workflows.CaseView {
 	v := e.BaseView(now, Details{Runs: e.Runs, Work: e.Work})
 	if n := len(e.Documents); n > 0 {
 		due := e.Documents[n-1].DeliveredAt.Add(e.window)
-		v.SLA = append(v.SLA, workflows.SLAEntry{Clause: ClauseAcceptance, DueAt: &due, CompletedAt: e.AcceptedAt, Status: workflows.SLAOnTrack})
+		v.SLA = append(v.SLA, workflows.Judge(workflows.SLAEntry{Clause: ClauseAcceptance, DueAt: &due, CompletedAt: e.AcceptedAt}, false, now))
 	}
 	return v
 }

@@ -34,11 +34,16 @@ const StepCheckin = "checkin"
 // Steps lists the steps partner engineers send to an escort case.
 var Steps = []string{workflows.StepAccept, workflows.StepDecline, workflows.StepPlan, StepCheckin}
 
+// Updates lists every step the case takes, each its own Workflow Update: the partners' and those the
+// marketplace relays from the customer.
+var Updates = Steps
+
 // Lifecycle is how escort cases run: one workflow, started with the order, at most sla.MaxEscortDays days.
 var Lifecycle = workflows.Lifecycle{
 	Workflows:   []workflows.Registration{{Name: WorkflowName, Workflow: Workflow}},
 	Input:       func(c workflows.CaseInput) any { return Input{CaseInput: c} },
 	Steps:       Steps,
+	Updates:     Updates,
 	MaxQuantity: sla.MaxEscortDays,
 }
 
@@ -126,8 +131,9 @@ func Workflow(ctx workflow.Context, in Input) (Result, error) {
 	if e.checkinBy == 0 {
 		e.checkinBy = sla.CheckinBy
 	}
-	e.SLAStatus = e.slaStatus
-	if err := e.setup(ctx, in.State); err != nil {
+	e.SLAStatus, e.Expect = e.slaStatus, e.expect
+	ctx, err := e.setup(ctx, in.State)
+	if err != nil {
 		return Result{}, err
 	}
 	return e.run(ctx)
@@ -142,12 +148,12 @@ type escortCase struct {
 	checkinBy time.Duration
 }
 
-func (e *escortCase) setup(ctx workflow.Context, resume *State) error {
+func (e *escortCase) setup(ctx workflow.Context, resume *State) (workflow.Context, error) {
 	if e.In.Service != workflows.ServiceEscort {
-		return workflows.Invalidf("service: %q is not %s", e.In.Service, workflows.ServiceEscort)
+		return ctx, workflows.Invalidf("service: %q is not %s", e.In.Service, workflows.ServiceEscort)
 	}
 	if e.In.Quantity > sla.MaxEscortDays {
-		return workflows.Invalidf("quantity: an escort covers at most %d days", sla.MaxEscortDays)
+		return ctx, workflows.Invalidf("quantity: an escort covers at most %d days", sla.MaxEscortDays)
 	}
 	var core *workflows.CoreState
 	if resume != nil {
@@ -156,13 +162,13 @@ func (e *escortCase) setup(ctx workflow.Context, resume *State) error {
 			e.days = resume.Days
 		}
 	}
-	return e.Setup(ctx, core, e.view, e.step, e.validateStep)
+	return e.Setup(ctx, core, e.view, Updates, e.step, e.validateStep)
 }
 
 func (e *escortCase) run(ctx workflow.Context) (Result, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflows.ActivityOptions)
 	if err := e.RecordOpened(ctx, fmt.Sprintf("order %s paid at %s for %d days of escort; the partner's plan sets the first day",
-		e.In.OrderID, e.In.PaidAt.Format(time.RFC3339), e.In.Quantity)); err != nil {
+		e.In.OrderID, workflows.When(e.In.PaidAt), e.In.Quantity)); err != nil {
 		return Result{}, err
 	}
 	e.StartAssignment(ctx)
@@ -325,7 +331,7 @@ func (e *escortCase) validateStep(ctx workflow.Context, in workflows.StepInput) 
 	case d == nil:
 		return workflows.Conflictf("%s is not a covered day; the escort covers %s to %s", c.Day, e.plan.StartsOn, e.plan.EndsOn)
 	case d.CheckedInAt != nil:
-		return workflows.Conflictf("%s was already checked in at %s by %s", d.Day, d.CheckedInAt.Format(time.RFC3339), d.Engineer)
+		return workflows.Conflictf("%s was already checked in at %s by %s", d.Day, workflows.When(*d.CheckedInAt), d.Engineer)
 	case now.Before(d.Start):
 		return workflows.Conflictf("%s has not begun; check in on the day", d.Day)
 	case !now.Before(d.Start.Add(24 * time.Hour)):
@@ -395,14 +401,36 @@ func (e *escortCase) step(ctx workflow.Context, in workflows.StepInput) (workflo
 	return view, nil
 }
 
+// expect is the step the case waits for and from whom, for the Web UI.
+func (e *escortCase) expect() string {
+	p := "partner " + e.PartnerID + ": "
+	if e.Stage == workflows.StagePlanning {
+		return p + "the protection plan (" + workflows.StepPlan + ")"
+	}
+	for _, d := range e.days {
+		if d.CheckedInAt == nil && !d.Missed {
+			return p + "the check-in of " + d.Day + " (" + StepCheckin + ") by " + workflows.When(d.Start.Add(e.checkinBy))
+		}
+	}
+	return ""
+}
+
 // slaStatus: breached once a covered day went without a check-in at 10:00; the next deadline is the
 // next open day's 10:00.
 func (e *escortCase) slaStatus(time.Time) (string, *time.Time) {
 	status := workflows.SLAOnTrack
+	if len(e.days) > 0 {
+		status = ""
+	}
 	var next *time.Time
 	for _, d := range e.days {
-		if d.Alerted || d.Late || d.Missed {
-			status = workflows.SLABreached
+		switch {
+		case d.Alerted || d.Late || d.Missed:
+			status = workflows.WorseSLA(status, workflows.SLABreached)
+		case d.CheckedInAt != nil:
+			status = workflows.WorseSLA(status, workflows.SLAMet)
+		default:
+			status = workflows.WorseSLA(status, workflows.SLAOnTrack)
 		}
 		if next == nil && d.CheckedInAt == nil && !d.Alerted && !d.Missed && !e.IsClosed() {
 			due := d.Start.Add(e.checkinBy)
@@ -418,9 +446,10 @@ func (e *escortCase) view(now time.Time) workflows.CaseView {
 	v := e.BaseView(now, Details{Runs: e.Runs, Cover: Cover{Plan: e.plan, Days: days, Summary: e.summary}})
 	for _, d := range days {
 		due := d.Start.Add(e.checkinBy)
-		entry := workflows.SLAEntry{Clause: "checkin " + d.Day, DueAt: &due, CompletedAt: d.CheckedInAt, Status: workflows.SLAOnTrack}
+		entry := workflows.Judge(workflows.SLAEntry{Clause: "checkin " + d.Day, DueAt: &due, CompletedAt: d.CheckedInAt}, false, now)
 		if d.Alerted || d.Late || d.Missed {
 			entry.Status, entry.Breached = workflows.SLABreached, true
+			entry.Margin = workflows.Margin(entry, now)
 		}
 		v.SLA = append(v.SLA, entry)
 	}

@@ -38,6 +38,10 @@ const (
 // Steps lists the steps partner engineers send to a hosting case.
 var Steps = []string{workflows.StepAccept, workflows.StepDecline, StepComplete}
 
+// Updates lists every step the case takes, each its own Workflow Update: the partners' and those the
+// marketplace relays from the customer.
+var Updates = append(slices.Clone(Steps), workflows.StepRequest, StepRenew)
+
 // Kinds lists the request kinds, in the order quota states show them.
 var Kinds = []string{sla.HostingSecurityCheck, sla.HostingHardening, sla.HostingPatching, sla.HostingIncident}
 
@@ -46,6 +50,7 @@ var Lifecycle = workflows.Lifecycle{
 	Workflows: []workflows.Registration{{Name: WorkflowName, Workflow: Workflow}},
 	Input:     func(in workflows.CaseInput) any { return Input{CaseInput: in} },
 	Steps:     Steps,
+	Updates:   Updates,
 }
 
 const label = "服务器安全托管"
@@ -191,8 +196,9 @@ func (r RenewInput) Validate() error {
 // before its history grows large.
 func Workflow(ctx workflow.Context, in Input) (Result, error) {
 	h := &hostingCase{Case: workflows.NewCase(in.CaseInput, label)}
-	h.SLAStatus = h.slaStatus
-	if err := h.setup(ctx, in.State); err != nil {
+	h.SLAStatus, h.Expect = h.slaStatus, h.expect
+	ctx, err := h.setup(ctx, in.State)
+	if err != nil {
 		return Result{}, err
 	}
 	return h.run(ctx)
@@ -203,7 +209,7 @@ type hostingCase struct {
 	Year
 }
 
-func (h *hostingCase) setup(ctx workflow.Context, resume *State) error {
+func (h *hostingCase) setup(ctx workflow.Context, resume *State) (workflow.Context, error) {
 	var core *workflows.CoreState
 	if resume != nil {
 		h.Year, core = resume.Year, &resume.Core
@@ -211,14 +217,14 @@ func (h *hostingCase) setup(ctx workflow.Context, resume *State) error {
 		h.Year = Year{Term: 1, TermStart: h.In.PaidAt.UTC(), TermEnd: sla.HostingTermEnd(h.In.PaidAt, 1), NextRequest: 1}
 	}
 	if h.In.Service != workflows.ServiceHosting {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("service: %q is not %s", h.In.Service, workflows.ServiceHosting), workflows.RejectInvalid, nil)
+		return ctx, temporal.NewNonRetryableApplicationError(fmt.Sprintf("service: %q is not %s", h.In.Service, workflows.ServiceHosting), workflows.RejectInvalid, nil)
 	}
-	return h.Setup(ctx, core, h.view, h.step, h.validateStep)
+	return h.Setup(ctx, core, h.view, Updates, h.step, h.validateStep)
 }
 
 func (h *hostingCase) run(ctx workflow.Context) (Result, error) {
 	if err := h.RecordOpened(ctx, fmt.Sprintf("order %s paid at %s for %d ECS; the first year ends on %s",
-		h.In.OrderID, h.In.PaidAt.Format(time.RFC3339), h.In.Quantity, h.termEndDate())); err != nil {
+		h.In.OrderID, workflows.When(h.In.PaidAt), h.In.Quantity, h.termEndDate())); err != nil {
 		return Result{}, err
 	}
 	h.StartAssignment(ctx)
@@ -365,7 +371,7 @@ func (h *hostingCase) validateStep(_ workflow.Context, in workflows.StepInput) e
 		case r == nil:
 			return workflows.Conflictf("no open request %s; open requests: %s", c.RequestID, workflows.OrDash(strings.Join(h.openRequests(), ", ")))
 		case r.CompletedAt != nil:
-			return workflows.Conflictf("request %s was completed at %s", r.ID, r.CompletedAt.Format(time.RFC3339))
+			return workflows.Conflictf("request %s was completed at %s", r.ID, workflows.When(*r.CompletedAt))
 		}
 		return nil
 	}
@@ -454,9 +460,27 @@ func (h *hostingCase) takeRequest(ctx workflow.Context, r RequestInput, now time
 	}
 }
 
+// expect is the step the case waits for and from whom, for the Web UI.
+func (h *hostingCase) expect() string {
+	open := 0
+	for _, r := range h.Requests {
+		if r.CompletedAt == nil {
+			open++
+		}
+	}
+	if h.Stage != StageHosted {
+		return ""
+	}
+	if open > 0 {
+		return fmt.Sprintf("partner %s: complete %d open request(s) (%s); the term ends %s", h.PartnerID, open, StepComplete, h.termEndDate())
+	}
+	return "customer, through the marketplace: requests within the quotas, or a renewal; the term ends " + h.termEndDate()
+}
+
+// slaStatus: a hosting year has no clocks; its next deadline is the term's end, met once the case ends.
 func (h *hostingCase) slaStatus(time.Time) (string, *time.Time) {
 	if h.IsClosed() {
-		return workflows.SLAOnTrack, nil
+		return workflows.SLAMet, nil
 	}
 	end := h.TermEnd
 	return workflows.SLAOnTrack, &end
@@ -466,10 +490,10 @@ func (h *hostingCase) slaStatus(time.Time) (string, *time.Time) {
 func (h *hostingCase) view(now time.Time) workflows.CaseView {
 	v := h.BaseView(now, Details{Runs: h.Runs, Year: h.Year.clone()})
 	end := h.TermEnd
-	term := workflows.SLAEntry{Clause: sla.ClauseTerm, DueAt: &end, Status: workflows.SLAOnTrack}
+	term := workflows.SLAEntry{Clause: sla.ClauseTerm, DueAt: &end}
 	if h.IsClosed() {
 		term.CompletedAt = h.Closed
 	}
-	v.SLA = append(v.SLA, term)
+	v.SLA = append(v.SLA, workflows.Judge(term, false, now))
 	return v
 }

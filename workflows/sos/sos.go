@@ -60,6 +60,10 @@ const (
 var Steps = []string{workflows.StepAccept, workflows.StepDecline, workflows.StepContact, StepConfirm, workflows.StepContain,
 	StepEradicate, StepAnalyze, workflows.StepReport, workflows.StepClose}
 
+// Updates lists every step an SOS case takes, each its own Workflow Update: the partners' and those the
+// marketplace relays from the customer (the asset list, the report's verdict, a cancellation, refused).
+var Updates = append(slices.Clone(Steps), StepAssets, StepReportConfirm, StepReportDispute, workflows.StepCancel)
+
 // Result is how an SOS case ended.
 type Result struct {
 	CaseID    string               `json:"case_id"`
@@ -74,6 +78,7 @@ var Lifecycle = workflows.Lifecycle{
 	Workflows: []workflows.Registration{{Name: WorkflowName, Workflow: Workflow}},
 	Input:     func(c workflows.CaseInput) any { return c },
 	Steps:     Steps,
+	Updates:   Updates,
 	Specs:     Specs,
 }
 
@@ -86,7 +91,9 @@ func Workflow(ctx workflow.Context, in workflows.CaseInput) (Result, error) {
 	}
 	s := &sosCase{Case: workflows.NewCase(in, "SOS")}
 	s.NeedOnsite = in.Spec == sla.SpecAnalysisOnsite
-	if err := s.Setup(ctx, nil, s.view, s.step, s.validate); err != nil {
+	s.Expect = s.expect
+	ctx, err := s.Setup(ctx, nil, s.view, Updates, s.step, s.validate)
+	if err != nil {
 		return Result{}, err
 	}
 	return s.run(ctx)
@@ -118,7 +125,7 @@ func (s *sosCase) run(ctx workflow.Context) (Result, error) {
 	}
 	if err := s.RecordOpened(ctx, fmt.Sprintf(
 		"order %s paid at %s; spec %s; asset list due within 5 natural days; first contact due by %s (20 business minutes)",
-		s.In.OrderID, s.In.PaidAt.Format(time.RFC3339), s.In.Spec, response.DueAt().Format(time.RFC3339))); err != nil {
+		s.In.OrderID, workflows.When(s.In.PaidAt), s.In.Spec, workflows.When(response.DueAt()))); err != nil {
 		return Result{}, err
 	}
 	// The clocks' watch starts first: a breach already due (a late callback) is raised before the asset
@@ -149,7 +156,7 @@ func (s *sosCase) watchAssetWindow(ctx workflow.Context) {
 	defer s.Hold()() // the case must not end before its expiry is recorded
 	s.EndAs(ctx, workflows.StageExpired)
 	ev := s.NewEvent(ctx, workflows.EventCaseExpired, workflows.ActorSystem,
-		"no asset list within 5 natural days of payment ("+due.Format(time.RFC3339)+"); the customer needs a new purchase")
+		"no asset list within 5 natural days of payment ("+workflows.When(due)+"); the customer needs a new purchase")
 	if err := s.Record(ctx, ev); err != nil {
 		s.Logger.Error("record expiry", "Error", err)
 	}
@@ -175,10 +182,10 @@ func (s *sosCase) validate(ctx workflow.Context, in workflows.StepInput) error {
 			return workflows.Conflictf("the asset list comes from the customer through the marketplace")
 		}
 		if s.assetsAt != nil {
-			return workflows.Conflictf("the asset list was already submitted at %s", s.assetsAt.Format(time.RFC3339))
+			return workflows.Conflictf("the asset list was already submitted at %s", workflows.When(*s.assetsAt))
 		}
 		if due := s.In.PaidAt.Add(sla.AssetWindow); !workflow.Now(ctx).Before(due) || !in.At.Before(due) {
-			return workflows.Conflictf("the asset list was due by %s (5 natural days after payment)", due.Format(time.RFC3339))
+			return workflows.Conflictf("the asset list was due by %s (5 natural days after payment)", workflows.When(due))
 		}
 		return workflows.DecodeValid[AssetsInput](in.Payload)
 	case workflows.StepCancel:
@@ -214,7 +221,7 @@ func (s *sosCase) validate(ctx workflow.Context, in workflows.StepInput) error {
 	switch in.Step {
 	case workflows.StepContact:
 		if s.contactAt != nil {
-			return workflows.Conflictf("the customer was already contacted at %s", s.contactAt.Format(time.RFC3339))
+			return workflows.Conflictf("the customer was already contacted at %s", workflows.When(*s.contactAt))
 		}
 		return workflows.DecodeValid[ContactInput](in.Payload)
 	case StepConfirm:
@@ -261,7 +268,7 @@ func (s *sosCase) step(ctx workflow.Context, in workflows.StepInput) (workflows.
 			return workflows.CaseView{}, err
 		}
 		add(workflows.EventAssetsSubmitted, workflows.ActorMarketplace, fmt.Sprintf("%d hosts; handling due by %s (%s)", len(a.Hosts),
-			handling.DueAt().Format(time.RFC3339), handling.Target))
+			workflows.When(handling.DueAt()), workflows.Span(handling.Target)))
 	case workflows.StepAccept:
 		events = append(events, s.Accept(ctx, in, StageConfirmation, ""))
 	case workflows.StepDecline:
@@ -396,11 +403,47 @@ func (s *sosCase) reportNotice(v int) activities.NotifyInput {
 	}}
 }
 
+// expect is the step the case waits for and from whom, for the Web UI.
+func (s *sosCase) expect() string {
+	p := "partner " + s.PartnerID + ": "
+	switch s.Stage {
+	case StageConfirmation:
+		switch {
+		case s.contactAt == nil:
+			return p + "contact the customer (" + workflows.StepContact + "), which meets the response clock"
+		case s.assetsAt == nil:
+			return "customer, through the marketplace: the asset list (" + StepAssets + ") by " + workflows.When(s.In.PaidAt.Add(sla.AssetWindow))
+		}
+		return p + "confirm and classify the incident (" + StepConfirm + ")"
+	case StageContainment:
+		return p + "contain the attack (" + workflows.StepContain + ")"
+	case StageEradication:
+		return p + "remove malware, webshells and backdoors (" + StepEradicate + ")"
+	case StageAnalysis:
+		return p + "the root-cause analysis (" + StepAnalyze + ")"
+	case workflows.StageReport:
+		return p + "the incident report (" + workflows.StepReport + "), which meets the handling clock"
+	case StageReview:
+		if s.verdictAt == nil {
+			return "customer, through the marketplace: confirm or dispute the report (" + StepReportConfirm + ", " + StepReportDispute + ")"
+		}
+		return p + "close the case with the follow-up (" + workflows.StepClose + ")"
+	}
+	return ""
+}
+
 // view is the case view: the clocks' entries, and the effect clause once eradication has reported.
 func (s *sosCase) view(now time.Time) workflows.CaseView {
 	v := s.BaseView(now, nil)
+	// The customer's window for the asset list: a date, not a promise of the provider's.
+	due := s.In.PaidAt.Add(sla.AssetWindow)
+	assets := workflows.Judge(workflows.SLAEntry{Clause: sla.ClauseAssets, DueAt: &due, CompletedAt: s.assetsAt}, false, now)
+	if s.assetsAt == nil && s.IsClosed() {
+		assets.Status, assets.Margin = workflows.SLAStopped, ""
+	}
+	v.SLA = append([]workflows.SLAEntry{assets}, v.SLA...)
 	if s.eradication != nil {
-		e := workflows.SLAEntry{Clause: sla.ClauseEffect, CompletedAt: s.eradicatedAt, Status: workflows.SLAOnTrack}
+		e := workflows.SLAEntry{Clause: sla.ClauseEffect, CompletedAt: s.eradicatedAt, Status: workflows.SLAMet}
 		if !*s.eradication.MalwareRemoved {
 			e.Status, e.Breached = workflows.SLABreached, true
 			e.RefundPercent, _ = sla.ClausePercent(s.In.Service, sla.ClauseEffect)

@@ -2,6 +2,7 @@ package sos
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -149,7 +150,7 @@ func TestHappyPath(t *testing.T) {
 	assert.Empty(t, h.Refunds())
 	last := h.LastRow()
 	assert.Equal(t, workflows.StatusClosed, last.Status)
-	assert.Equal(t, workflows.SLAOnTrack, last.SLAStatus)
+	assert.Equal(t, workflows.SLAMet, last.SLAStatus, "every clause met")
 	assert.Nil(t, last.NextDeadline)
 }
 
@@ -206,7 +207,7 @@ func TestResponseClock(t *testing.T) {
 			} else {
 				assert.Empty(t, h.Refunds())
 				assert.NotContains(t, h.EventNames(), workflows.EventSLABreached)
-				assert.Contains(t, h.event(workflows.EventCustomerContacted).Detail, "response met (due ")
+				assert.Contains(t, h.event(workflows.EventCustomerContacted).Detail, "response met ")
 				assert.Equal(t, workflows.Refund{}, v.Refund)
 			}
 		})
@@ -399,18 +400,26 @@ func TestPartnerRouting(t *testing.T) {
 	})
 }
 
-// TestCancelledWhileWaiting: a case cancelled while it waits on timers (the offer, the asset window, the
-// response clock's next warning) ends cancelled at once: a wait's timer failing with the cancellation is
-// not taken for the timer firing (which would time the offer out, or spin the clock watcher).
-func TestCancelledWhileWaiting(t *testing.T) {
+// TestWebUICancelRefused: a cancellation requested of the workflow (the Web UI's Cancel) while the case
+// waits on its timers is taken as a manager's cancel step; an SOS case takes none, so it is recorded as
+// refused, operations are told, and the case goes on: the offer still times out on time, the clocks keep
+// running, and the workflow does not end as cancelled.
+func TestWebUICancelRefused(t *testing.T) {
 	paid := time.Date(2026, 3, 2, 10, 0, 0, 0, sla.China) // a Monday, inside business hours: the clock runs
-	h := newHarness(t, paid, "p1")
-	h.runUntil(sla.SpecHandling, paid, 1, 3*time.Minute)
-	require.True(t, h.Env.IsWorkflowCompleted())
+	h := newHarness(t, paid, "p1", "p2")
+	h.At(3*time.Minute, h.Env.CancelWorkflow)
+	h.runUntil(sla.SpecHandling, paid, 500000, 12*time.Minute)
 	var canceled *temporal.CanceledError
-	require.ErrorAs(t, h.Env.GetWorkflowError(), &canceled)
-	assert.Equal(t, []workflows.Event{workflows.EventCaseOpened, workflows.EventPartnerOffered}, h.routingEvents(),
-		"the cancellation was taken for the offer timing out")
+	assert.False(t, errors.As(h.Env.GetWorkflowError(), &canceled), "the case did not end cancelled: %v", h.Env.GetWorkflowError())
+	assert.Equal(t, []workflows.Event{workflows.EventCaseOpened, workflows.EventPartnerOffered, workflows.EventCancelRefused,
+		workflows.EventOfferTimedOut, workflows.EventPartnerOffered}, h.routingEvents())
+	refused := h.event(workflows.EventCancelRefused)
+	assert.True(t, refused.At.Equal(paid.Add(3*time.Minute)))
+	assert.Equal(t, workflows.ActorManager, refused.Actor)
+	assert.Contains(t, refused.Detail, "an SOS case cannot be cancelled")
+	assert.Equal(t, 1, h.CountNotes("SOS case: Web UI cancellation refused"))
+	assert.True(t, h.event(workflows.EventOfferTimedOut).At.Equal(paid.Add(workflows.DefaultAcceptTimeout)), "the offer timed out on its own timer")
+	assert.Equal(t, workflows.StatusOpen, h.LastRow().Status)
 }
 
 // TestDispute: a disputed report goes back to stage report; the handling clock is judged at the first
@@ -567,7 +576,7 @@ func TestWarnings(t *testing.T) {
 		sawAtRisk = sawAtRisk || r.SLAStatus == workflows.SLAAtRisk
 	}
 	assert.True(t, sawAtRisk)
-	assert.Equal(t, workflows.SLAOnTrack, h.LastRow().SLAStatus, "met in time: back on track")
+	assert.Equal(t, workflows.SLAMet, h.LastRow().SLAStatus, "met in time")
 }
 
 // TestLifecycle: the worker registers the case under its old type name, and orders are checked for an SOS spec.

@@ -3,10 +3,11 @@ package sos
 import (
 	"errors"
 	"fmt"
-	"github.com/steward-oss/steward/sla"
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/steward-oss/steward/sla"
 
 	"github.com/steward-oss/steward/workflows"
 )
