@@ -26,7 +26,8 @@ func TestEnsureSearchAttributes(t *testing.T) {
 
 	added, err := devserver.EnsureSearchAttributes(ctx, c, "setup", workflows.SearchAttributes())
 	require.NoError(t, err)
-	assert.Equal(t, []string{"CaseStage", "CustomerId", "NextDeadline", "OrderId", "PartnerId", "RefundPercent", "ServiceType", "SlaStatus"}, added)
+	assert.Equal(t, []string{"AmountCents", "Assignment", "CaseStage", "CustomerId", "NextDeadline", "OrderId", "PartnerId", "RefundCents", "RefundPercent",
+		"ServiceType", "SlaStatus"}, added)
 	added, err = devserver.EnsureSearchAttributes(ctx, c, "setup", workflows.SearchAttributes())
 	require.NoError(t, err)
 	assert.Empty(t, added)

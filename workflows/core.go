@@ -73,6 +73,10 @@ type Case struct {
 
 	pending  int        // transitions and notifications in flight that the run must wait for
 	upserted *caseAttrs // search attributes last sent, so a write that changes none sends none
+	// root is the workflow's own context, which a cancellation request cancels; cancelTaken says the
+	// request was taken (WebUICancel ran), so the run never ends or continues as new before it is.
+	root        workflow.Context
+	cancelTaken bool
 }
 
 // NewCase returns the kernel of a case for order in, labelled label in notifications.
@@ -115,6 +119,7 @@ func (c *Case) Setup(ctx workflow.Context, resume *CoreState, view func(now time
 		return ctx, err
 	}
 	run, _ := workflow.NewDisconnectedContext(ctx)
+	c.root = ctx
 	workflow.Go(run, func(g workflow.Context) {
 		ctx.Done().Receive(g, nil) // returns once the workflow's cancellation was requested
 		c.WebUICancel(g, slices.Contains(steps, StepCancel), step, validate)
@@ -152,6 +157,7 @@ func (c *Case) WebUICancel(ctx workflow.Context, takesCancel bool, step func(wor
 	validate func(workflow.Context, StepInput) error,
 ) {
 	defer c.Hold()()
+	defer func() { c.cancelTaken = true }()
 	if c.IsClosed() {
 		return
 	}
@@ -204,9 +210,13 @@ func (c *Case) Hold() (release func()) {
 	return func() { c.pending-- }
 }
 
-// Finish waits for updates, records and notifications in flight, so none is lost when the run ends.
+// Finish waits for updates, records and notifications in flight, and for a cancellation requested of the
+// workflow to be taken (WebUICancel), so none is lost when the run ends or continues as new.
 func (c *Case) Finish(ctx workflow.Context) error {
-	return workflow.Await(ctx, func() bool { return c.pending == 0 && workflow.AllHandlersFinished(ctx) })
+	return workflow.Await(ctx, func() bool {
+		cancelPending := c.root != nil && c.root.Err() != nil && !c.cancelTaken
+		return c.pending == 0 && !cancelPending && workflow.AllHandlersFinished(ctx)
+	})
 }
 
 // ContinueAsNewDue reports whether the run's history is long enough to continue as new.

@@ -89,15 +89,21 @@ func Margin(e SLAEntry, now time.Time) string {
 }
 
 // Judge fills an entry's status, breach and margin from its due and completion instants, for a clause a
-// lifecycle keeps without a clock (a check-in day, a verdict window): met when completed by the due
-// instant, breached when completed later or still open after it and breaches says it counts, on track
-// otherwise.
+// lifecycle keeps without a clock (a check-in day, a verdict window, a term): met when completed by the
+// due instant; completed later, breached when breaches says lateness counts and met otherwise (a term
+// that ended late because a worker was down); still open after the due instant, breached when lateness
+// counts; on track otherwise.
 func Judge(e SLAEntry, breaches bool, now time.Time) SLAEntry {
+	late := e.DueAt != nil && e.CompletedAt != nil && e.CompletedAt.After(*e.DueAt)
 	switch {
-	case e.CompletedAt != nil && (e.DueAt == nil || !e.CompletedAt.After(*e.DueAt)):
+	case e.CompletedAt != nil && !late:
 		e.Status = SLAMet
 	case breaches && e.DueAt != nil && (e.CompletedAt != nil || now.After(*e.DueAt)):
 		e.Status, e.Breached = SLABreached, true
+	case e.CompletedAt != nil:
+		e.Status = SLAMet
+		e.Margin = "completed " + Span(e.CompletedAt.Sub(*e.DueAt)) + " after the date; not counted"
+		return e
 	default:
 		e.Status = SLAOnTrack
 	}

@@ -57,6 +57,7 @@ func TestJudge(t *testing.T) {
 		{"overdue", nil, true, due.Add(3 * time.Hour), workflows.SLABreached, "overdue by 3 h"},
 		{"running", nil, true, due.Add(-18 * time.Minute), workflows.SLAOnTrack, "18 min left"},
 		{"a date past, no breach", nil, false, due.Add(time.Hour), workflows.SLAOnTrack, ""},
+		{"a date completed late, not counted", at(time.Hour), false, due.Add(2 * time.Hour), workflows.SLAMet, "completed 1 h after the date; not counted"},
 	} {
 		e := workflows.Judge(workflows.SLAEntry{Clause: "x", DueAt: &due, CompletedAt: tt.completed}, tt.breaches, tt.now)
 		if e.Status != tt.status || e.Margin != tt.margin || e.Breached != (tt.status == workflows.SLABreached) {

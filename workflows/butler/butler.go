@@ -237,12 +237,8 @@ func (b *butlerCase) run(ctx workflow.Context) (Result, error) {
 	// once every request event received is recorded and nothing is in flight.
 	quiet := func() bool { return b.inbox.Len() == 0 && !b.termOver }
 	for {
+		// ctx is the kernel's: a cancellation requested of the workflow does not cancel it (Case.Setup).
 		if err := workflow.Await(ctx, func() bool { return b.IsClosed() || (b.ContinueAsNewDue(ctx) && quiet()) }); err != nil {
-			if temporal.IsCanceledError(err) {
-				dctx, cancel := workflow.NewDisconnectedContext(ctx)
-				b.cancelRequests(dctx)
-				cancel()
-			}
 			return Result{}, err
 		}
 		if err := b.Finish(ctx); err != nil {
@@ -285,20 +281,6 @@ func (b *butlerCase) receive(ctx workflow.Context) {
 				ev.RequestID+" stopped unexpectedly; see its workflow "+RequestWorkflowID(b.In.CaseID, ev.RequestID))
 		}
 		release()
-	}
-}
-
-// cancelRequests asks every open request to stop: the case itself was cancelled, and its requests, which
-// outlive a run (they are abandoned, not children that die with it), must not go on alone.
-func (b *butlerCase) cancelRequests(ctx workflow.Context) {
-	var cancels []workflow.Future
-	for _, r := range b.openRequests() {
-		cancels = append(cancels, workflow.RequestCancelExternalWorkflow(ctx, r.WorkflowID, ""))
-	}
-	for _, f := range cancels {
-		if err := f.Get(ctx, nil); err != nil {
-			b.Logger.Warn("cancel request", "Error", err) // it ended meanwhile
-		}
 	}
 }
 
