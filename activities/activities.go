@@ -45,6 +45,7 @@ type CaseRow struct {
 	CustomerID    string     `json:"customer_id"`
 	OrderID       string     `json:"order_id"`
 	AmountCents   int64      `json:"amount_cents"`
+	Currency      string     `json:"currency,omitempty"`
 	SLAStatus     string     `json:"sla_status"`
 	RefundPercent int        `json:"refund_percent"`
 	NextDeadline  *time.Time `json:"next_deadline,omitempty"`
@@ -62,6 +63,8 @@ type Event struct {
 	Actor  string    `json:"actor"`
 	Event  string    `json:"event"`
 	Detail string    `json:"detail,omitempty"`
+	// Webhook is the event's webhook type (workflows.WebhookType); empty for an event never sent.
+	Webhook string `json:"webhook,omitempty"`
 }
 
 // RefundRow is a refund owed under one clause. Key makes its write idempotent.
@@ -72,6 +75,8 @@ type RefundRow struct {
 	AmountCents int64     `json:"amount_cents"`
 	Reason      string    `json:"reason"`
 	At          time.Time `json:"at"`
+	// Webhook is the type of the event announcing the refund (workflows.WebhookRefundOwed); empty for none.
+	Webhook string `json:"webhook,omitempty"`
 }
 
 // RecordInput is one transition of a case: its new projection, the timeline entries and the refunds it adds.
@@ -83,38 +88,61 @@ type RecordInput struct {
 
 // Record writes a case transition: the timeline entries and refunds (once each, by key) and the projection.
 func (a *Activities) Record(ctx context.Context, in RecordInput) error {
+	c := in.Case
+	var refunds []db.Refund
+	var events []db.CaseEvent
+	var out, owed []db.OutboxEvent // a refund's event follows the breach that owes it
 	for _, r := range in.Refunds {
 		if r.Key == "" {
 			return errors.New("record: refund without key")
 		}
-		if _, err := a.Store.RecordRefund(ctx, &db.Refund{
-			Key: r.Key, CaseID: in.Case.CaseID, Clause: r.Clause, Percent: r.Percent, AmountCents: r.AmountCents,
-			Reason: r.Reason, CreatedAt: r.At.UTC(),
-		}); err != nil {
-			return fmt.Errorf("record refund %s: %w", r.Key, err)
+		refunds = append(refunds, db.Refund{Key: r.Key, CaseID: c.CaseID, Clause: r.Clause, Percent: r.Percent, AmountCents: r.AmountCents,
+			Reason: r.Reason, CreatedAt: r.At.UTC()})
+		if r.Webhook != "" {
+			owed = append(owed, db.OutboxEvent{Key: r.Key + "/" + r.Webhook, Type: r.Webhook, CreatedAt: r.At.UTC(), Data: RefundData{
+				RefundID: db.RefundID(r.Key), Clause: r.Clause, Percent: r.Percent, AmountCents: r.AmountCents, Currency: c.Currency, Reason: r.Reason}})
 		}
 	}
 	for _, e := range in.Events {
 		if e.Key == "" {
 			return errors.New("record: event without key")
 		}
-		if _, err := a.Store.AppendEvent(ctx, &db.CaseEvent{
-			Key: e.Key, CaseID: in.Case.CaseID, At: e.At.UTC(), Actor: e.Actor, Event: e.Event, Detail: e.Detail,
-		}); err != nil {
-			return fmt.Errorf("append event %s: %w", e.Key, err)
+		events = append(events, db.CaseEvent{Key: e.Key, CaseID: c.CaseID, At: e.At.UTC(), Actor: e.Actor, Event: e.Event, Detail: e.Detail})
+		if e.Webhook != "" {
+			out = append(out, db.OutboxEvent{Key: e.Key, Type: e.Webhook, CreatedAt: e.At.UTC(),
+				Data: TimelineData{Event: e.Event, At: e.At.UTC(), Actor: e.Actor, Detail: e.Detail}})
 		}
 	}
-	c := in.Case
+	out = append(out, owed...)
 	row := &db.Case{
 		CaseID: c.CaseID, WorkflowID: c.CaseID, Service: c.Service, Spec: c.Spec, Stage: c.Stage, Status: c.Status,
 		PartnerID: c.PartnerID, CustomerID: c.CustomerID, OrderID: c.OrderID, AmountCents: c.AmountCents,
 		SLAStatus: c.SLAStatus, RefundPercent: c.RefundPercent, NextDeadline: c.NextDeadline,
 		OpenedAt: c.OpenedAt, UpdatedAt: c.UpdatedAt, ClosedAt: c.ClosedAt, Revision: c.Revision,
 	}
-	if err := a.Store.UpsertCase(ctx, row); err != nil {
-		return fmt.Errorf("upsert case %s: %w", c.CaseID, err)
+	if err := a.Store.RecordCase(ctx, row, events, refunds, out); err != nil {
+		return fmt.Errorf("record case %s: %w", c.CaseID, err)
 	}
 	return nil
+}
+
+// TimelineData is the data of a webhook event announcing a timeline line: the catalogue event, when,
+// the kind of actor (never an engineer's name) and the line's detail.
+type TimelineData struct {
+	Event  string    `json:"event"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// RefundData is the data of a refund.owed event.
+type RefundData struct {
+	RefundID    string `json:"refund_id"`
+	Clause      string `json:"clause"`
+	Percent     int    `json:"percent"`
+	AmountCents int64  `json:"amount_cents"`
+	Currency    string `json:"currency"`
+	Reason      string `json:"reason"`
 }
 
 // NotifyInput is one notification; Message.Key makes it idempotent.

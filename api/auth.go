@@ -2,9 +2,6 @@ package api
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io"
 	"math"
@@ -17,65 +14,31 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/signing"
 )
 
 // Marketplace signature headers: X-Steward-Signature is "v1=" + hex(HMAC-SHA256(secret, timestamp + "." + body)).
 const (
-	HeaderTimestamp = "X-Steward-Timestamp"
-	HeaderSignature = "X-Steward-Signature"
+	HeaderTimestamp = signing.HeaderTimestamp
+	HeaderSignature = signing.HeaderSignature
 	// SignatureWindow is how far a signed request's timestamp may be from the server's clock.
-	SignatureWindow = 300 * time.Second
+	SignatureWindow = signing.Window
 )
 
-// Sign returns the v1 X-Steward-Signature value for a body sent at ts: HMAC-SHA256 over
-// timestamp + "." + body (the v1 contract).
-func Sign(secret []byte, ts time.Time, body []byte) string {
-	return "v1=" + hex.EncodeToString(mac(secret, strconv.FormatInt(ts.Unix(), 10)+".", body))
-}
+// Sign returns the v1 X-Steward-Signature value for a body sent at ts (signing.V1).
+func Sign(secret []byte, ts time.Time, body []byte) string { return signing.V1(secret, ts, body) }
 
-// SignRequest returns the v2 X-Steward-Signature value, which also covers the method and path:
-// HMAC-SHA256 over timestamp + "." + METHOD + " " + path + "." + body. A v2 signature cannot be replayed
-// on another call; prefer it, and use it for calls whose body is empty.
+// SignRequest returns the v2 X-Steward-Signature value, which also covers the method and path
+// (signing.V2). A v2 signature cannot be replayed on another call; prefer it, and use it for calls whose
+// body is empty.
 func SignRequest(secret []byte, ts time.Time, method, path string, body []byte) string {
-	return "v2=" + hex.EncodeToString(mac(secret, strconv.FormatInt(ts.Unix(), 10)+"."+method+" "+path+".", body))
-}
-
-func mac(secret []byte, prefix string, body []byte) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(prefix))
-	m.Write(body)
-	return m.Sum(nil)
+	return signing.V2(secret, ts, method, path, body)
 }
 
 // VerifySignature checks a marketplace request's timestamp header and v1 or v2 signature against the
-// request. It reports whether the signature was v2 (bound to method and path).
+// request (signing.Verify). It reports whether the signature was v2 (bound to method and path).
 func VerifySignature(secret []byte, now time.Time, tsHeader, sigHeader, method, path string, body []byte) (bound bool, err error) {
-	if tsHeader == "" || sigHeader == "" {
-		return false, errors.New("missing " + HeaderTimestamp + " or " + HeaderSignature)
-	}
-	ts, err := strconv.ParseInt(tsHeader, 10, 64)
-	if err != nil {
-		return false, errors.New(HeaderTimestamp + " must be unix seconds")
-	}
-	if d := now.Sub(time.Unix(ts, 0)); d > SignatureWindow || d < -SignatureWindow {
-		return false, errors.New("timestamp outside the allowed window of 300 seconds")
-	}
-	version, got, ok := strings.Cut(sigHeader, "=")
-	if !ok || (version != "v1" && version != "v2") {
-		return false, errors.New("unsupported signature version; use v1= or v2=")
-	}
-	gotMAC, err := hex.DecodeString(got)
-	if err != nil {
-		return false, errors.New("signature is not hex")
-	}
-	prefix := tsHeader + "."
-	if version == "v2" {
-		prefix += method + " " + path + "."
-	}
-	if !hmac.Equal(gotMAC, mac(secret, prefix, body)) {
-		return false, errors.New("signature does not match")
-	}
-	return version == "v2", nil
+	return signing.Verify(secret, now, tsHeader, sigHeader, method, path, body)
 }
 
 // Principal is who sent a request.

@@ -281,7 +281,7 @@ func (s *stack) stepRoundTrip(ctx context.Context, r *report, apiCases, rawCases
 			partner := partners[p.Starts+lo+i]
 			return measure(&rawLat, func() error {
 				h, err := s.tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-					WorkflowID: rawCases[lo+i].caseID(), UpdateName: rawUpdate, WaitForStage: client.WorkflowUpdateStageCompleted,
+					WorkflowID: rawCases[lo+i].caseID(), UpdateName: workflows.StepAccept, WaitForStage: client.WorkflowUpdateStageCompleted,
 					Args: []any{workflows.StepInput{Step: workflows.StepAccept, Actor: workflows.ActorPartner, PartnerID: partner,
 						ActorName: "bot of " + partner, At: time.Now().UTC(), Payload: json.RawMessage(`{}`)}},
 				})

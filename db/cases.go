@@ -63,7 +63,10 @@ var caseMutable = []string{
 // UpsertCase inserts the case or, by CaseID, overwrites every mutable column with c's values (so
 // pass the whole projection, not a delta) unless the stored row has a higher Revision. An empty Status is "open"; zero OpenedAt and UpdatedAt
 // are now. A WorkflowID already used by another case is ErrConflict.
-func (s *Store) UpsertCase(ctx context.Context, c *Case) error {
+func (s *Store) UpsertCase(ctx context.Context, c *Case) error { return upsertCase(ctx, s.DB, c) }
+
+// upsertCase is UpsertCase on idb (the store or a transaction).
+func upsertCase(ctx context.Context, idb bun.IDB, c *Case) error {
 	if c.CaseID == "" || c.WorkflowID == "" {
 		return fmt.Errorf("upsert case: empty case or workflow id: %w", ErrInvalid)
 	}
@@ -79,7 +82,7 @@ func (s *Store) UpsertCase(ctx context.Context, c *Case) error {
 	c.NextDeadline = utcPtr(c.NextDeadline)
 	c.ClosedAt = utcPtr(c.ClosedAt)
 
-	q := s.NewInsert().Model(c).On("CONFLICT (case_id) DO UPDATE")
+	q := idb.NewInsert().Model(c).On("CONFLICT (case_id) DO UPDATE")
 	for _, col := range caseMutable {
 		q = q.Set("? = EXCLUDED.?", bun.Ident(col), bun.Ident(col))
 	}

@@ -76,7 +76,98 @@ func newMigrations() *migrate.Migrations {
 		`ALTER TABLE notifications DROP COLUMN failure_reason`,
 		`ALTER TABLE notifications DROP COLUMN failed_at`,
 	})
+	// Event webhooks: the outbox (one row per event, sequence gap-free per case), the subscribers and one
+	// delivery per event and subscriber; refunds gain a stable id and a state (owed → instructed → paid,
+	// or waived). Refunds recorded before get their id here.
+	ms.Add(migrate.Migration{Name: "20261201000001", Comment: "webhooks and refund states", Up: func(ctx context.Context, m *migrate.Migrator, mig *migrate.Migration) error {
+		if err := sqlMigration(webhooksUp)(ctx, m, mig); err != nil {
+			return err
+		}
+		return backfillRefundIDs(ctx, m.DB())
+	}, Down: sqlMigration(webhooksDown)})
 	return ms
+}
+
+var webhooksUp = []string{
+	`CREATE TABLE IF NOT EXISTS webhook_events (
+		id         TEXT PRIMARY KEY,
+		key        TEXT NOT NULL UNIQUE,
+		case_id    TEXT NOT NULL,
+		sequence   BIGINT NOT NULL,
+		type       TEXT NOT NULL,
+		created_at {ts} NOT NULL,
+		payload    TEXT NOT NULL,
+		UNIQUE (case_id, sequence)
+	)`,
+	`CREATE INDEX IF NOT EXISTS webhook_events_created_idx ON webhook_events (created_at)`,
+	`CREATE TABLE IF NOT EXISTS webhook_subscriptions (
+		id            TEXT PRIMARY KEY,
+		url           TEXT NOT NULL,
+		events        TEXT NOT NULL,
+		secret        TEXT NOT NULL,
+		allow_private BOOLEAN NOT NULL DEFAULT FALSE,
+		created_at    {ts} NOT NULL,
+		disabled_at   {ts} NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS webhook_deliveries (
+		id              TEXT PRIMARY KEY,
+		event_id        TEXT NOT NULL,
+		subscription_id TEXT NOT NULL,
+		state           TEXT NOT NULL,
+		attempts        INTEGER NOT NULL DEFAULT 0,
+		next_attempt_at {ts} NOT NULL,
+		last_status     INTEGER NOT NULL DEFAULT 0,
+		last_error      TEXT NOT NULL DEFAULT '',
+		created_at      {ts} NOT NULL,
+		delivered_at    {ts} NULL,
+		failed_at       {ts} NULL,
+		alerted_at      {ts} NULL,
+		UNIQUE (event_id, subscription_id)
+	)`,
+	`CREATE INDEX IF NOT EXISTS webhook_deliveries_due_idx ON webhook_deliveries (state, next_attempt_at)`,
+	`ALTER TABLE refunds ADD COLUMN id TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE refunds ADD COLUMN state TEXT NOT NULL DEFAULT 'owed'`,
+	`ALTER TABLE refunds ADD COLUMN instructed_at {ts} NULL`,
+	`ALTER TABLE refunds ADD COLUMN paid_at {ts} NULL`,
+	`ALTER TABLE refunds ADD COLUMN reference TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE refunds ADD COLUMN waived_at {ts} NULL`,
+	`ALTER TABLE refunds ADD COLUMN waived_by TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE refunds ADD COLUMN waived_reason TEXT NOT NULL DEFAULT ''`,
+	`CREATE INDEX IF NOT EXISTS refunds_state_idx ON refunds (state, created_at)`,
+}
+
+var webhooksDown = []string{
+	`DROP INDEX IF EXISTS refunds_id_idx`,
+	`DROP INDEX IF EXISTS refunds_state_idx`,
+	`ALTER TABLE refunds DROP COLUMN waived_reason`,
+	`ALTER TABLE refunds DROP COLUMN waived_by`,
+	`ALTER TABLE refunds DROP COLUMN waived_at`,
+	`ALTER TABLE refunds DROP COLUMN reference`,
+	`ALTER TABLE refunds DROP COLUMN paid_at`,
+	`ALTER TABLE refunds DROP COLUMN instructed_at`,
+	`ALTER TABLE refunds DROP COLUMN state`,
+	`ALTER TABLE refunds DROP COLUMN id`,
+	`DROP TABLE IF EXISTS webhook_deliveries`,
+	`DROP TABLE IF EXISTS webhook_subscriptions`,
+	`DROP TABLE IF EXISTS webhook_events`,
+}
+
+// backfillRefundIDs gives the refunds recorded before refund ids existed their id (RefundID of the key),
+// then makes ids unique.
+func backfillRefundIDs(ctx context.Context, idb *bun.DB) error {
+	var keys []string
+	if err := idb.NewSelect().Table("refunds").Column("key").Where("id = ''").Scan(ctx, &keys); err != nil {
+		return fmt.Errorf("backfill refund ids: %w", err)
+	}
+	for _, k := range keys {
+		if _, err := idb.NewUpdate().Table("refunds").Set("id = ?", RefundID(k)).Where("key = ?", k).Exec(ctx); err != nil {
+			return fmt.Errorf("backfill refund id %s: %w", k, err)
+		}
+	}
+	if _, err := idb.ExecContext(ctx, `CREATE UNIQUE INDEX IF NOT EXISTS refunds_id_idx ON refunds (id)`); err != nil {
+		return fmt.Errorf("refund id index: %w", err)
+	}
+	return nil
 }
 
 // sqlMigration runs statements in one transaction (DDL is transactional on both databases).

@@ -52,7 +52,12 @@ func (s *Store) ListEvents(ctx context.Context, caseID string) ([]CaseEvent, err
 // insertOnce inserts model unless a row with the same value in the unique column conflictCol
 // exists, and reports whether it inserted.
 func (s *Store) insertOnce(ctx context.Context, model any, conflictCol, what string) (bool, error) {
-	res, err := s.NewInsert().Model(model).On("CONFLICT (" + conflictCol + ") DO NOTHING").Exec(ctx)
+	return insertOnce(ctx, s.DB, model, conflictCol, what)
+}
+
+// insertOnce is Store.insertOnce on idb (the store or a transaction).
+func insertOnce(ctx context.Context, idb bun.IDB, model any, conflictCol, what string) (bool, error) {
+	res, err := idb.NewInsert().Model(model).On("CONFLICT (" + conflictCol + ") DO NOTHING").Exec(ctx)
 	if err != nil {
 		return false, fmt.Errorf("%s: %w", what, err)
 	}

@@ -247,8 +247,9 @@ func (c *Case) EndAs(ctx workflow.Context, stage string) {
 // NewEvent is the case's next timeline line, keyed by case, sequence and name so its write is idempotent.
 func (c *Case) NewEvent(ctx workflow.Context, name Event, actor, detail string) activities.Event {
 	c.Seq++
+	hook, _ := WebhookType(name)
 	return activities.Event{Key: fmt.Sprintf("%s/%03d/%s", c.In.CaseID, c.Seq, name), At: workflow.Now(ctx).UTC(),
-		Actor: actor, Event: string(name), Detail: detail}
+		Actor: actor, Event: string(name), Detail: detail, Webhook: hook}
 }
 
 // Record writes the case's projection and the timeline lines events.
@@ -269,9 +270,12 @@ func (c *Case) RecordWith(ctx workflow.Context, events []activities.Event, refun
 	workflow.SetCurrentDetails(ctx, c.Details(now, ""))
 	row := activities.CaseRow{
 		CaseID: c.In.CaseID, Service: c.In.Service, Spec: c.In.Spec, Stage: c.Stage, Status: c.Status, PartnerID: c.PartnerID,
-		CustomerID: c.In.CustomerID, OrderID: c.In.OrderID, AmountCents: c.In.AmountCents, SLAStatus: status,
+		CustomerID: c.In.CustomerID, OrderID: c.In.OrderID, AmountCents: c.In.AmountCents, Currency: c.In.Currency, SLAStatus: status,
 		RefundPercent: c.Refund.Percent, NextDeadline: next, OpenedAt: c.Opened, UpdatedAt: now, ClosedAt: c.Closed,
 		Revision: c.Revision,
+	}
+	for i := range refunds {
+		refunds[i].Webhook = WebhookRefundOwed
 	}
 	var a *activities.Activities
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: ActivityOptions.StartToCloseTimeout,

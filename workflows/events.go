@@ -1,5 +1,10 @@
 package workflows
 
+import (
+	"slices"
+	"strings"
+)
+
 // Event names a line of a case's timeline. The constants below are the public catalogue of case events:
 // the timeline, the API and (later) event webhooks speak in these words, and every lifecycle records only
 // these. A name says what happened as the customer or partner would put it.
@@ -206,4 +211,57 @@ var Events = []Event{
 	EventRenewed, EventTermRenewed,
 	EventEscortStarted, EventCheckedIn, EventCheckinMissed, EventDayMissed,
 	EventScheduleSet, EventWorkDelivered, EventDeliveryAccepted, EventDeliveryRejected, EventDeliveryDeemedAccepted,
+}
+
+// Event webhooks carry the catalogue's public events under a dotted type: the subject, a dot, what
+// happened ("sla_breached" → "sla.breached", "case_opened" → "case.opened"); a request's steps are
+// "request." events ("answered" → "request.answered"), and any other event is the case's ("contained"
+// → "case.contained"). The partner-assignment events (AssignmentEvents) name other partners and are
+// never sent. Refund states have their own types, written by the refund's record and the API.
+const (
+	// WebhookRefundOwed: a breach (or a cancellation) made a refund owed to the customer.
+	WebhookRefundOwed = "refund.owed"
+	// WebhookRefundPaid: the marketplace reported the refund paid.
+	WebhookRefundPaid = "refund.paid"
+	// WebhookRefundWaived: a manager waived the refund, with a reason.
+	WebhookRefundWaived = "refund.waived"
+	// WebhookTest is the event `steward webhooks test` sends.
+	WebhookTest = "webhook.test"
+)
+
+// webhookSubjects are the first words of event names that name their subject.
+var webhookSubjects = []string{"case", "partner", "customer", "sla", "report", "term", "plan", "document", "request", "assets",
+	"incident", "containment", "cause", "service", "work", "assessment", "servers", "recipients", "escort", "checkin", "day",
+	"schedule", "delivery"}
+
+// requestEvents are recorded by a Security Butler request's steps.
+var requestEvents = []Event{EventUrgencyChanged, EventResponded, EventClassified, EventEliminated, EventRestored,
+	EventHardeningAdvised, EventReassessed, EventFollowedUp, EventVulnIdentified, EventImpactAssessed, EventVulnVerified,
+	EventVulnNotPresent, EventFixPlanned, EventRetestPassed, EventRetestFailed, EventAnswered}
+
+// WebhookType is the webhook type of catalogue event e, and false for an event never sent (partner
+// assignment) or not in the catalogue.
+func WebhookType(e Event) (string, bool) {
+	if !slices.Contains(Events, e) || slices.Contains(AssignmentEvents, e) {
+		return "", false
+	}
+	if slices.Contains(requestEvents, e) {
+		return "request." + string(e), true
+	}
+	if subject, rest, ok := strings.Cut(string(e), "_"); ok && slices.Contains(webhookSubjects, subject) {
+		return subject + "." + rest, true
+	}
+	return "case." + string(e), true
+}
+
+// WebhookTypes lists every type a subscription may ask for: the catalogue's public events, the refund
+// states and the test event.
+func WebhookTypes() []string {
+	var out []string
+	for _, e := range Events {
+		if t, ok := WebhookType(e); ok {
+			out = append(out, t)
+		}
+	}
+	return append(out, WebhookRefundOwed, WebhookRefundPaid, WebhookRefundWaived, WebhookTest)
 }

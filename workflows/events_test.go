@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/steward-oss/steward/workflows"
@@ -72,5 +73,36 @@ func TestEventCatalogueDocumented(t *testing.T) {
 		if !slices.Contains(workflows.Events, workflows.Event(m[1])) {
 			t.Errorf("docs/events.md lists %q, which is not in the catalogue", m[1])
 		}
+	}
+}
+
+// TestWebhookTypes: every public event has one dotted type, unique; assignment events have none.
+func TestWebhookTypes(t *testing.T) {
+	seen := map[string]workflows.Event{}
+	for _, e := range workflows.Events {
+		typ, ok := workflows.WebhookType(e)
+		if slices.Contains(workflows.AssignmentEvents, e) {
+			if ok {
+				t.Errorf("%s is partner-internal but has webhook type %q", e, typ)
+			}
+			continue
+		}
+		if !ok || strings.Count(typ, ".") != 1 || strings.Contains(typ, " ") {
+			t.Errorf("%s: webhook type %q", e, typ)
+		}
+		if prev, dup := seen[typ]; dup {
+			t.Errorf("%s and %s share webhook type %q", prev, e, typ)
+		}
+		seen[typ] = e
+	}
+	for e, want := range map[workflows.Event]string{workflows.EventSLABreached: "sla.breached", workflows.EventCaseOpened: "case.opened",
+		workflows.EventCustomerContacted: "customer.contacted", workflows.EventAnswered: "request.answered", workflows.EventContained: "case.contained",
+		workflows.EventOutOfScope: "case.out_of_scope", workflows.EventTermReminder: "term.reminder"} {
+		if got, _ := workflows.WebhookType(e); got != want {
+			t.Errorf("WebhookType(%s) = %q; want %q", e, got, want)
+		}
+	}
+	if _, ok := workflows.WebhookType("no_such_event"); ok {
+		t.Error("an event outside the catalogue has a webhook type")
 	}
 }

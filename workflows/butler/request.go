@@ -464,8 +464,9 @@ func suffix(note string) string {
 // event is a timeline line of the request, keyed by its workflow ID, sequence and name.
 func (r *request) event(ctx workflow.Context, name workflows.Event, actor, detail string) activities.Event {
 	r.seq++
+	hook, _ := workflows.WebhookType(name)
 	return activities.Event{Key: fmt.Sprintf("%s/%03d/%s", r.wfID, r.seq, name), At: workflow.Now(ctx).UTC(), Actor: actor,
-		Event: string(name), Detail: r.in.RequestID + " " + detail}
+		Event: string(name), Detail: r.in.RequestID + " " + detail, Webhook: hook}
 }
 
 // emit tells the case about a transition, by signal to its workflow ID (the current run); it waits until
