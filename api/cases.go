@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -309,6 +310,7 @@ func (s *Server) sendStep(c echo.Context, row *db.Case, in workflows.StepInput) 
 	in.At = s.now().UTC()
 	var v workflows.CaseView
 	if err := s.update(c, row.WorkflowID, in, &v); err != nil {
+		s.announceQuotaRefusal(c, row, err)
 		return stepError(err, row)
 	}
 	// The update answers with the case as the step left it, so only its timeline is read; querying the
@@ -354,7 +356,7 @@ func stepError(err error, row *db.Case) error {
 	var ae *temporal.ApplicationError
 	if errors.As(err, &ae) {
 		switch ae.Type() {
-		case workflows.RejectConflict:
+		case workflows.RejectConflict, workflows.RejectQuota:
 			return problem(CodeConflict, "%s", ae.Message())
 		case workflows.RejectInvalid:
 			return problem(CodeInvalid, "%s", ae.Message())
@@ -494,4 +496,27 @@ func validRequestID(rid string) bool {
 	}
 	_, err := strconv.Atoi(n)
 	return err == nil
+}
+
+// announceQuotaRefusal writes the request.quota_refused webhook event when err refused a customer's
+// request for its quota. It is keyed by the request's Idempotency-Key (or its arrival), so a retried
+// request announces once; a failure to write it is logged, never the caller's error.
+func (s *Server) announceQuotaRefusal(c echo.Context, row *db.Case, err error) {
+	var ae *temporal.ApplicationError
+	if !errors.As(err, &ae) || ae.Type() != workflows.RejectQuota {
+		return
+	}
+	var q workflows.QuotaRefusal
+	if ae.HasDetails() {
+		_ = ae.Details(&q)
+	}
+	now := s.now().UTC()
+	key := c.Request().Header.Get("Idempotency-Key")
+	if key == "" {
+		key = now.Format(time.RFC3339Nano)
+	}
+	ev := db.OutboxEvent{Key: row.CaseID + "/quota-refused/" + key, Type: workflows.WebhookQuotaRefused, CreatedAt: now, Data: q}
+	if werr := s.store.AppendOutbox(c.Request().Context(), s.store.DB, row.CaseID, ev); werr != nil {
+		s.logger.Warn("announce quota refusal", "CaseID", row.CaseID, "Error", werr)
+	}
 }

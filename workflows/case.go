@@ -266,7 +266,20 @@ const (
 	RejectConflict = "conflict"
 	// RejectInvalid: missing or malformed fields.
 	RejectInvalid = "invalid"
+	// RejectQuota: a request beyond its quota (a conflict, 409); the error's details are a QuotaRefusal,
+	// which the API announces as the request.quota_refused webhook event.
+	RejectQuota = "quota_refused"
 )
+
+// QuotaRefusal is what a request refused for its quota asked and what was left.
+type QuotaRefusal struct {
+	Kind       string `json:"kind"`
+	InstanceID string `json:"instance_id"`
+	Used       int    `json:"used"`
+	Quota      int    `json:"quota"`
+	QuotaState string `json:"quota_state"`
+	TermEnd    string `json:"term_end"`
+}
 
 // Conflictf refuses a step as RejectConflict.
 func Conflictf(format string, args ...any) error {

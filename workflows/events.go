@@ -227,6 +227,9 @@ const (
 	WebhookRefundWaived = "refund.waived"
 	// WebhookTest is the event `steward webhooks test` sends.
 	WebhookTest = "webhook.test"
+	// WebhookQuotaRefused: a customer's request was refused because its quota for the term is used up
+	// (the API answered 409); no timeline line, since the case did not change.
+	WebhookQuotaRefused = "request.quota_refused"
 )
 
 // webhookSubjects are the first words of event names that name their subject.
@@ -263,5 +266,5 @@ func WebhookTypes() []string {
 			out = append(out, t)
 		}
 	}
-	return append(out, WebhookRefundOwed, WebhookRefundPaid, WebhookRefundWaived, WebhookTest)
+	return append(out, WebhookRefundOwed, WebhookRefundPaid, WebhookRefundWaived, WebhookQuotaRefused, WebhookTest)
 }

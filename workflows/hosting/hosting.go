@@ -396,8 +396,10 @@ func (h *hostingCase) checkQuota(r RequestInput) error {
 		return workflows.Invalidf("kind: %v", err)
 	}
 	if q != sla.Unlimited && *inst.used(r.Kind) >= q {
-		return workflows.Conflictf("%s quota used up for %s this term: %d of %d (%s); the quota renews on %s",
-			r.Kind, r.InstanceID, *inst.used(r.Kind), q, inst.quotaState(), h.termEndDate())
+		msg := fmt.Sprintf("%s quota used up for %s this term: %d of %d (%s); the term ends on %s, and a renewal (POST /v1/cases/%s/renew) starts a year with fresh quotas",
+			r.Kind, r.InstanceID, *inst.used(r.Kind), q, inst.quotaState(), h.termEndDate(), h.In.CaseID)
+		return temporal.NewNonRetryableApplicationError(msg, workflows.RejectQuota, nil, workflows.QuotaRefusal{Kind: r.Kind, InstanceID: r.InstanceID,
+			Used: *inst.used(r.Kind), Quota: q, QuotaState: inst.quotaState(), TermEnd: h.termEndDate()})
 	}
 	return nil
 }

@@ -2,12 +2,14 @@ package hosting
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/steward-oss/steward/sla"
@@ -102,9 +104,20 @@ func TestHostingQuotas(t *testing.T) {
 		"complete@12m0s": "no open request r99",
 	}
 	for id, msg := range conflicts {
-		assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results[id]), "%s: %v", id, h.Results[id])
+		want := workflows.RejectConflict
+		if strings.Contains(msg, "quota used up") {
+			want = workflows.RejectQuota // a conflict the API also announces as request.quota_refused
+		}
+		assert.Equal(t, want, casetest.RejectionType(h.Results[id]), "%s: %v", id, h.Results[id])
 		assert.ErrorContains(t, h.Results[id], msg, id)
 	}
+	var refused *temporal.ApplicationError
+	require.ErrorAs(t, h.Results["request@3m0s"], &refused)
+	var q workflows.QuotaRefusal
+	require.NoError(t, refused.Details(&q))
+	assert.Equal(t, workflows.QuotaRefusal{Kind: sla.HostingSecurityCheck, InstanceID: "i-1", Used: 1, Quota: 1,
+		QuotaState: "security_check 1/1, hardening 0/1, incident 0/2", TermEnd: q.TermEnd}, q)
+	assert.NotEmpty(t, q.TermEnd)
 	assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Results["complete@13m0s"]), "another partner")
 
 	v := h.Views["complete@10m0s"]
