@@ -114,9 +114,10 @@ func (c *Case) RequirePartner(in StepInput) error {
 
 // Accept applies a validated accept: the partner holds the case, which moves to stage. It returns the
 // timeline line; note, when set, is added to it.
-func (c *Case) Accept(ctx workflow.Context, in StepInput, stage, note string) activities.Event {
+func (c *Case) Accept(ctx workflow.Context, _ StepInput, stage, note string) activities.Event {
 	c.Accepted, c.answer, c.Stage = true, StepAccept, stage
-	detail := c.PartnerID + " accepted (" + in.ActorName + ")"
+	// The line names the company, not the engineer: it reaches the customer (webhooks, the customer's view).
+	detail := c.PartnerID + " accepted"
 	if note != "" {
 		detail += "; " + note
 	}
