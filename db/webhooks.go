@@ -102,7 +102,9 @@ func (l *EventList) Scan(src any) error {
 }
 
 // Wants reports whether the list subscribes to type t.
-func (l EventList) Wants(t string) bool { return slices.Contains(l, AllEvents) || slices.Contains(l, t) }
+func (l EventList) Wants(t string) bool {
+	return slices.Contains(l, AllEvents) || slices.Contains(l, t)
+}
 
 // WebhookSubscription is a receiver of events, configured by operators. Secret signs its deliveries; it
 // is shown once, when added or rotated, and never listed.

@@ -30,7 +30,9 @@ func V1(secret []byte, ts time.Time, body []byte) string {
 	return "v1=" + hex.EncodeToString(mac(secret, strconv.FormatInt(ts.Unix(), 10)+".", body))
 }
 
-// V2 is the v2 signature of a call (method, path with its query, body) sent at ts.
+// V2 is the v2 signature of a call sent at ts: its method, its path and its body. The API's inbound
+// calls sign the request path without the query; webhook deliveries sign the subscriber URL's path with
+// its query, as the receiver sees it.
 func V2(secret []byte, ts time.Time, method, path string, body []byte) string {
 	return "v2=" + hex.EncodeToString(mac(secret, strconv.FormatInt(ts.Unix(), 10)+"."+method+" "+path+".", body))
 }

@@ -31,6 +31,7 @@ type DevCredentials struct {
 	UIURL             string            `json:"ui_url"`
 	TemporalAddress   string            `json:"temporal_address"`
 	Namespace         string            `json:"namespace"`
+	WebhookSecret     string            `json:"webhook_secret,omitempty"`
 }
 
 // demoPartners are the partner companies the dev stack starts with; together they serve every service, so
@@ -47,6 +48,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	f := newFlags("dev", stderr)
 	var (
 		dataDir, ip, secret, namespace string
+		webhookURL                     string
 		apiPort, uiPort, temporalPort  int
 		uiWrites                       bool
 		cfg                            appConfig
@@ -60,6 +62,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	f.boolean(&uiWrites, "ui-write-actions", "STEWARD_UI_WRITE_ACTIONS", false, "let the Web UI terminate, reset, cancel, signal, update, pause or start workflows and run batch actions; off by default, since they bypass the service's rules (refunds, cancellation) that the API applies")
 	f.str(&secret, "marketplace-secret", "STEWARD_MARKETPLACE_SECRET", "", "marketplace HMAC secret (default: generated once, kept in the data dir)")
 	f.str(&namespace, "namespace", "TEMPORAL_NAMESPACE", "default", "Temporal namespace")
+	f.str(&webhookURL, "webhook-url", "STEWARD_WEBHOOK_URL", "", "subscribe this URL to every webhook event (loopback allowed; its secret goes to dev-credentials.json as webhook_secret)")
 	cfg.register(f)
 	limits.register(f)
 	if err := f.Parse(args); err != nil {
@@ -101,6 +104,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	webhookID := ""
+	if webhookURL != "" {
+		if webhookID, err = devWebhook(ctx, store, creds, webhookURL, logger); err != nil {
+			return err
+		}
+	}
 
 	compression, err := compressionFor(srv.FrontendHostPort())
 	if err != nil {
@@ -117,6 +126,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("worker: %w", err)
 	}
 	defer w.Stop()
+	stopWebhooks := startDispatcher(ctx, &cfg, store, logger)
+	defer stopWebhooks()
 
 	stopAPI, apiAddr, err := serveAPI(ctx, fmt.Sprintf("%s:%d", ip, apiPort), api.New(api.Config{
 		Temporal: c, Store: store, Logger: logger, MarketplaceSecret: []byte(creds.MarketplaceSecret),
@@ -145,6 +156,10 @@ steward dev is running.
 `, creds.APIURL, creds.APIURL, orNone(creds.UIURL), creds.TemporalAddress, namespace, dataDir, creds.MarketplaceSecret, creds.ManagerToken)
 	for _, p := range demoPartners {
 		fmt.Fprintf(stdout, "  Partner %-12s token                      %s\n", p.ID, creds.Partners[p.ID])
+	}
+	if webhookID != "" {
+		fmt.Fprintf(stdout, "  Webhooks       %s   every event (subscription %s)\n", webhookURL, webhookID)
+		fmt.Fprintf(stdout, "  %-47s  %s\n", "Webhook secret (webhook_secret)", creds.WebhookSecret)
 	}
 	fmt.Fprintf(stdout, "  These are also in %s. Ctrl-C stops; open cases resume on the next start.\n\n", credPath)
 

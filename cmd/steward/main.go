@@ -27,6 +27,7 @@ Usage:
   steward setup      register steward's search attributes on the cluster (idempotent)
   steward partners   add | list | disable partner companies
   steward tokens     issue | list | revoke partner engineers' and managers' tokens
+  steward webhooks   add | list | disable | rotate | test | deliveries | redeliver event webhook subscribers
 
 Run "steward COMMAND -h" for a command's flags; every flag has an environment variable too.
 `
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runPartners(ctx, rest, stdout, stderr)
 	case "tokens":
 		return runTokens(ctx, rest, stdout, stderr)
+	case "webhooks":
+		return runWebhooks(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

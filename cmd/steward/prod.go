@@ -133,6 +133,8 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer d.close()
 	w := worker.New(d.temporal, newActivities(&cfg, d.store, logger, uiURL, os.Getenv("TEMPORAL_NAMESPACE")), sdkworker.Options{})
+	stopWebhooks := startDispatcher(ctx, &cfg, d.store, logger)
+	defer stopWebhooks()
 	logger.Info("worker started", slog.String("task_queue", workflows.TaskQueue))
 	return w.Run(ctxInterrupt(ctx))
 }
