@@ -46,6 +46,9 @@ type plan struct {
 	OutageCases           int
 	SlackOutage           time.Duration // each of: 500s, then 429s
 	CaseTimeout           time.Duration // a bot gives up on a case after this
+	WebhookFail           float64       // fraction of webhook requests the receiver answers 500
+	WebhookHang           float64       // fraction it hangs until the dispatcher's timeout cuts them
+	WebhookWait           time.Duration // how long after the last case every event may take to arrive
 }
 
 func planFor(mode string) plan {
@@ -57,11 +60,13 @@ func planFor(mode string) plan {
 	if mode == "full" {
 		return plan{Mode: mode, Bots: 12, CrashCases: 200, WorkerKills: 6, APIKills: 6,
 			KillGap: [2]time.Duration{2 * time.Second, 7 * time.Second}, Down: [2]time.Duration{200 * time.Millisecond, 2 * time.Second},
-			OutageCases: 100, SlackOutage: 8 * time.Second, CaseTimeout: 5 * time.Minute}
+			OutageCases: 100, SlackOutage: 8 * time.Second, CaseTimeout: 5 * time.Minute,
+			WebhookFail: 0.1, WebhookHang: 0.005, WebhookWait: 3 * time.Minute}
 	}
 	return plan{Mode: mode, Bots: 4, CrashCases: 20, WorkerKills: 2, APIKills: 2,
 		KillGap: [2]time.Duration{time.Second, 3 * time.Second}, Down: [2]time.Duration{200 * time.Millisecond, time.Second},
-		OutageCases: 20, SlackOutage: 3 * time.Second, CaseTimeout: 2 * time.Minute}
+		OutageCases: 20, SlackOutage: 3 * time.Second, CaseTimeout: 2 * time.Minute,
+		WebhookFail: 0.1, WebhookHang: 0.005, WebhookWait: 90 * time.Second}
 }
 
 func randBetween(r [2]time.Duration) time.Duration {
@@ -84,6 +89,10 @@ type battery struct {
 	tc       client.Client
 	bots     *Client
 	tport    int
+
+	hooks      *WebhookReceiver // the marketplace's webhook endpoint
+	market     *marketBot       // pays the refunds it is told of
+	webhooksOn bool
 
 	midDeliveryKills atomic.Int64
 
@@ -121,6 +130,7 @@ func TestBattery(t *testing.T) {
 	outage := b.phase(ctx, "outage", b.plan.OutageCases, b.outages)
 
 	rep := b.verify(ctx)
+	rep.Webhooks = b.verifyWebhooks(ctx)
 	rep.Plan, rep.Crash, rep.Outage = b.plan, crash, outage
 	rep.Events = b.events
 	text := rep.markdown()
@@ -145,6 +155,25 @@ func TestBattery(t *testing.T) {
 	}
 	require.Positive(t, rep.Slack.Served500, "Slack outage happened")
 	require.Positive(t, rep.Slack.Served429, "Slack rate limit happened")
+
+	w := rep.Webhooks
+	require.Zero(t, w.SequenceGaps, "cases whose outbox sequence is not 1..n")
+	require.Zero(t, w.RowsWithoutEvent, "timeline rows and refunds without their webhook event")
+	require.Zero(t, w.Orphans, "webhook events without their timeline row or refund")
+	require.Zero(t, w.BadSignatures, "webhook signature failures")
+	require.Zero(t, w.Malformed, "malformed webhook deliveries")
+	require.Zero(t, w.Missing, "webhook events never received")
+	require.Zero(t, w.OutOfOrder, "webhook events out of order after dedup")
+	require.Zero(t, w.BodyMismatch, "webhook bodies unlike the outbox")
+	require.Zero(t, w.Unexpected, "webhook events not in the outbox")
+	require.Zero(t, w.Failed, "webhook deliveries given up")
+	require.Zero(t, w.Pending, "webhook deliveries still pending")
+	require.Positive(t, w.Served500, "the receiver failed at random")
+	require.Positive(t, w.Hung, "the receiver hung at random")
+	if !w.PayUnavailable {
+		require.Zero(t, w.PayRefused, "refunds the marketplace bot could not report paid")
+		require.Equal(t, w.RefundsOwed, w.RefundsPaid, "refunds paid = refunds owed")
+	}
 }
 
 func newBattery(t *testing.T, p plan) *battery {
@@ -203,13 +232,15 @@ func newBattery(t *testing.T, p plan) *battery {
 	b.temporal = mk("temporal", "temporal", "--data-dir", filepath.Join(dir, "temporal"), "--temporal-port", fmt.Sprint(b.tport), "--ui-port", "0", "--log-level", "warn")
 	b.worker = mk("worker", "worker")
 	b.api = mk("api", "api")
+	baseURL := "http://127.0.0.1:" + fmt.Sprint(aport)
+	b.subscribeWebhooks(ctx, bin, env, &Client{BaseURL: baseURL, Secret: []byte(secret), HTTP: &http.Client{Timeout: 30 * time.Second}})
 
 	require.NoError(t, b.temporal.Start())
 	b.tc = b.dialTemporal(ctx)
 	t.Cleanup(b.tc.Close)
 	require.NoError(t, b.worker.Start())
 	require.NoError(t, b.api.Start())
-	b.bots = &Client{BaseURL: "http://127.0.0.1:" + fmt.Sprint(aport), Secret: []byte(secret), Manager: manager, Partners: partners,
+	b.bots = &Client{BaseURL: baseURL, Secret: []byte(secret), Manager: manager, Partners: partners,
 		HTTP: &http.Client{Timeout: 30 * time.Second}}
 	rctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

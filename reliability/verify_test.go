@@ -31,6 +31,7 @@ type report struct {
 	Slack                                          SlackStats
 	Steps, Calls, Transport, Status5xx             int64
 	WorkerKills, APIKills, TemporalKills           int
+	Webhooks                                       webhookStats
 }
 
 // verify waits for every case's workflow to end and checks the case, its timeline, refunds and
@@ -168,6 +169,7 @@ func (r report) markdown() string {
 	row("requests on a connection inside the Retry-After it was given (see below)", r.Slack.Early)
 	row("requests within Retry-After of another request's 429 (informational)", r.Slack.Soon)
 	row("longest wait from a 429 to the next delivery", r.Slack.MaxWait.Round(10*time.Millisecond))
+	r.Webhooks.markdownRows(row)
 	s.WriteString("\nWhat happened, in order:\n\n```\n")
 	for _, e := range r.Events {
 		s.WriteString(e + "\n")
