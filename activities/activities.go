@@ -54,6 +54,8 @@ type CaseRow struct {
 	ClosedAt      *time.Time `json:"closed_at,omitempty"`
 	// Revision increases with every write the workflow makes, so an out-of-order write is ignored.
 	Revision int64 `json:"revision"`
+	// Rating is the customer's rating of the partner's work, 0 until given.
+	Rating int `json:"rating,omitempty"`
 }
 
 // Event is one timeline entry. Key makes its write idempotent.
@@ -65,6 +67,8 @@ type Event struct {
 	Detail string    `json:"detail,omitempty"`
 	// Webhook is the event's webhook type (workflows.WebhookType); empty for an event never sent.
 	Webhook string `json:"webhook,omitempty"`
+	// PartnerID is the partner company the line concerns (offered, answering or holding the case).
+	PartnerID string `json:"partner_id,omitempty"`
 }
 
 // RefundRow is a refund owed under one clause. Key makes its write idempotent.
@@ -84,6 +88,21 @@ type RecordInput struct {
 	Case    CaseRow     `json:"case"`
 	Events  []Event     `json:"events,omitempty"`
 	Refunds []RefundRow `json:"refunds,omitempty"`
+	// Clocks are the case's SLA clocks that changed since the last record, for the reports.
+	Clocks []ClockRow `json:"clocks,omitempty"`
+}
+
+// ClockRow is one SLA clock as the reports read it (db.SLAClock); Key names it within the case.
+type ClockRow struct {
+	Key         string     `json:"key"`
+	Clause      string     `json:"clause"`
+	PartnerID   string     `json:"partner_id,omitempty"`
+	State       string     `json:"state"`
+	Status      string     `json:"status"`
+	StartedAt   time.Time  `json:"started_at"`
+	DueAt       *time.Time `json:"due_at,omitempty"`
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	BreachedAt  *time.Time `json:"breached_at,omitempty"`
 }
 
 // Record writes a case transition: the timeline entries and refunds (once each, by key) and the projection.
@@ -107,7 +126,7 @@ func (a *Activities) Record(ctx context.Context, in RecordInput) error {
 		if e.Key == "" {
 			return errors.New("record: event without key")
 		}
-		events = append(events, db.CaseEvent{Key: e.Key, CaseID: c.CaseID, At: e.At.UTC(), Actor: e.Actor, Event: e.Event, Detail: e.Detail})
+		events = append(events, db.CaseEvent{Key: e.Key, CaseID: c.CaseID, At: e.At.UTC(), Actor: e.Actor, Event: e.Event, Detail: e.Detail, PartnerID: e.PartnerID})
 		if e.Webhook != "" {
 			out = append(out, db.OutboxEvent{Key: e.Key, Type: e.Webhook, CreatedAt: e.At.UTC(),
 				Data: TimelineData{Event: e.Event, At: e.At.UTC(), Actor: e.Actor, Detail: e.Detail}})
@@ -118,9 +137,14 @@ func (a *Activities) Record(ctx context.Context, in RecordInput) error {
 		CaseID: c.CaseID, WorkflowID: c.CaseID, Service: c.Service, Spec: c.Spec, Stage: c.Stage, Status: c.Status,
 		PartnerID: c.PartnerID, CustomerID: c.CustomerID, OrderID: c.OrderID, AmountCents: c.AmountCents,
 		SLAStatus: c.SLAStatus, RefundPercent: c.RefundPercent, NextDeadline: c.NextDeadline,
-		OpenedAt: c.OpenedAt, UpdatedAt: c.UpdatedAt, ClosedAt: c.ClosedAt, Revision: c.Revision,
+		OpenedAt: c.OpenedAt, UpdatedAt: c.UpdatedAt, ClosedAt: c.ClosedAt, Revision: c.Revision, Rating: c.Rating,
 	}
-	if err := a.Store.RecordCase(ctx, row, events, refunds, out); err != nil {
+	clocks := make([]db.SLAClock, len(in.Clocks))
+	for i, k := range in.Clocks {
+		clocks[i] = db.SLAClock{Key: c.CaseID + "/clock/" + k.Key, CaseID: c.CaseID, Service: c.Service, Clause: k.Clause, PartnerID: k.PartnerID,
+			State: k.State, Status: k.Status, StartedAt: k.StartedAt, DueAt: k.DueAt, CompletedAt: k.CompletedAt, BreachedAt: k.BreachedAt, UpdatedAt: c.UpdatedAt}
+	}
+	if err := a.Store.RecordCase(ctx, row, events, refunds, out, clocks...); err != nil {
 		return fmt.Errorf("record case %s: %w", c.CaseID, err)
 	}
 	return nil

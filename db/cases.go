@@ -40,6 +40,8 @@ type Case struct {
 	// Revision orders the projection's writes: an upsert with a lower revision than the stored row's is
 	// ignored, so a delayed write never rolls the case back.
 	Revision int64 `bun:"revision" json:"revision"`
+	// Rating is the customer's rating of the partner's work (1–5), 0 until given.
+	Rating int `bun:"rating" json:"rating,omitempty"`
 }
 
 var _ bun.AfterScanRowHook = (*Case)(nil)
@@ -57,7 +59,7 @@ func (c *Case) AfterScanRow(context.Context) error {
 // OpenedAt are fixed when the case is first written.
 var caseMutable = []string{
 	"service", "spec", "stage", "status", "partner_id", "customer_id", "order_id",
-	"amount_cents", "sla_status", "refund_percent", "next_deadline", "updated_at", "closed_at", "revision",
+	"amount_cents", "sla_status", "refund_percent", "next_deadline", "updated_at", "closed_at", "revision", "rating",
 }
 
 // UpsertCase inserts the case or, by CaseID, overwrites every mutable column with c's values (so

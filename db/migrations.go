@@ -85,6 +85,37 @@ func newMigrations() *migrate.Migrations {
 		}
 		return backfillRefundIDs(ctx, m.DB())
 	}, Down: sqlMigration(webhooksDown)})
+	// Reports: each timeline line names the partner company it concerns (offers, answers, steps), each SLA
+	// clock is a row kept current by the record step, and a case keeps the customer's rating.
+	add("20261201000002", "report data", []string{
+		`ALTER TABLE case_events ADD COLUMN partner_id TEXT NOT NULL DEFAULT ''`,
+		`CREATE INDEX IF NOT EXISTS case_events_partner_idx ON case_events (partner_id, event, at)`,
+		`CREATE INDEX IF NOT EXISTS case_events_event_at_idx ON case_events (event, at)`,
+		`ALTER TABLE cases ADD COLUMN rating INTEGER NOT NULL DEFAULT 0`,
+		`CREATE TABLE IF NOT EXISTS sla_clocks (
+			key          TEXT PRIMARY KEY,
+			case_id      TEXT NOT NULL,
+			service      TEXT NOT NULL,
+			clause       TEXT NOT NULL,
+			partner_id   TEXT NOT NULL DEFAULT '',
+			state        TEXT NOT NULL,
+			status       TEXT NOT NULL,
+			started_at   {ts} NOT NULL,
+			due_at       {ts} NULL,
+			completed_at {ts} NULL,
+			breached_at  {ts} NULL,
+			updated_at   {ts} NOT NULL
+		)`,
+		`CREATE INDEX IF NOT EXISTS sla_clocks_started_idx ON sla_clocks (started_at, service, clause)`,
+		`CREATE INDEX IF NOT EXISTS sla_clocks_partner_idx ON sla_clocks (partner_id, started_at)`,
+		`CREATE INDEX IF NOT EXISTS sla_clocks_case_idx ON sla_clocks (case_id)`,
+	}, []string{
+		`DROP TABLE IF EXISTS sla_clocks`,
+		`ALTER TABLE cases DROP COLUMN rating`,
+		`DROP INDEX IF EXISTS case_events_event_at_idx`,
+		`DROP INDEX IF EXISTS case_events_partner_idx`,
+		`ALTER TABLE case_events DROP COLUMN partner_id`,
+	})
 	return ms
 }
 

@@ -20,6 +20,9 @@ type CaseEvent struct {
 	Actor  string    `bun:"actor" json:"actor"`
 	Event  string    `bun:"event" json:"event"`
 	Detail string    `bun:"detail" json:"detail"`
+	// PartnerID is the partner company the line concerns: the one offered, answering, or holding the
+	// case when it happened; empty before any partner.
+	PartnerID string `bun:"partner_id" json:"-"`
 }
 
 var _ bun.AfterScanRowHook = (*CaseEvent)(nil)

@@ -174,7 +174,7 @@ const recordAttempts = 5
 // RecordCase writes one record step of a case in one transaction: its refunds and timeline lines
 // (each once, by key), the case row (unless a later revision is stored) and the outbox events out, each
 // once by key, numbered and fanned out to the subscriptions that want them.
-func (s *Store) RecordCase(ctx context.Context, c *Case, events []CaseEvent, refunds []Refund, out []OutboxEvent) error {
+func (s *Store) RecordCase(ctx context.Context, c *Case, events []CaseEvent, refunds []Refund, out []OutboxEvent, clocks ...SLAClock) error {
 	for i := range refunds {
 		if refunds[i].Key == "" || refunds[i].CaseID == "" {
 			return fmt.Errorf("record refund: empty key or case id: %w", ErrInvalid)
@@ -201,6 +201,9 @@ func (s *Store) RecordCase(ctx context.Context, c *Case, events []CaseEvent, ref
 				}
 			}
 			if err := upsertCase(ctx, tx, c); err != nil {
+				return err
+			}
+			if err := upsertClocks(ctx, tx, clocks); err != nil {
 				return err
 			}
 			return appendOutbox(ctx, tx, c.CaseID, c.OrderID, c.CustomerID, c.Service, out)

@@ -77,7 +77,9 @@ func (c *Case) Assign(ctx workflow.Context) error {
 			}
 		}
 		c.PartnerID, c.PartnerName = "", ""
-		if err := c.Record(ctx, c.NewEvent(ctx, event, ActorSystem, detail)); err != nil {
+		answer := c.NewEvent(ctx, event, ActorSystem, detail)
+		answer.PartnerID = choice.PartnerID // the line is about the offered partner, no longer holding it
+		if err := c.Record(ctx, answer); err != nil {
 			return err
 		}
 		if event == EventOfferTimedOut {

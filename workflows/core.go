@@ -40,6 +40,8 @@ type CoreState struct {
 	PartnerName string     `json:"partner_name,omitempty"`
 	Accepted    bool       `json:"accepted"`
 	Refund      Refund     `json:"refund"`
+	// Rating is the customer's rating of the partner's work (1–5), 0 until given.
+	Rating int `json:"rating,omitempty"`
 	Clocks      Clocks     `json:"clocks"`
 	// Runs counts the workflow runs of the case, 1 for the first.
 	Runs int `json:"runs"`
@@ -72,6 +74,7 @@ type Case struct {
 	declineReason string
 
 	pending  int        // transitions and notifications in flight that the run must wait for
+	recorded map[string]activities.ClockRow // clock rows last written, by key, so a record writes only changed ones
 	upserted *caseAttrs // search attributes last sent, so a write that changes none sends none
 	// root is the workflow's own context, which a cancellation request cancels; cancelTaken says the
 	// request was taken (WebUICancel ran), so the run never ends or continues as new before it is.
@@ -249,7 +252,7 @@ func (c *Case) NewEvent(ctx workflow.Context, name Event, actor, detail string) 
 	c.Seq++
 	hook, _ := WebhookType(name)
 	return activities.Event{Key: fmt.Sprintf("%s/%03d/%s", c.In.CaseID, c.Seq, name), At: workflow.Now(ctx).UTC(),
-		Actor: actor, Event: string(name), Detail: detail, Webhook: hook}
+		Actor: actor, Event: string(name), Detail: detail, Webhook: hook, PartnerID: c.PartnerID}
 }
 
 // Record writes the case's projection and the timeline lines events.
@@ -272,7 +275,7 @@ func (c *Case) RecordWith(ctx workflow.Context, events []activities.Event, refun
 		CaseID: c.In.CaseID, Service: c.In.Service, Spec: c.In.Spec, Stage: c.Stage, Status: c.Status, PartnerID: c.PartnerID,
 		CustomerID: c.In.CustomerID, OrderID: c.In.OrderID, AmountCents: c.In.AmountCents, Currency: c.In.Currency, SLAStatus: status,
 		RefundPercent: c.Refund.Percent, NextDeadline: next, OpenedAt: c.Opened, UpdatedAt: now, ClosedAt: c.Closed,
-		Revision: c.Revision,
+		Revision: c.Revision, Rating: c.Rating,
 	}
 	for i := range refunds {
 		refunds[i].Webhook = WebhookRefundOwed
@@ -280,7 +283,46 @@ func (c *Case) RecordWith(ctx workflow.Context, events []activities.Event, refun
 	var a *activities.Activities
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: ActivityOptions.StartToCloseTimeout,
 		RetryPolicy: ActivityOptions.RetryPolicy, Summary: summaryOf(events)})
-	return workflow.ExecuteLocalActivity(lctx, a.Record, activities.RecordInput{Case: row, Events: events, Refunds: refunds}).Get(ctx, nil)
+	clocks := c.changedClocks(now)
+	if err := workflow.ExecuteLocalActivity(lctx, a.Record, activities.RecordInput{Case: row, Events: events, Refunds: refunds, Clocks: clocks}).Get(ctx, nil); err != nil {
+		return err
+	}
+	for _, k := range clocks {
+		c.recorded[k.Key] = k
+	}
+	return nil
+}
+
+// changedClocks are the case's clock rows that differ from those last recorded in this run (a run's
+// first record writes them all): the partner a running clock counts against is the one holding the case.
+func (c *Case) changedClocks(now time.Time) []activities.ClockRow {
+	if c.recorded == nil {
+		c.recorded = map[string]activities.ClockRow{}
+	}
+	var out []activities.ClockRow
+	for i, k := range c.Clocks.Clocks {
+		e := c.Clocks.entry(i, now)
+		row := activities.ClockRow{Key: fmt.Sprint(i), Clause: k.Clause, PartnerID: c.PartnerID, State: k.State, Status: e.Status,
+			StartedAt: k.StartedAt, DueAt: e.DueAt, CompletedAt: k.CompletedAt, BreachedAt: k.BreachedAt}
+		if !c.Accepted {
+			row.PartnerID = "" // an offer does not make the clock the offered partner's
+		}
+		if old, ok := c.recorded[row.Key]; ok && sameClock(old, row) {
+			continue
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// sameClock compares the fields of two clock rows that a write would change. A running clock's status
+// (on_track, at_risk) changes with time alone and is written with the clock's next real change.
+func sameClock(a, b activities.ClockRow) bool {
+	eq := func(x, y *time.Time) bool { return (x == nil) == (y == nil) && (x == nil || x.Equal(*y)) }
+	statusEq := a.Status == b.Status || (a.State == sla.ClockRunning && b.State == sla.ClockRunning &&
+		a.Status != SLABreached && b.Status != SLABreached)
+	return a.Clause == b.Clause && a.PartnerID == b.PartnerID && a.State == b.State && statusEq &&
+		eq(a.DueAt, b.DueAt) && eq(a.CompletedAt, b.CompletedAt) && eq(a.BreachedAt, b.BreachedAt)
 }
 
 // caseAttrs are the search attribute values a case last sent.

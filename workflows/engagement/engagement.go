@@ -354,6 +354,7 @@ func (e *engagementCase) step(ctx workflow.Context, in workflows.StepInput) (wor
 	case StepAcceptDelivery:
 		a := workflows.MustDecode[AcceptDeliveryInput](in.Payload)
 		e.AcceptedAt, e.Rating, e.Comment = &now, a.Rating, a.Comment
+		e.Case.Rating = a.Rating
 		e.EndAs(ctx, workflows.StageClosed)
 		detail := fmt.Sprintf("the customer accepted deliverable v%d", len(e.Documents))
 		if a.Rating > 0 {

@@ -64,4 +64,23 @@ func TestBreachWritesWebhookEvents(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rs, 1)
 	assert.Equal(t, db.RefundOwed, rs[0].State)
+
+	// The reports' rows: the response clock counts against p1, who held the case when it breached; the
+	// offer line names p1 too.
+	clocks, err := store.ListSLAClocks(ctx, "sos:O-1")
+	require.NoError(t, err)
+	require.Len(t, clocks, 1)
+	assert.Equal(t, sla.ClauseResponse, clocks[0].Clause)
+	assert.Equal(t, "p1", clocks[0].PartnerID)
+	assert.Equal(t, sla.ClockCompleted, clocks[0].State)
+	assert.Equal(t, workflows.SLABreached, clocks[0].Status)
+	require.NotNil(t, clocks[0].CompletedAt)
+	assert.True(t, clocks[0].CompletedAt.Equal(paid.Add(40*time.Minute)))
+	tl, err := store.ListEvents(ctx, "sos:O-1")
+	require.NoError(t, err)
+	for _, e := range tl {
+		if e.Event == string(workflows.EventPartnerOffered) || e.Event == string(workflows.EventPartnerAccepted) {
+			assert.Equal(t, "p1", e.PartnerID, e.Event)
+		}
+	}
 }

@@ -323,7 +323,7 @@ func (s *sosCase) step(ctx workflow.Context, in workflows.StepInput) (workflows.
 		add(workflows.EventReportSubmitted, workflows.ActorPartner, detail)
 	case StepReportConfirm:
 		v := workflows.MustDecode[VerdictInput](in.Payload)
-		s.verdictAt, s.rating = &now, v.Rating
+		s.verdictAt, s.rating, s.Rating = &now, v.Rating, v.Rating
 		add(workflows.EventReportConfirmed, workflows.ActorMarketplace, fmt.Sprintf("report v%d confirmed; partner rating %d", s.reportVersion, v.Rating))
 	case StepReportDispute:
 		v := workflows.MustDecode[VerdictInput](in.Payload)
