@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/metrics"
 	"github.com/steward-oss/steward/notifications"
 )
 
@@ -226,17 +227,20 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
 	}
 	failures, err := a.deliver(ctx, m, n.CreatedAt)
 	if err != nil {
+		metrics.NotificationAttempt(metrics.NotificationRetry)
 		if merr := a.Store.MarkNotificationRetry(ctx, m.Key, notifications.Reason(err)); merr != nil {
 			a.logger().WarnContext(ctx, "mark notification for retry", "key", m.Key, "error", merr)
 		}
 		return fmt.Errorf("notify %s: %w", m.Key, err)
 	}
 	if len(failures) > 0 {
+		metrics.NotificationAttempt(metrics.NotificationUndeliverable)
 		if _, err := a.Store.MarkNotificationUndeliverable(ctx, m.Key, describe(failures), time.Now().UTC()); err != nil {
 			return fmt.Errorf("mark notification %s undeliverable: %w", m.Key, err)
 		}
 		return a.giveUp(ctx, m, failures, causes(failures))
 	}
+	metrics.NotificationAttempt(metrics.NotificationSent)
 	if err := a.Store.MarkNotificationSent(ctx, m.Key, time.Now().UTC()); err != nil {
 		return fmt.Errorf("mark notification %s sent: %w", m.Key, err)
 	}

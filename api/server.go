@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/metrics"
 	"github.com/steward-oss/steward/workflows"
 	"github.com/steward-oss/steward/workflows/butler"
 	"github.com/steward-oss/steward/workflows/engagement"
@@ -49,6 +50,11 @@ type Config struct {
 	// RateBurst is how many requests a credential may make at once before RateLimit applies; zero means
 	// RateLimit rounded up.
 	RateBurst int
+	// WebUIURL is the Temporal Web UI's base URL: the managers' page (/reports) links each figure to the UI's
+	// list of the matching workflows. Empty: no links.
+	WebUIURL string
+	// Namespace is the cases' Temporal namespace, for those links; empty means "default".
+	Namespace string
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
@@ -78,6 +84,7 @@ func New(cfg Config) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
+	e.Use(metrics.Echo())
 	e.Use(middleware.RequestID())
 	e.Use(s.requestLogger())
 	e.Use(middleware.Recover())
@@ -117,12 +124,15 @@ func New(cfg Config) *Server {
 	e.GET("/v1/cases/:id", s.readCase, s.caseAuth, limit)
 	e.GET("/v1/customers/:customer_id/cases", s.customerCases, append([]echo.MiddlewareFunc{requireV2}, market...)...)
 	e.GET("/v1/refunds", s.listRefunds, manager...)
+	e.GET("/v1/reports/sla", s.slaReport, manager...)
+	e.GET("/v1/reports/partners", s.partnerReport, manager...)
 	e.POST("/v1/refunds/:id/paid", s.refundPaid, market...)
 	e.POST("/v1/refunds/:id/waive", s.waiveRefund, manager...)
 	e.POST("/v1/webhooks/deliveries/:id/redeliver", s.redeliver, manager...)
 	e.GET("/v1/cases/:id/contact", s.contact, both...)
 	e.POST("/v1/cases/:id/steps/:step", s.step, partner...)
 	e.GET("/v1/cases/:id/report", s.getReport, s.reportAuth, limit)
+	newReportsPage(s, cfg, cfg.Store).routes(e, limit) // the managers' page: /reports, /reports/login, /reports/logout
 	s.echo = e
 	return s
 }

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/metrics"
 	"github.com/steward-oss/steward/signing"
 	"github.com/steward-oss/steward/workflows"
 )
@@ -241,13 +242,16 @@ func (d *Dispatcher) done(sub string) {
 // attempt sends one claimed delivery and records the outcome.
 func (d *Dispatcher) attempt(ctx context.Context, dd db.DueDelivery) {
 	del, ev, sub := &dd.Delivery, &dd.Event, &dd.Subscription
+	start := time.Now()
 	status, sendErr := d.Send(ctx, sub, ev)
+	took := time.Since(start)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	now := d.now()
 	log := d.Logger.With(slog.String("delivery_id", del.ID), slog.String("event_id", ev.ID), slog.String("type", ev.Type),
 		slog.String("subscription_id", sub.ID), slog.String("host", host(sub.URL)), slog.Int("attempt", del.Attempts))
 	if sendErr == nil {
+		metrics.WebhookAttempt(metrics.WebhookDelivered, took)
 		if err := d.instructRefund(rctx, ev, now); err != nil {
 			// Not recorded: the delivery's lease runs out and it is sent again, which a receiver deduplicates.
 			log.Error("webhooks: delivered, but recording the refund instructed failed", slog.Any("error", err))
@@ -262,6 +266,7 @@ func (d *Dispatcher) attempt(ctx context.Context, dd db.DueDelivery) {
 	}
 	errText := sendErr.Error()
 	if ctx.Err() != nil { // the worker is stopping: due again at once, for whichever worker runs next
+		metrics.WebhookAttempt(metrics.WebhookInterrupted, took)
 		if err := d.Store.RetryDelivery(rctx, del.ID, status, "attempt cut short: the worker stopped", now); err != nil {
 			log.Warn("webhooks: recording an interrupted attempt failed", slog.Any("error", err))
 		}
@@ -269,6 +274,7 @@ func (d *Dispatcher) attempt(ctx context.Context, dd db.DueDelivery) {
 	}
 	deadline := giveUpFrom(del, ev).Add(orDefault(d.GiveUp, DefaultGiveUp))
 	if !now.Before(deadline) {
+		metrics.WebhookAttempt(metrics.WebhookFailed, took)
 		first, err := d.Store.FailDelivery(rctx, del.ID, status, errText, now)
 		if err != nil {
 			log.Error("webhooks: giving a delivery up failed", slog.Any("error", err))
@@ -283,6 +289,7 @@ func (d *Dispatcher) attempt(ctx context.Context, dd db.DueDelivery) {
 		}
 		return
 	}
+	metrics.WebhookAttempt(metrics.WebhookRetry, took)
 	backoff := d.Backoff
 	if backoff == nil {
 		backoff = Backoff

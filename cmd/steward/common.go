@@ -16,6 +16,7 @@ import (
 	"github.com/steward-oss/steward/activities"
 	"github.com/steward-oss/steward/api"
 	"github.com/steward-oss/steward/db"
+	"github.com/steward-oss/steward/metrics"
 	"github.com/steward-oss/steward/notifications"
 	"github.com/steward-oss/steward/sla"
 	"github.com/steward-oss/steward/workflows"
@@ -29,6 +30,7 @@ type appConfig struct {
 	holidaysFile string
 	logLevel     string
 	pprofAddr    string
+	metricsAddr  string // its default is set before register: off in production, on in steward dev
 	accept       time.Duration
 	smtp         notifications.SMTP
 }
@@ -45,6 +47,23 @@ func (c *appConfig) register(f flags) {
 	f.str(&c.smtp.Password, "smtp-password", "STEWARD_SMTP_PASSWORD", "", "SMTP password")
 	f.str(&c.logLevel, "log-level", "STEWARD_LOG_LEVEL", "info", "debug, info, warn or error")
 	f.str(&c.pprofAddr, "pprof-addr", "STEWARD_PPROF_ADDR", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; off when empty")
+	f.str(&c.metricsAddr, "metrics-addr", "STEWARD_METRICS_ADDR", c.metricsAddr, "serve Prometheus metrics (/metrics) on this address, e.g. :9464; off when empty")
+}
+
+// serveMetrics serves the process's Prometheus metrics, with the figures read from store, on addr until
+// stop is called. With no addr it serves nothing and returns a nil registry, whose Temporal() handler is
+// nil (no SDK metrics).
+func serveMetrics(addr string, store *db.Store, logger *slog.Logger) (reg *metrics.Registry, stop func(), bound string, err error) {
+	if addr == "" {
+		return nil, func() {}, "", nil
+	}
+	reg = metrics.New(metrics.Options{Store: store, CacheFor: metrics.DefaultCacheFor, Logger: logger})
+	stop, bound, err = reg.Serve(addr, logger)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	logger.Info("metrics serving", slog.String("addr", bound), slog.String("path", "/metrics"))
+	return reg, stop, bound, nil
 }
 
 func (c *appConfig) notifier(logger *slog.Logger) notifications.Notifier {

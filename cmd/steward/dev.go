@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -63,6 +64,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	f.str(&secret, "marketplace-secret", "STEWARD_MARKETPLACE_SECRET", "", "marketplace HMAC secret (default: generated once, kept in the data dir)")
 	f.str(&namespace, "namespace", "TEMPORAL_NAMESPACE", "default", "Temporal namespace")
 	f.str(&webhookURL, "webhook-url", "STEWARD_WEBHOOK_URL", "", "subscribe this URL to every webhook event (loopback allowed; its secret goes to dev-credentials.json as webhook_secret)")
+	cfg.metricsAddr = defaultDevMetricsAddr
 	cfg.register(f)
 	limits.register(f)
 	if err := f.Parse(args); err != nil {
@@ -111,12 +113,24 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 
+	// Metrics are a convenience here: an address in use (another steward dev) is a warning, not a failure.
+	metricsURL := "(disabled)"
+	reg, stopMetrics, metricsAddr, err := serveMetrics(cfg.metricsAddr, store, logger)
+	switch {
+	case err != nil:
+		logger.Warn("metrics not served", slog.Any("error", err))
+		metricsURL, stopMetrics = "(not served: "+err.Error()+")", func() {}
+	case metricsAddr != "":
+		metricsURL = "http://" + metricsAddr + "/metrics"
+	}
+	defer stopMetrics()
+
 	compression, err := compressionFor(srv.FrontendHostPort())
 	if err != nil {
 		return err
 	}
 	c, err := client.Dial(client.Options{HostPort: srv.FrontendHostPort(), Namespace: namespace, Logger: temporalLogger(logger),
-		ConnectionOptions: client.ConnectionOptions{GrpcCompression: compression}})
+		ConnectionOptions: client.ConnectionOptions{GrpcCompression: compression}, MetricsHandler: reg.Temporal()})
 	if err != nil {
 		return fmt.Errorf("temporal client: %w", err)
 	}
@@ -133,6 +147,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Temporal: c, Store: store, Logger: logger, MarketplaceSecret: []byte(creds.MarketplaceSecret),
 		HolidayWarnings: holidayWarnings(cals), AcceptTimeout: cfg.accept,
 		RateLimit: limits.perSecond, RateBurst: limits.burst,
+		WebUIURL: srv.UIURL(), Namespace: namespace,
 	}), logger)
 	if err != nil {
 		return err
@@ -150,10 +165,11 @@ steward dev is running.
   API            %s   (OpenAPI: %s/v1/openapi.yaml)
   Temporal UI    %s
   Temporal       %s   namespace %s
+  Metrics        %s
   Data           %s
   Marketplace secret (STEWARD_MARKETPLACE_SECRET)  %s
   Manager token                                    %s
-`, creds.APIURL, creds.APIURL, orNone(creds.UIURL), creds.TemporalAddress, namespace, dataDir, creds.MarketplaceSecret, creds.ManagerToken)
+`, creds.APIURL, creds.APIURL, orNone(creds.UIURL), creds.TemporalAddress, namespace, metricsURL, dataDir, creds.MarketplaceSecret, creds.ManagerToken)
 	for _, p := range demoPartners {
 		fmt.Fprintf(stdout, "  Partner %-12s token                      %s\n", p.ID, creds.Partners[p.ID])
 	}
@@ -167,6 +183,9 @@ steward dev is running.
 	logger.Info("stopping")
 	return nil
 }
+
+// defaultDevMetricsAddr is where steward dev serves /metrics unless --metrics-addr says otherwise.
+const defaultDevMetricsAddr = "127.0.0.1:9464"
 
 func orNone(s string) string {
 	if s == "" {

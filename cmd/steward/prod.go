@@ -24,12 +24,13 @@ import (
 
 // dialTemporal connects to the cluster named by the SDK's environment conventions (TEMPORAL_ADDRESS,
 // TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, or a profile in the Temporal config file).
-func dialTemporal(ctx context.Context, logger *slog.Logger) (client.Client, error) {
+func dialTemporal(ctx context.Context, logger *slog.Logger, mh client.MetricsHandler) (client.Client, error) {
 	opts, err := envconfig.LoadDefaultClientOptions()
 	if err != nil {
 		return nil, fmt.Errorf("temporal client config: %w", err)
 	}
 	opts.Logger = temporalLogger(logger)
+	opts.MetricsHandler = mh
 	if opts.ConnectionOptions.GrpcCompression == nil {
 		if opts.ConnectionOptions.GrpcCompression, err = compressionFor(orDefault(opts.HostPort, client.DefaultHostPort)); err != nil {
 			return nil, err
@@ -83,13 +84,15 @@ func openStore(ctx context.Context, dsn string) (*db.Store, error) {
 
 // prodDeps is what the worker and the API connect to in production.
 type prodDeps struct {
-	calendars *sla.Calendars
-	store     *db.Store
-	temporal  client.Client
+	calendars   *sla.Calendars
+	store       *db.Store
+	temporal    client.Client
+	stopMetrics func()
 }
 
 func (d *prodDeps) close() {
 	d.temporal.Close()
+	d.stopMetrics()
 	_ = d.store.Close()
 }
 
@@ -106,12 +109,18 @@ func connect(ctx context.Context, cfg *appConfig, dsn string, logger *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	c, err := dialTemporal(ctx, logger)
+	reg, stopMetrics, _, err := serveMetrics(cfg.metricsAddr, store, logger)
 	if err != nil {
 		_ = store.Close()
 		return nil, err
 	}
-	return &prodDeps{calendars: cals, store: store, temporal: c}, nil
+	c, err := dialTemporal(ctx, logger, reg.Temporal())
+	if err != nil {
+		stopMetrics()
+		_ = store.Close()
+		return nil, err
+	}
+	return &prodDeps{calendars: cals, store: store, temporal: c, stopMetrics: stopMetrics}, nil
 }
 
 func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
@@ -152,12 +161,13 @@ func ctxInterrupt(ctx context.Context) <-chan any {
 func runAPI(ctx context.Context, args []string, stderr io.Writer) error {
 	f := newFlags("api", stderr)
 	var (
-		dsn, addr, secret string
-		cfg               appConfig
-		limits            rateLimit
+		dsn, addr, secret, uiURL string
+		cfg                      appConfig
+		limits                   rateLimit
 	)
 	f.str(&dsn, "database-url", "DATABASE_URL", "", "PostgreSQL URL")
 	f.str(&addr, "addr", "STEWARD_API_ADDR", ":8080", "address to serve the API on")
+	f.str(&uiURL, "ui-url", "STEWARD_UI_URL", "", "Temporal Web UI base URL, for the reports page's links")
 	f.str(&secret, "marketplace-secret", "STEWARD_MARKETPLACE_SECRET", "", "marketplace HMAC secret (required)")
 	cfg.register(f)
 	limits.register(f)
@@ -179,7 +189,7 @@ func runAPI(ctx context.Context, args []string, stderr io.Writer) error {
 	stop, bound, err := serveAPI(ctx, addr, api.New(api.Config{
 		Temporal: d.temporal, Store: d.store, Logger: logger, MarketplaceSecret: []byte(secret),
 		HolidayWarnings: holidayWarnings(d.calendars), AcceptTimeout: cfg.accept,
-		RateLimit: limits.perSecond, RateBurst: limits.burst,
+		RateLimit: limits.perSecond, RateBurst: limits.burst, WebUIURL: uiURL, Namespace: os.Getenv("TEMPORAL_NAMESPACE"),
 	}), logger)
 	if err != nil {
 		return err
@@ -219,7 +229,7 @@ func runSetup(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	c, err := dialTemporal(ctx, logger)
+	c, err := dialTemporal(ctx, logger, nil)
 	if err != nil {
 		return err
 	}
