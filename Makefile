@@ -38,10 +38,13 @@ workflowcheck:
 
 ## bench: steward vs the raw SDK on the embedded stack (starts, step round trip, lifecycles, open-case
 ## footprint, timer lateness; PostgreSQL as the app database when TEST_DATABASE_URL is set) and the sla Go
-## benchmarks; rewrites docs/benchmarks.md
+## benchmarks; rewrites docs/benchmarks.md; with TEST_DATABASE_URL, the reports on 100,000 cases too
+## (docs/benchmarks-reports.md)
 bench: build
 	STEWARD_BIN=$(CURDIR)/$(BIN) STEWARD_BENCH=full STEWARD_BENCH_REPORT=$(CURDIR)/docs/benchmarks.md \
 		$(GO) test -count=1 -timeout 90m -v -run '^TestBench$$' ./bench/
+	STEWARD_BENCH_REPORTS_OUT=$(CURDIR)/docs/benchmarks-reports.md \
+		$(GO) test -count=1 -timeout 20m -run '^$$' -bench '^BenchmarkReports$$' -benchtime 20x ./bench/
 
 ## bench-smoke: the benchmarks at small sizes (20 cases) and one iteration of every Go benchmark, as a
 ## correctness check (CI): every case ends as it should, no errors; no figures

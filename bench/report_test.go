@@ -255,6 +255,9 @@ func (r *report) markdown() string {
 	w("")
 	w("`steward temporal`, `api` and `worker` serve `/debug/pprof/` when `STEWARD_PPROF_ADDR` (`--pprof-addr`) is set; the benchmark")
 	w("sets it on loopback ports. The API runs with `STEWARD_RATE_LIMIT=0` and offers with `STEWARD_ACCEPT_TIMEOUT=24h`.")
+	w("")
+	w("The reports (`GET /v1/reports/sla`, `/v1/reports/partners`) on 100,000 cases in PostgreSQL: [benchmarks-reports.md](benchmarks-reports.md),")
+	w("written by the same `make bench` when `TEST_DATABASE_URL` is set.")
 	return b.String()
 }
 

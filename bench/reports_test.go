@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,7 +96,8 @@ func BenchmarkReports(b *testing.B) {
 	s := dbtest.MustOpen(b)
 	t0 := time.Now()
 	seedReportCases(b, s, reportCases)
-	b.Logf("seeded %d cases in %s", reportCases, time.Since(t0).Round(time.Millisecond))
+	seeded := time.Since(t0)
+	b.Logf("seeded %d cases in %s", reportCases, seeded.Round(time.Millisecond))
 	ctx := context.Background()
 	cst := time.FixedZone("CST", 8*3600)
 	windows := []struct {
@@ -104,6 +107,11 @@ func BenchmarkReports(b *testing.B) {
 		{"year", time.Date(2025, 1, 1, 0, 0, 0, 0, cst), time.Date(2026, 1, 1, 0, 0, 0, 0, cst)},
 		{"month", time.Date(2025, 6, 1, 0, 0, 0, 0, cst), time.Date(2025, 7, 1, 0, 0, 0, 0, cst)},
 	}
+	type figure struct {
+		p50, p99 float64
+		n        int
+	}
+	figures := map[string]figure{}
 	for _, w := range windows {
 		for _, report := range []struct {
 			name string
@@ -133,7 +141,35 @@ func BenchmarkReports(b *testing.B) {
 				}
 				b.ReportMetric(at(50), "p50-ms")
 				b.ReportMetric(at(99), "p99-ms")
+				figures[w.name+"/"+report.name] = figure{at(50), at(99), len(took)}
 			})
 		}
 	}
+	out := os.Getenv(EnvReportsOut)
+	if out == "" || len(figures) < 4 {
+		return
+	}
+	target := map[string]float64{"year": 300, "month": 100}
+	var md strings.Builder
+	md.WriteString("# Reports benchmark\n\n<!-- Written by `make bench` (BenchmarkReports in bench/reports_test.go, PostgreSQL); do not edit. -->\n\n")
+	fmt.Fprintf(&md, "%d closed cases of 2025 in PostgreSQL (two clocks, an offer and an acceptance each; a refund every tenth), seeded in %s;\n", reportCases, seeded.Round(time.Second))
+	fmt.Fprintf(&md, "each report %d times at the store, on this machine (%d cores). Targets: a year's p99 ≤ 300 ms, a month's ≤ 100 ms.\n\n", figures["year/sla"].n, runtime.NumCPU())
+	md.WriteString("| report | window | p50 ms | p99 ms | target met |\n|---|---|---|---|---|\n")
+	for _, w := range []string{"year", "month"} {
+		for _, r := range []string{"sla", "partners"} {
+			f := figures[w+"/"+r]
+			met := "yes"
+			if f.p99 > target[w] {
+				met = "no"
+			}
+			fmt.Fprintf(&md, "| %s | %s | %.1f | %.1f | %s |\n", map[string]string{"sla": "SLA, by clause", "partners": "partner scorecard"}[r], w, f.p50, f.p99, met)
+		}
+	}
+	md.WriteString("\nMedians and percentiles are computed by PostgreSQL (`percentile_disc`, the nearest rank), so a year's report reads a row per group.\n")
+	if err := os.WriteFile(out, []byte(md.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
 }
+
+// EnvReportsOut names the file BenchmarkReports writes its figures to (make bench: docs/benchmarks-reports.md).
+const EnvReportsOut = "STEWARD_BENCH_REPORTS_OUT"

@@ -207,14 +207,22 @@ func (s *Store) SLAReport(ctx context.Context, f SLAReportFilter) (SLAReport, er
 		StartedAt   time.Time
 		CompletedAt time.Time
 	}
-	q = s.NewSelect().TableExpr("sla_clocks AS k")
-	for _, c := range cols {
-		q = q.ColumnExpr(c)
-	}
-	q = q.ColumnExpr("k.started_at AS started_at, k.completed_at AS completed_at").
-		Where("k.status = ?", ClockStatusMet).Where("k.completed_at IS NOT NULL")
-	if err := whereClocks(q, f.From, f.To, f.Service, f.PartnerID).Scan(ctx, &met); err != nil {
-		return SLAReport{}, fmt.Errorf("sla report: times to meet: %w", err)
+	var pgTimes []pgPercentiles // PostgreSQL: the percentiles per group, the total's with an empty group
+	if d == dialect.PG {
+		var err error
+		if pgTimes, err = s.pgTimesToMeet(ctx, f, cols, group); err != nil {
+			return SLAReport{}, err
+		}
+	} else {
+		q = s.NewSelect().TableExpr("sla_clocks AS k")
+		for _, c := range cols {
+			q = q.ColumnExpr(c)
+		}
+		q = q.ColumnExpr("k.started_at AS started_at, k.completed_at AS completed_at").
+			Where("k.status = ?", ClockStatusMet).Where("k.completed_at IS NOT NULL")
+		if err := whereClocks(q, f.From, f.To, f.Service, f.PartnerID).Scan(ctx, &met); err != nil {
+			return SLAReport{}, fmt.Errorf("sla report: times to meet: %w", err)
+		}
 	}
 
 	var money []refundSum
@@ -270,9 +278,20 @@ func (s *Store) SLAReport(ctx context.Context, f SLAReportFilter) (SLAReport, er
 		g.MedianToMeet, g.P90ToMeet = Percentile(durations[k], 50), Percentile(durations[k], 90)
 		out.Groups = append(out.Groups, *g)
 	}
-	sort.Slice(out.Groups, func(i, j int) bool { return out.Groups[i].Key < out.Groups[j].Key })
 	total.AttainmentPct = Attainment(total.Met, total.Breached)
 	total.MedianToMeet, total.P90ToMeet = Percentile(all, 50), Percentile(all, 90)
+	for _, p := range pgTimes {
+		if p.Total {
+			total.MedianToMeet, total.P90ToMeet = p.P50, p.P90
+			continue
+		}
+		for i := range out.Groups {
+			if out.Groups[i].Key == p.key(f.GroupBy) {
+				out.Groups[i].MedianToMeet, out.Groups[i].P90ToMeet = p.P50, p.P90
+			}
+		}
+	}
+	sort.Slice(out.Groups, func(i, j int) bool { return out.Groups[i].Key < out.Groups[j].Key })
 	out.Total = total
 	return out, nil
 }
@@ -446,7 +465,37 @@ func (s *Store) PartnerReport(ctx context.Context, f PartnerReportFilter) ([]Par
 	q = s.NewSelect().TableExpr("case_events AS e").ColumnExpr("e.partner_id AS partner_id, e.at AS at").
 		ColumnExpr("(SELECT MAX(o.at) FROM case_events AS o WHERE o.case_id = e.case_id AND o.partner_id = e.partner_id AND o.event = ? AND o.at <= e.at) AS offered_at", eventPartnerOffered).
 		Where("e.event = ?", eventPartnerAccepted).Where("e.partner_id <> ''")
-	if err := whereAt(q, "e.at", f.From, f.To).Scan(ctx, &accepts); err != nil {
+	q = whereAt(q, "e.at", f.From, f.To)
+	pgMedians := map[string]*int64{} // PostgreSQL: the medians to accept, per partner, computed there
+	if pg := s.Dialect().Name() == dialect.PG; pg {
+		var rows []struct {
+			PartnerID string
+			P50       *int64
+		}
+		// Each acceptance against the line before it of its case and partner, read in one pass (a window
+		// function): an offer up to acceptOfferHorizon before the window's start still counts.
+		inner := s.NewSelect().TableExpr("case_events AS e").ColumnExpr("e.partner_id AS partner_id, e.event AS event, e.at AS at").
+			ColumnExpr("LAG(e.at) OVER (PARTITION BY e.case_id, e.partner_id ORDER BY e.at, e.id) AS prev_at").
+			ColumnExpr("LAG(e.event) OVER (PARTITION BY e.case_id, e.partner_id ORDER BY e.at, e.id) AS prev_event").
+			Where("e.event IN (?)", bun.List([]string{eventPartnerOffered, eventPartnerAccepted})).Where("e.partner_id <> ''")
+		if !f.From.IsZero() {
+			inner = inner.Where("e.at >= ?", f.From.UTC().Add(-acceptOfferHorizon))
+		}
+		if !f.To.IsZero() {
+			inner = inner.Where("e.at < ?", f.To.UTC())
+		}
+		outer := s.NewSelect().TableExpr("(?) AS x", inner).ColumnExpr("x.partner_id AS partner_id").ColumnExpr(pgSeconds(0.5, "x.at - x.prev_at", "p50")).
+			Where("x.event = ?", eventPartnerAccepted).Where("x.prev_event = ?", eventPartnerOffered)
+		if !f.From.IsZero() {
+			outer = outer.Where("x.at >= ?", f.From.UTC())
+		}
+		if err := outer.GroupExpr("x.partner_id").Scan(ctx, &rows); err != nil {
+			return nil, fmt.Errorf("partner report: times to accept: %w", err)
+		}
+		for _, r := range rows {
+			pgMedians["accept/"+r.PartnerID] = r.P50
+		}
+	} else if err := q.Scan(ctx, &accepts); err != nil {
 		return nil, fmt.Errorf("partner report: times to accept: %w", err)
 	}
 	toAccept := map[string][]time.Duration{}
@@ -461,16 +510,25 @@ func (s *Store) PartnerReport(ctx context.Context, f PartnerReportFilter) ([]Par
 	var clocks []struct {
 		PartnerID                                                    string
 		ResponseMet, ResponseBreached, HandlingMet, HandlingBreached int64
+		ContactP50                                                   *int64 // PostgreSQL: the median to first contact, in the same pass
 	}
+	pg := s.Dialect().Name() == dialect.PG
 	q = s.NewSelect().TableExpr("sla_clocks AS k").ColumnExpr("k.partner_id AS partner_id").
 		ColumnExpr("SUM(CASE WHEN k.status = 'met' AND k.clause IN (?) THEN 1 ELSE 0 END) AS response_met", response).
 		ColumnExpr("SUM(CASE WHEN k.status = 'breached' AND k.clause IN (?) THEN 1 ELSE 0 END) AS response_breached", response).
 		ColumnExpr("SUM(CASE WHEN k.status = 'met' AND k.clause NOT IN (?) THEN 1 ELSE 0 END) AS handling_met", response).
 		ColumnExpr("SUM(CASE WHEN k.status = 'breached' AND k.clause NOT IN (?) THEN 1 ELSE 0 END) AS handling_breached", response)
+	if pg {
+		q = q.ColumnExpr("FLOOR(EXTRACT(EPOCH FROM percentile_disc(0.5) WITHIN GROUP (ORDER BY k.completed_at - k.started_at) "+
+			"FILTER (WHERE k.clause IN (?) AND k.status IN ('met', 'breached') AND k.completed_at IS NOT NULL)))::bigint AS contact_p50", response)
+	}
 	if err := whereClocks(q, f.From, f.To, "", "").GroupExpr("k.partner_id").Scan(ctx, &clocks); err != nil {
 		return nil, fmt.Errorf("partner report: clocks: %w", err)
 	}
 	for _, c := range clocks {
+		if pg && c.ContactP50 != nil {
+			pgMedians["contact/"+c.PartnerID] = c.ContactP50
+		}
 		if c.PartnerID == "" && c.ResponseBreached+c.HandlingBreached+c.ResponseMet+c.HandlingMet == 0 {
 			continue
 		}
@@ -488,8 +546,10 @@ func (s *Store) PartnerReport(ctx context.Context, f PartnerReportFilter) ([]Par
 	q = s.NewSelect().TableExpr("sla_clocks AS k").ColumnExpr("k.partner_id AS partner_id, k.started_at AS started_at, k.completed_at AS completed_at").
 		Where("k.clause IN (?)", response).Where("k.status IN (?)", bun.List([]string{ClockStatusMet, ClockStatusBreached})).
 		Where("k.completed_at IS NOT NULL")
-	if err := whereClocks(q, f.From, f.To, "", "").Scan(ctx, &contacts); err != nil {
-		return nil, fmt.Errorf("partner report: times to first contact: %w", err)
+	if !pg { // PostgreSQL computed the medians with the clocks' counts above
+		if err := whereClocks(q, f.From, f.To, "", "").Scan(ctx, &contacts); err != nil {
+			return nil, fmt.Errorf("partner report: times to first contact: %w", err)
+		}
 	}
 	toContact := map[string][]time.Duration{}
 	for _, c := range contacts {
@@ -543,6 +603,12 @@ func (s *Store) PartnerReport(ctx context.Context, f PartnerReportFilter) ([]Par
 	for id, r := range rows {
 		r.MedianToAccept = Percentile(toAccept[id], 50)
 		r.MedianToContact = Percentile(toContact[id], 50)
+		if v, ok := pgMedians["accept/"+id]; ok {
+			r.MedianToAccept = v
+		}
+		if v, ok := pgMedians["contact/"+id]; ok {
+			r.MedianToContact = v
+		}
 		r.ResponsePct = Attainment(r.ResponseMet, r.ResponseBreached)
 		r.HandlingPct = Attainment(r.HandlingMet, r.HandlingBreached)
 		if r.Capacity > 0 {
@@ -560,3 +626,47 @@ func (s *Store) PartnerReport(ctx context.Context, f PartnerReportFilter) ([]Par
 	})
 	return out, nil
 }
+
+// pgPercentiles are the median and p90 of a group's durations, in whole seconds, as PostgreSQL computes
+// them (percentile_disc is the nearest rank, as Percentile); Total marks the row of all groups.
+type pgPercentiles struct {
+	groupID
+	Total    bool
+	P50, P90 *int64
+}
+
+// pgSeconds is the whole seconds of PostgreSQL's nearest-rank percentile p of the interval expr.
+func pgSeconds(p float64, expr, as string) string {
+	return fmt.Sprintf("FLOOR(EXTRACT(EPOCH FROM percentile_disc(%g) WITHIN GROUP (ORDER BY %s)))::bigint AS %s", p, expr, as)
+}
+
+// pgTimesToMeet computes the times to meet in PostgreSQL, per group and for the total, so a year's report
+// reads a row per group instead of every met clock.
+func (s *Store) pgTimesToMeet(ctx context.Context, f SLAReportFilter, cols, group []string) ([]pgPercentiles, error) {
+	var out []pgPercentiles
+	for _, total := range []bool{false, true} {
+		var rows []pgPercentiles
+		q := s.NewSelect().TableExpr("sla_clocks AS k")
+		if total {
+			q = q.ColumnExpr("TRUE AS total")
+		} else {
+			for _, c := range cols {
+				q = q.ColumnExpr(c)
+			}
+			for _, g := range group {
+				q = q.GroupExpr(g)
+			}
+		}
+		q = q.ColumnExpr(pgSeconds(0.5, "k.completed_at - k.started_at", "p50")).ColumnExpr(pgSeconds(0.9, "k.completed_at - k.started_at", "p90")).
+			Where("k.status = ?", ClockStatusMet).Where("k.completed_at IS NOT NULL")
+		if err := whereClocks(q, f.From, f.To, f.Service, f.PartnerID).Scan(ctx, &rows); err != nil {
+			return nil, fmt.Errorf("sla report: times to meet: %w", err)
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
+}
+
+// acceptOfferHorizon is how long before a report's window an offer may have been made for an acceptance
+// inside it to count its time to accept (PostgreSQL's path; far beyond any accept timeout).
+const acceptOfferHorizon = 7 * 24 * time.Hour
