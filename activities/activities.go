@@ -70,6 +70,8 @@ type Event struct {
 	Webhook string `json:"webhook,omitempty"`
 	// PartnerID is the partner company the line concerns (offered, answering or holding the case).
 	PartnerID string `json:"partner_id,omitempty"`
+	// OfferedAt, on an acceptance, is when the accepted offer was made.
+	OfferedAt *time.Time `json:"offered_at,omitempty"`
 }
 
 // RefundRow is a refund owed under one clause. Key makes its write idempotent.
@@ -127,7 +129,7 @@ func (a *Activities) Record(ctx context.Context, in RecordInput) error {
 		if e.Key == "" {
 			return errors.New("record: event without key")
 		}
-		events = append(events, db.CaseEvent{Key: e.Key, CaseID: c.CaseID, At: e.At.UTC(), Actor: e.Actor, Event: e.Event, Detail: e.Detail, PartnerID: e.PartnerID})
+		events = append(events, db.CaseEvent{Key: e.Key, CaseID: c.CaseID, At: e.At.UTC(), Actor: e.Actor, Event: e.Event, Detail: e.Detail, PartnerID: e.PartnerID, OfferedAt: e.OfferedAt})
 		if e.Webhook != "" {
 			out = append(out, db.OutboxEvent{Key: e.Key, Type: e.Webhook, CreatedAt: e.At.UTC(),
 				Data: TimelineData{Event: e.Event, At: e.At.UTC(), Actor: e.Actor, Detail: e.Detail}})

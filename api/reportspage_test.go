@@ -53,7 +53,7 @@ func pageFixture(t *testing.T) *fixture {
 		}
 		events := []db.CaseEvent{
 			{Key: caseID + "/offer", CaseID: caseID, At: opened, Actor: "steward", Event: "partner_offered", PartnerID: partner},
-			{Key: caseID + "/accept", CaseID: caseID, At: opened.Add(10 * time.Minute), Actor: partner, Event: "partner_accepted", PartnerID: partner},
+			{Key: caseID + "/accept", CaseID: caseID, At: opened.Add(10 * time.Minute), Actor: partner, Event: "partner_accepted", PartnerID: partner, OfferedAt: &opened},
 		}
 		var refunds []db.Refund
 		if refund > 0 {

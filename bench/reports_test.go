@@ -56,7 +56,7 @@ func seedReportCases(b *testing.B, s *db.Store, n int) {
 				OrderID: fmt.Sprintf("B%06d", i), AmountCents: 1000_00, SLAStatus: "met", OpenedAt: opened, UpdatedAt: closed, ClosedAt: &closed, Rating: 1 + i%5})
 			events = append(events,
 				db.CaseEvent{Key: id + "/offer", CaseID: id, At: opened, Actor: "system", Event: "partner_offered", PartnerID: p},
-				db.CaseEvent{Key: id + "/accept", CaseID: id, At: accepted, Actor: "partner", Event: "partner_accepted", PartnerID: p})
+				db.CaseEvent{Key: id + "/accept", CaseID: id, At: accepted, Actor: "partner", Event: "partner_accepted", PartnerID: p, OfferedAt: &opened})
 			respDone := opened.Add(time.Duration(20+i%40) * time.Minute)
 			status := "met"
 			if i%10 == 0 {

@@ -116,6 +116,13 @@ func newMigrations() *migrate.Migrations {
 		`DROP INDEX IF EXISTS case_events_partner_idx`,
 		`ALTER TABLE case_events DROP COLUMN partner_id`,
 	})
+	// An acceptance keeps the instant of the offer it answers, so the scorecard's time to accept reads one
+	// row per acceptance.
+	add("20261201000003", "acceptance offer time", []string{
+		`ALTER TABLE case_events ADD COLUMN offered_at {ts} NULL`,
+	}, []string{
+		`ALTER TABLE case_events DROP COLUMN offered_at`,
+	})
 	return ms
 }
 

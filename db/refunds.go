@@ -61,7 +61,7 @@ func (s *Store) RecordRefund(ctx context.Context, r *Refund) (bool, error) {
 		return false, fmt.Errorf("record refund: empty key or case id: %w", ErrInvalid)
 	}
 	prepareRefund(r)
-	return s.insertOnce(ctx, r, "key", "record refund "+r.Key)
+	return s.insertOnce(ctx, r, "", "record refund "+r.Key)
 }
 
 // ListRefunds returns a case's refunds, oldest first.

@@ -360,7 +360,7 @@ type PartnerScore struct {
 	Accepted int64 `json:"accepted"`
 	Declined int64 `json:"declined"`
 	TimedOut int64 `json:"timed_out"`
-	// MedianToAccept: partner_accepted − the same case's and partner's preceding partner_offered, seconds.
+	// MedianToAccept: partner_accepted − the offer it accepted (the line's offered_at), seconds.
 	MedianToAccept *int64 `json:"median_to_accept_seconds"`
 	// MedianToContact: completed − started of the partner's response clocks that completed (met or late).
 	MedianToContact *int64 `json:"median_to_first_contact_seconds"`
@@ -455,16 +455,16 @@ func (s *Store) PartnerReport(ctx context.Context, f PartnerReportFilter) ([]Par
 		}
 	}
 
-	// Time to accept: each acceptance in the window against the latest offer of its case to its partner
-	// before it.
+	// Time to accept: each acceptance in the window against the offer it accepted, whose instant the line
+	// carries (offered_at, written by the case's kernel).
 	var accepts []struct {
 		PartnerID string
 		At        time.Time
 		OfferedAt *time.Time
 	}
 	q = s.NewSelect().TableExpr("case_events AS e").ColumnExpr("e.partner_id AS partner_id, e.at AS at").
-		ColumnExpr("(SELECT MAX(o.at) FROM case_events AS o WHERE o.case_id = e.case_id AND o.partner_id = e.partner_id AND o.event = ? AND o.at <= e.at) AS offered_at", eventPartnerOffered).
-		Where("e.event = ?", eventPartnerAccepted).Where("e.partner_id <> ''")
+		ColumnExpr("e.offered_at AS offered_at").
+		Where("e.event = ?", eventPartnerAccepted).Where("e.partner_id <> ''").Where("e.offered_at IS NOT NULL")
 	q = whereAt(q, "e.at", f.From, f.To)
 	pgMedians := map[string]*int64{} // PostgreSQL: the medians to accept, per partner, computed there
 	if pg := s.Dialect().Name() == dialect.PG; pg {
@@ -472,23 +472,10 @@ func (s *Store) PartnerReport(ctx context.Context, f PartnerReportFilter) ([]Par
 			PartnerID string
 			P50       *int64
 		}
-		// Each acceptance against the line before it of its case and partner, read in one pass (a window
-		// function): an offer up to acceptOfferHorizon before the window's start still counts.
-		inner := s.NewSelect().TableExpr("case_events AS e").ColumnExpr("e.partner_id AS partner_id, e.event AS event, e.at AS at").
-			ColumnExpr("LAG(e.at) OVER (PARTITION BY e.case_id, e.partner_id ORDER BY e.at, e.id) AS prev_at").
-			ColumnExpr("LAG(e.event) OVER (PARTITION BY e.case_id, e.partner_id ORDER BY e.at, e.id) AS prev_event").
-			Where("e.event IN (?)", bun.List([]string{eventPartnerOffered, eventPartnerAccepted})).Where("e.partner_id <> ''")
-		if !f.From.IsZero() {
-			inner = inner.Where("e.at >= ?", f.From.UTC().Add(-acceptOfferHorizon))
-		}
-		if !f.To.IsZero() {
-			inner = inner.Where("e.at < ?", f.To.UTC())
-		}
-		outer := s.NewSelect().TableExpr("(?) AS x", inner).ColumnExpr("x.partner_id AS partner_id").ColumnExpr(pgSeconds(0.5, "x.at - x.prev_at", "p50")).
-			Where("x.event = ?", eventPartnerAccepted).Where("x.prev_event = ?", eventPartnerOffered)
-		if !f.From.IsZero() {
-			outer = outer.Where("x.at >= ?", f.From.UTC())
-		}
+		// Each acceptance carries the instant of the offer it answers (the kernel writes it).
+		outer := s.NewSelect().TableExpr("case_events AS x").ColumnExpr("x.partner_id AS partner_id").ColumnExpr(pgSeconds(0.5, "x.at - x.offered_at", "p50")).
+			Where("x.event = ?", eventPartnerAccepted).Where("x.partner_id <> ''").Where("x.offered_at IS NOT NULL")
+		outer = whereAt(outer, "x.at", f.From, f.To)
 		if err := outer.GroupExpr("x.partner_id").Scan(ctx, &rows); err != nil {
 			return nil, fmt.Errorf("partner report: times to accept: %w", err)
 		}
@@ -666,7 +653,3 @@ func (s *Store) pgTimesToMeet(ctx context.Context, f SLAReportFilter, cols, grou
 	}
 	return out, nil
 }
-
-// acceptOfferHorizon is how long before a report's window an offer may have been made for an acceptance
-// inside it to count its time to accept (PostgreSQL's path; far beyond any accept timeout).
-const acceptOfferHorizon = 7 * 24 * time.Hour

@@ -23,13 +23,15 @@ type CaseEvent struct {
 	// PartnerID is the partner company the line concerns: the one offered, answering, or holding the
 	// case when it happened; empty before any partner.
 	PartnerID string `bun:"partner_id" json:"-"`
+	// OfferedAt, on an acceptance, is when the accepted offer was made (the reports' time to accept).
+	OfferedAt *time.Time `bun:"offered_at" json:"-"`
 }
 
 var _ bun.AfterScanRowHook = (*CaseEvent)(nil)
 
 // AfterScanRow returns times in UTC.
 func (e *CaseEvent) AfterScanRow(context.Context) error {
-	e.At = e.At.UTC()
+	e.At, e.OfferedAt = e.At.UTC(), utcPtr(e.OfferedAt)
 	return nil
 }
 
@@ -39,7 +41,7 @@ func (s *Store) AppendEvent(ctx context.Context, e *CaseEvent) (bool, error) {
 	if e.Key == "" || e.CaseID == "" {
 		return false, fmt.Errorf("append event: empty key or case id: %w", ErrInvalid)
 	}
-	e.At = utcOrNow(e.At)
+	e.At, e.OfferedAt = utcOrNow(e.At), utcPtr(e.OfferedAt)
 	return s.insertOnce(ctx, e, "key", "append event "+e.Key)
 }
 
@@ -58,9 +60,14 @@ func (s *Store) insertOnce(ctx context.Context, model any, conflictCol, what str
 	return insertOnce(ctx, s.DB, model, conflictCol, what)
 }
 
-// insertOnce is Store.insertOnce on idb (the store or a transaction).
+// insertOnce is Store.insertOnce on idb (the store or a transaction). An empty conflictCol skips a row
+// that conflicts on any unique column (a refund's key and the id derived from it).
 func insertOnce(ctx context.Context, idb bun.IDB, model any, conflictCol, what string) (bool, error) {
-	res, err := idb.NewInsert().Model(model).On("CONFLICT (" + conflictCol + ") DO NOTHING").Exec(ctx)
+	on := "CONFLICT (" + conflictCol + ") DO NOTHING"
+	if conflictCol == "" {
+		on = "CONFLICT DO NOTHING"
+	}
+	res, err := idb.NewInsert().Model(model).On(on).Exec(ctx)
 	if err != nil {
 		return false, fmt.Errorf("%s: %w", what, err)
 	}

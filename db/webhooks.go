@@ -185,13 +185,13 @@ func (s *Store) RecordCase(ctx context.Context, c *Case, events []CaseEvent, ref
 		if events[i].Key == "" || events[i].CaseID == "" {
 			return fmt.Errorf("append event: empty key or case id: %w", ErrInvalid)
 		}
-		events[i].At = utcOrNow(events[i].At)
+		events[i].At, events[i].OfferedAt = utcOrNow(events[i].At), utcPtr(events[i].OfferedAt)
 	}
 	var err error
 	for range recordAttempts {
 		err = s.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 			for i := range refunds {
-				if _, err := insertOnce(ctx, tx, &refunds[i], "key", "record refund "+refunds[i].Key); err != nil {
+				if _, err := insertOnce(ctx, tx, &refunds[i], "", "record refund "+refunds[i].Key); err != nil {
 					return err
 				}
 			}

@@ -54,7 +54,8 @@ func (c *Case) Assign(ctx workflow.Context) error {
 			}
 			continue
 		}
-		deadline := workflow.Now(ctx).Add(c.In.AcceptTimeout)
+		c.offeredAt = workflow.Now(ctx)
+		deadline := c.offeredAt.Add(c.In.AcceptTimeout)
 		c.PartnerID, c.PartnerName, c.answer, c.declineReason = choice.PartnerID, choice.PartnerName, "", ""
 		c.offered = append(c.offered, choice.PartnerID)
 		if err := c.Record(ctx, c.NewEvent(ctx, EventPartnerOffered, ActorSystem, fmt.Sprintf("offered to %s, load %d of %d; accept by %s",
@@ -123,7 +124,12 @@ func (c *Case) Accept(ctx workflow.Context, _ StepInput, stage, note string) act
 	if note != "" {
 		detail += "; " + note
 	}
-	return c.NewEvent(ctx, EventPartnerAccepted, ActorPartner, detail)
+	ev := c.NewEvent(ctx, EventPartnerAccepted, ActorPartner, detail)
+	if !c.offeredAt.IsZero() {
+		at := c.offeredAt
+		ev.OfferedAt = &at // the reports' time to accept
+	}
+	return ev
 }
 
 // Decline applies a validated decline; the assignment loop records it and offers the next partner.

@@ -41,8 +41,8 @@ type CoreState struct {
 	Accepted    bool       `json:"accepted"`
 	Refund      Refund     `json:"refund"`
 	// Rating is the customer's rating of the partner's work (1–5), 0 until given.
-	Rating int `json:"rating,omitempty"`
-	Clocks      Clocks     `json:"clocks"`
+	Rating int    `json:"rating,omitempty"`
+	Clocks Clocks `json:"clocks"`
 	// Runs counts the workflow runs of the case, 1 for the first.
 	Runs int `json:"runs"`
 }
@@ -68,14 +68,16 @@ type Case struct {
 	// the Web UI's current details; nil or "" writes nothing.
 	Expect func() string
 
-	// Assignment of this run: who was offered, the open offer's answer and the reason of a decline.
+	// Assignment of this run: who was offered, when the open offer was made, its answer and the reason of
+	// a decline.
 	offered       []string
+	offeredAt     time.Time
 	answer        string
 	declineReason string
 
-	pending  int        // transitions and notifications in flight that the run must wait for
+	pending  int                            // transitions and notifications in flight that the run must wait for
 	recorded map[string]activities.ClockRow // clock rows last written, by key, so a record writes only changed ones
-	upserted *caseAttrs // search attributes last sent, so a write that changes none sends none
+	upserted *caseAttrs                     // search attributes last sent, so a write that changes none sends none
 	// root is the workflow's own context, which a cancellation request cancels; cancelTaken says the
 	// request was taken (WebUICancel ran), so the run never ends or continues as new before it is.
 	root        workflow.Context

@@ -143,7 +143,7 @@ func seedReports(t *testing.T, store *db.Store, now time.Time) []string {
 		accepted := opened.Add(8 * time.Minute)
 		events := []db.CaseEvent{
 			{Key: caseID + "/offer", CaseID: caseID, At: opened, Actor: "steward", Event: "partner_offered", PartnerID: partner},
-			{Key: caseID + "/accept", CaseID: caseID, At: accepted, Actor: partner, Event: "partner_accepted", PartnerID: partner},
+			{Key: caseID + "/accept", CaseID: caseID, At: accepted, Actor: partner, Event: "partner_accepted", PartnerID: partner, OfferedAt: &opened},
 		}
 		done := opened.Add(14 * time.Minute)
 		status := "met"

@@ -96,8 +96,18 @@ func SeedReportCase(tb testing.TB, s *db.Store, caseID string, c ReportCase) {
 		row.Status, row.ClosedAt = db.CaseClosed, &c.Closed
 	}
 	must(tb, s.UpsertCase(ctx, row))
+	offered := map[string]time.Time{} // the latest offer to each partner, which an acceptance answers
 	for i, e := range c.Events {
-		_, err := s.AppendEvent(ctx, &db.CaseEvent{Key: caseID + "/e/" + string(rune('a'+i)), CaseID: caseID, At: e.At, Actor: "system", Event: e.Event, PartnerID: e.Partner})
+		ev := &db.CaseEvent{Key: caseID + "/e/" + string(rune('a'+i)), CaseID: caseID, At: e.At, Actor: "system", Event: e.Event, PartnerID: e.Partner}
+		switch e.Event {
+		case "partner_offered":
+			offered[e.Partner] = e.At
+		case "partner_accepted":
+			if at, ok := offered[e.Partner]; ok {
+				ev.OfferedAt = &at
+			}
+		}
+		_, err := s.AppendEvent(ctx, ev)
 		must(tb, err)
 	}
 	for i, k := range c.Clocks {

@@ -82,5 +82,9 @@ func TestBreachWritesWebhookEvents(t *testing.T) {
 		if e.Event == string(workflows.EventPartnerOffered) || e.Event == string(workflows.EventPartnerAccepted) {
 			assert.Equal(t, "p1", e.PartnerID, e.Event)
 		}
+		if e.Event == string(workflows.EventPartnerAccepted) {
+			require.NotNil(t, e.OfferedAt, "an acceptance keeps its offer's instant")
+			assert.True(t, e.OfferedAt.Equal(paid), "offered at %v", e.OfferedAt)
+		}
 	}
 }
