@@ -64,6 +64,9 @@ type Case struct {
 	SLAStatus func(now time.Time) (string, *time.Time)
 	// View is the lifecycle's case view, whose SLA entries the Web UI's current details tabulate.
 	View func(now time.Time) CaseView
+	// ExtraClocks are clock rows the case keeps outside its own clocks (a subscription's requests), for the
+	// reports; nil for none.
+	ExtraClocks func(now time.Time) []activities.ClockRow
 	// Expect says what the case waits for and from whom ("partner demo-sec-a: contact the customer"), for
 	// the Web UI's current details; nil or "" writes nothing.
 	Expect func() string
@@ -313,6 +316,14 @@ func (c *Case) changedClocks(now time.Time) []activities.ClockRow {
 			continue
 		}
 		out = append(out, row)
+	}
+	if c.ExtraClocks != nil {
+		for _, row := range c.ExtraClocks(now) {
+			if old, ok := c.recorded[row.Key]; ok && sameClock(old, row) {
+				continue
+			}
+			out = append(out, row)
+		}
 	}
 	return out
 }

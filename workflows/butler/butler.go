@@ -169,7 +169,7 @@ type Request struct {
 // requests open or not. Butler clauses owe no refund: breaches are recorded, alerted and shown.
 func Workflow(ctx workflow.Context, in Input) (Result, error) {
 	b := &butlerCase{Case: workflows.NewCase(in.CaseInput, label)}
-	b.SLAStatus, b.Expect = b.slaStatus, b.expect
+	b.SLAStatus, b.Expect, b.ExtraClocks = b.slaStatus, b.expect, b.requestClocks
 	ctx, err := b.setup(ctx, in.State)
 	if err != nil {
 		return Result{}, err
@@ -706,6 +706,30 @@ func (b *butlerCase) openRequest(ctx workflow.Context, r RequestStepInput, at ti
 		b.tellPartner(ctx, b.request(id))
 	}
 	return id, nil
+}
+
+// requestClocks are the requests' clocks as the reports read them, from what each request last reported:
+// each started when its request was received and counts against the partner holding the case.
+func (b *butlerCase) requestClocks(time.Time) []activities.ClockRow {
+	var out []activities.ClockRow
+	partner := ""
+	if b.Accepted {
+		partner = b.PartnerID
+	}
+	for _, r := range b.st.Requests {
+		for i, e := range r.SLA {
+			state := sla.ClockRunning
+			switch {
+			case e.CompletedAt != nil:
+				state = sla.ClockCompleted
+			case e.Status == workflows.SLAPaused:
+				state = sla.ClockPaused
+			}
+			out = append(out, activities.ClockRow{Key: fmt.Sprintf("request/%s/%d", r.ID, i), Clause: e.Clause, PartnerID: partner,
+				State: state, Status: e.Status, StartedAt: r.ReceivedAt, DueAt: e.DueAt, CompletedAt: e.CompletedAt})
+		}
+	}
+	return out
 }
 
 // expect is the step the case waits for and from whom, for the Web UI.

@@ -498,6 +498,13 @@ func TestButlerConsulting(t *testing.T) {
 	h.RequireOK(answer)
 	c1 := findRequest(t, res.State, "con-1")
 	assert.Equal(t, sla.ClauseArchitectureConsulting, c1.SLA[0].Clause)
+	// The reports read the requests' clocks too, counted against the partner holding the case.
+	clocks := h.ClockRows()
+	met, late := clocks["request/con-1/0"], clocks["request/con-2/0"]
+	assert.Equal(t, activities.ClockRow{Key: "request/con-1/0", Clause: sla.ClauseArchitectureConsulting, PartnerID: "p1", State: sla.ClockCompleted,
+		Status: workflows.SLAMet, StartedAt: c1.ReceivedAt, DueAt: c1.SLA[0].DueAt, CompletedAt: c1.SLA[0].CompletedAt}, met)
+	assert.Equal(t, workflows.SLABreached, late.Status)
+	assert.Equal(t, "p1", late.PartnerID)
 	assert.False(t, c1.Breached)
 	assert.Equal(t, OutcomeAnswered, c1.Outcome)
 	c2 := findRequest(t, res.State, "con-2")

@@ -46,6 +46,7 @@ type Harness struct {
 	events  []activities.Event
 	refunds []activities.RefundRow
 	rows    []activities.CaseRow
+	clocks  []activities.ClockRow
 	notes   []activities.NotifyInput
 	reports []activities.ReportInput
 	docs    []activities.Document
@@ -125,6 +126,7 @@ func (h *Harness) record(_ context.Context, in activities.RecordInput) error {
 	h.events = append(h.events, in.Events...)
 	h.refunds = append(h.refunds, in.Refunds...)
 	h.rows = append(h.rows, in.Case)
+	h.clocks = append(h.clocks, in.Clocks...)
 	return nil
 }
 
@@ -219,6 +221,15 @@ func (h *Harness) Refunds() []activities.RefundRow { return locked(h, &h.refunds
 
 // Rows are the projections written so far, in order.
 func (h *Harness) Rows() []activities.CaseRow { return locked(h, &h.rows) }
+
+// ClockRows are the latest clock row written for each key, for the reports.
+func (h *Harness) ClockRows() map[string]activities.ClockRow {
+	out := map[string]activities.ClockRow{}
+	for _, c := range locked(h, &h.clocks) {
+		out[c.Key] = c
+	}
+	return out
+}
 
 // LastRow is the latest projection written.
 func (h *Harness) LastRow() activities.CaseRow {
