@@ -24,6 +24,7 @@ import (
 
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/sla"
+	"github.com/steward-oss/steward/workflows"
 )
 
 // The managers' page, GET /reports: the reports (SLA attainment per service and clause over months, refunds
@@ -576,6 +577,9 @@ func uiQuery(from, to time.Time, conds ...string) string {
 
 func quoteQ(s string) string { return "'" + strings.ReplaceAll(s, "'", `\'`) + "'" }
 
+// is is the visibility condition that search attribute attr equals v.
+func is(attr, v string) string { return attr + " = " + quoteQ(v) }
+
 func percent(met, judged int) string {
 	if judged == 0 {
 		return "—"
@@ -614,8 +618,8 @@ func (p *reportsPage) clauseCharts(rows []attainmentRow, months []time.Time, fro
 	var out []clauseChart
 	for i, k := range keys {
 		ch := clauseChart{ID: "att-" + strconv.Itoa(i), Service: k.service, Clause: k.clause, Ticks: percentTicks(),
-			Link:         p.uiLink(uiQuery(from, to, "ServiceType = "+quoteQ(k.service))),
-			BreachedLink: p.uiLink(uiQuery(from, to, "ServiceType = "+quoteQ(k.service), "SlaStatus = 'breached'"))}
+			Link:         p.uiLink(uiQuery(from, to, is(workflows.AttrServiceType.GetName(), k.service))),
+			BreachedLink: p.uiLink(uiQuery(from, to, is(workflows.AttrServiceType.GetName(), k.service), is(workflows.AttrSLAStatus.GetName(), workflows.SLABreached)))}
 		step := chartPlotW / float64(max(1, len(months)))
 		var line []string
 		every := max(1, (len(months)+5)/6)
@@ -628,7 +632,7 @@ func (p *reportsPage) clauseCharts(rows []attainmentRow, months []time.Time, fro
 			ch.Opened += r.Open
 			a, b := monthWindow(m, from, to)
 			pt := chartPoint{X: chartL + step*(float64(j)+0.5), Label: label, LabelShown: j%every == 0,
-				Link: p.uiLink(uiQuery(a, b, "ServiceType = "+quoteQ(k.service), "SlaStatus = 'breached'"))}
+				Link: p.uiLink(uiQuery(a, b, is(workflows.AttrServiceType.GetName(), k.service), is(workflows.AttrSLAStatus.GetName(), workflows.SLABreached)))}
 			judged := r.Met + r.Breached
 			pt.Value = percent(r.Met, judged)
 			pt.Title = fmt.Sprintf("%s %s %s: %s (%d met, %d breached, %d open)", k.service, k.clause, label, pt.Value, r.Met, r.Breached, r.Open)
@@ -676,7 +680,7 @@ func (p *reportsPage) refundCharts(rows []refundMonthRow, months []time.Time, fr
 			paid += r.Paid
 		}
 		ch := refundChart{ID: "ref-" + strconv.Itoa(i), Currency: cur, Total: money(total, cur), Paid: money(paid, cur),
-			Link: p.uiLink(uiQuery(from, to, "RefundCents > 0"))}
+			Link: p.uiLink(uiQuery(from, to, workflows.AttrRefundCents.GetName()+" > 0"))}
 		scale := niceCeil(top)
 		for _, v := range []int64{0, scale / 2, scale} {
 			ch.Ticks = append(ch.Ticks, chartTick{Y: chartT + chartPlotH*(1-float64(v)/float64(scale)), Label: shortMoney(v)})
@@ -687,7 +691,7 @@ func (p *reportsPage) refundCharts(rows []refundMonthRow, months []time.Time, fr
 			r := byCur[cur][label]
 			a, b := monthWindow(m, from, to)
 			bar := chartPoint{X: chartL + step*0.15 + step*float64(len(ch.Bars)), W: step * 0.7, Label: label, LabelShown: true,
-				Value: money(r.Owed, cur), Has: r.Owed > 0, Link: p.uiLink(uiQuery(a, b, "RefundCents > 0"))}
+				Value: money(r.Owed, cur), Has: r.Owed > 0, Link: p.uiLink(uiQuery(a, b, workflows.AttrRefundCents.GetName()+" > 0"))}
 			bar.H = chartPlotH * float64(r.Owed) / float64(scale)
 			bar.Y = chartT + chartPlotH - bar.H
 			bar.PaidH = chartPlotH * float64(r.Paid) / float64(scale)
@@ -802,8 +806,8 @@ func (p *reportsPage) scorecard(rows []scoreRow, sortKey, dir string, from, to t
 		if r.Name != "" && r.Name != r.PartnerID {
 			name += " (" + r.Name + ")"
 		}
-		pq := "PartnerId = " + quoteQ(r.PartnerID)
-		link, breachedLink := p.uiLink(uiQuery(from, to, pq)), p.uiLink(uiQuery(from, to, pq, "SlaStatus = 'breached'"))
+		pq := is(workflows.AttrPartnerID.GetName(), r.PartnerID)
+		link, breachedLink := p.uiLink(uiQuery(from, to, pq)), p.uiLink(uiQuery(from, to, pq, is(workflows.AttrSLAStatus.GetName(), workflows.SLABreached)))
 		if r.PartnerID == "" {
 			// Clocks that breached before any partner accepted: no partner to look up.
 			name, link, breachedLink = "无合作方 no partner", "", ""

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/steward-oss/steward/sla"
 	"github.com/uptrace/bun"
 )
 
@@ -55,7 +56,7 @@ func upsertClocks(ctx context.Context, idb bun.IDB, clocks []SLAClock) error {
 		for _, col := range slaClockMutable {
 			q = q.Set("? = EXCLUDED.?", bun.Ident(col), bun.Ident(col))
 		}
-		q = q.Set("partner_id = CASE WHEN ?TableAlias.state = 'completed' THEN ?TableAlias.partner_id ELSE EXCLUDED.partner_id END")
+		q = q.Set("partner_id = CASE WHEN ?TableAlias.state = ? THEN ?TableAlias.partner_id ELSE EXCLUDED.partner_id END", sla.ClockCompleted)
 		if _, err := q.Exec(ctx); err != nil {
 			return fmt.Errorf("sla clock %s: %w", c.Key, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/steward-oss/steward/sla"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 )
@@ -19,9 +20,9 @@ import (
 
 // Clock statuses the reports count (the case view's words, as sla_clocks.status carries them).
 const (
-	ClockStatusMet      = "met"
-	ClockStatusBreached = "breached"
-	ClockStatusStopped  = "stopped"
+	ClockStatusMet      = sla.StatusMet
+	ClockStatusBreached = sla.StatusBreached
+	ClockStatusStopped  = sla.StatusStopped
 )
 
 // Groupings of the SLA report.
@@ -155,9 +156,9 @@ func whereClocks(q *bun.SelectQuery, from, to time.Time, service, partnerID stri
 // clockCounts are the aggregate columns of a set of clocks aliased k.
 var clockCounts = []string{
 	"COUNT(*) AS started",
-	"SUM(CASE WHEN k.status = 'met' THEN 1 ELSE 0 END) AS met",
-	"SUM(CASE WHEN k.status = 'breached' THEN 1 ELSE 0 END) AS breached",
-	"SUM(CASE WHEN k.state IN ('running', 'paused') AND k.status <> 'breached' THEN 1 ELSE 0 END) AS open",
+	"SUM(CASE WHEN k.status = '" + ClockStatusMet + "' THEN 1 ELSE 0 END) AS met",
+	"SUM(CASE WHEN k.status = '" + ClockStatusBreached + "' THEN 1 ELSE 0 END) AS breached",
+	"SUM(CASE WHEN k.state IN ('" + sla.ClockRunning + "', '" + sla.ClockPaused + "') AND k.status <> '" + ClockStatusBreached + "' THEN 1 ELSE 0 END) AS open",
 	"SUM(CASE WHEN k.status = 'stopped' THEN 1 ELSE 0 END) AS stopped",
 }
 
@@ -385,13 +386,18 @@ type PartnerScore struct {
 	LoadPct   *float64 `json:"load_pct"`
 }
 
-// Event names the scorecard counts (workflows/events.go; db does not import workflows).
-const (
-	eventPartnerOffered  = "partner_offered"
-	eventPartnerAccepted = "partner_accepted"
-	eventPartnerDeclined = "partner_declined"
-	eventOfferTimedOut   = "offer_timed_out"
-	eventReportDisputed  = "report_disputed"
+// ScorecardEvents are the catalogue events the scorecard counts, by their names in workflows/events.go (db
+// cannot import workflows, which records through it); a test in workflows holds them equal.
+var ScorecardEvents = struct{ Offered, Accepted, Declined, TimedOut, Disputed string }{
+	"partner_offered", "partner_accepted", "partner_declined", "offer_timed_out", "report_disputed",
+}
+
+var (
+	eventPartnerOffered  = ScorecardEvents.Offered
+	eventPartnerAccepted = ScorecardEvents.Accepted
+	eventPartnerDeclined = ScorecardEvents.Declined
+	eventOfferTimedOut   = ScorecardEvents.TimedOut
+	eventReportDisputed  = ScorecardEvents.Disputed
 )
 
 func whereAt(q *bun.SelectQuery, col string, from, to time.Time) *bun.SelectQuery {
@@ -501,13 +507,13 @@ func (s *Store) PartnerReport(ctx context.Context, f PartnerReportFilter) ([]Par
 	}
 	pg := s.Dialect().Name() == dialect.PG
 	q = s.NewSelect().TableExpr("sla_clocks AS k").ColumnExpr("k.partner_id AS partner_id").
-		ColumnExpr("SUM(CASE WHEN k.status = 'met' AND k.clause IN (?) THEN 1 ELSE 0 END) AS response_met", response).
-		ColumnExpr("SUM(CASE WHEN k.status = 'breached' AND k.clause IN (?) THEN 1 ELSE 0 END) AS response_breached", response).
-		ColumnExpr("SUM(CASE WHEN k.status = 'met' AND k.clause NOT IN (?) THEN 1 ELSE 0 END) AS handling_met", response).
-		ColumnExpr("SUM(CASE WHEN k.status = 'breached' AND k.clause NOT IN (?) THEN 1 ELSE 0 END) AS handling_breached", response)
+		ColumnExpr("SUM(CASE WHEN k.status = ? AND k.clause IN (?) THEN 1 ELSE 0 END) AS response_met", ClockStatusMet, response).
+		ColumnExpr("SUM(CASE WHEN k.status = ? AND k.clause IN (?) THEN 1 ELSE 0 END) AS response_breached", ClockStatusBreached, response).
+		ColumnExpr("SUM(CASE WHEN k.status = ? AND k.clause NOT IN (?) THEN 1 ELSE 0 END) AS handling_met", ClockStatusMet, response).
+		ColumnExpr("SUM(CASE WHEN k.status = ? AND k.clause NOT IN (?) THEN 1 ELSE 0 END) AS handling_breached", ClockStatusBreached, response)
 	if pg {
 		q = q.ColumnExpr("FLOOR(EXTRACT(EPOCH FROM percentile_disc(0.5) WITHIN GROUP (ORDER BY k.completed_at - k.started_at) "+
-			"FILTER (WHERE k.clause IN (?) AND k.status IN ('met', 'breached') AND k.completed_at IS NOT NULL)))::bigint AS contact_p50", response)
+			"FILTER (WHERE k.clause IN (?) AND k.status IN (?, ?) AND k.completed_at IS NOT NULL)))::bigint AS contact_p50", response, ClockStatusMet, ClockStatusBreached)
 	}
 	if err := whereClocks(q, f.From, f.To, "", "").GroupExpr("k.partner_id").Scan(ctx, &clocks); err != nil {
 		return nil, fmt.Errorf("partner report: clocks: %w", err)

@@ -16,6 +16,8 @@ const (
 	StatusMet = "met"
 	// StatusPaused: the clock is paused and not breached.
 	StatusPaused = "paused"
+	// StatusStopped: the case ended before the clause's step (expired, cancelled, out of scope); not judged.
+	StatusStopped = "stopped"
 )
 
 // States of a clock.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/workflows"
 )
 
@@ -104,5 +105,17 @@ func TestWebhookTypes(t *testing.T) {
 	}
 	if _, ok := workflows.WebhookType("no_such_event"); ok {
 		t.Error("an event outside the catalogue has a webhook type")
+	}
+}
+
+// TestScorecardEventsSpelledAsTheCatalogue: the reports' database queries count catalogue events by the
+// catalogue's own names.
+func TestScorecardEventsSpelledAsTheCatalogue(t *testing.T) {
+	e := db.ScorecardEvents
+	for got, want := range map[string]workflows.Event{e.Offered: workflows.EventPartnerOffered, e.Accepted: workflows.EventPartnerAccepted,
+		e.Declined: workflows.EventPartnerDeclined, e.TimedOut: workflows.EventOfferTimedOut, e.Disputed: workflows.EventReportDisputed} {
+		if got != string(want) {
+			t.Errorf("db.ScorecardEvents has %q where the catalogue says %q", got, want)
+		}
 	}
 }

@@ -20,8 +20,7 @@ const (
 	SLABreached = sla.StatusBreached
 	SLAMet      = sla.StatusMet
 	SLAPaused   = sla.StatusPaused
-	// SLAStopped: the case ended before the clause's step (expired, cancelled, out of scope); not judged.
-	SLAStopped = "stopped"
+	SLAStopped  = sla.StatusStopped
 )
 
 // SLAStatuses lists the statuses a clause, the case view and the SlaStatus search attribute take.
