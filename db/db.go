@@ -8,6 +8,7 @@ package db
 
 import (
 	"context"
+	"crypto/cipher"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -48,7 +49,11 @@ const sqliteMaxOpenConns = 4
 
 // Store is the application database. It embeds *bun.DB so callers can build queries that the
 // methods below do not cover.
-type Store struct{ *bun.DB }
+type Store struct {
+	*bun.DB
+	// aead seals secrets at rest (SetSecretKey); nil stores them as given.
+	aead cipher.AEAD
+}
 
 // Open connects to the database named by dsn without migrating it.
 //

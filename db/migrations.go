@@ -123,6 +123,54 @@ func newMigrations() *migrate.Migrations {
 	}, []string{
 		`ALTER TABLE case_events DROP COLUMN offered_at`,
 	})
+	add("20261201000004", "partner dingtalk robots", []string{
+		`ALTER TABLE partners ADD COLUMN dingtalk_webhook TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE partners ADD COLUMN dingtalk_secret TEXT NOT NULL DEFAULT ''`,
+	}, []string{
+		`ALTER TABLE partners DROP COLUMN dingtalk_secret`,
+		`ALTER TABLE partners DROP COLUMN dingtalk_webhook`,
+	})
+	add("20261201000005", "customer channels and messages", []string{
+		`CREATE TABLE IF NOT EXISTS customer_channels (
+			case_id          TEXT PRIMARY KEY,
+			dingtalk_webhook TEXT NOT NULL DEFAULT '',
+			dingtalk_secret  TEXT NOT NULL DEFAULT '',
+			robot            TEXT NOT NULL DEFAULT '',
+			emails           TEXT NOT NULL DEFAULT '',
+			updated_at       {ts} NOT NULL
+		)`,
+		`CREATE TABLE IF NOT EXISTS customer_messages (
+			key        TEXT PRIMARY KEY,
+			case_id    TEXT NOT NULL,
+			order_id   TEXT NOT NULL,
+			kind       TEXT NOT NULL,
+			title      TEXT NOT NULL,
+			text       TEXT NOT NULL,
+			created_at {ts} NOT NULL
+		)`,
+		`CREATE INDEX IF NOT EXISTS customer_messages_case_idx ON customer_messages (case_id, created_at)`,
+		`CREATE TABLE IF NOT EXISTS customer_deliveries (
+			key             TEXT NOT NULL,
+			channel         TEXT NOT NULL,
+			case_id         TEXT NOT NULL,
+			robot           TEXT NOT NULL DEFAULT '',
+			state           TEXT NOT NULL,
+			attempts        INTEGER NOT NULL DEFAULT 0,
+			next_attempt_at {ts} NOT NULL,
+			lease_until     {ts} NULL,
+			last_error      TEXT NOT NULL DEFAULT '',
+			created_at      {ts} NOT NULL,
+			sent_at         {ts} NULL,
+			failed_at       {ts} NULL,
+			PRIMARY KEY (key, channel)
+		)`,
+		`CREATE INDEX IF NOT EXISTS customer_deliveries_due_idx ON customer_deliveries (state, next_attempt_at)`,
+		`CREATE INDEX IF NOT EXISTS customer_deliveries_robot_idx ON customer_deliveries (robot, sent_at)`,
+	}, []string{
+		`DROP TABLE IF EXISTS customer_deliveries`,
+		`DROP TABLE IF EXISTS customer_messages`,
+		`DROP TABLE IF EXISTS customer_channels`,
+	})
 	return ms
 }
 
