@@ -28,6 +28,8 @@ type Activities struct {
 	Notifier notifications.Notifier
 	// Mailer sends e-mail (professional-edition reports); nil when no SMTP server is configured.
 	Mailer notifications.Mailer
+	// PDF renders stored documents as PDF for e-mail attachments; nil when its fonts are missing.
+	PDF *PDF
 	// UIBaseURL is the Temporal Web UI's address ("http://127.0.0.1:8233"); empty leaves links out.
 	UIBaseURL string
 	// Namespace is the Temporal namespace, for links to workflows.
@@ -72,6 +74,14 @@ type Event struct {
 	PartnerID string `json:"partner_id,omitempty"`
 	// OfferedAt, on an acceptance, is when the accepted offer was made.
 	OfferedAt *time.Time `json:"offered_at,omitempty"`
+	// Customer, when set, is the message this line sends the case's customer.
+	Customer *CustomerNotice `json:"customer,omitempty"`
+}
+
+// CustomerNotice is a message to a case's customer: the template (workflows.Notice) and its arguments.
+type CustomerNotice struct {
+	Kind string            `json:"kind"`
+	Args map[string]string `json:"args,omitempty"`
 }
 
 // RefundRow is a refund owed under one clause. Key makes its write idempotent.
@@ -129,7 +139,16 @@ func (a *Activities) Record(ctx context.Context, in RecordInput) error {
 		if e.Key == "" {
 			return errors.New("record: event without key")
 		}
-		events = append(events, db.CaseEvent{Key: e.Key, CaseID: c.CaseID, At: e.At.UTC(), Actor: e.Actor, Event: e.Event, Detail: e.Detail, PartnerID: e.PartnerID, OfferedAt: e.OfferedAt})
+		ev := db.CaseEvent{Key: e.Key, CaseID: c.CaseID, At: e.At.UTC(), Actor: e.Actor, Event: e.Event, Detail: e.Detail, PartnerID: e.PartnerID, OfferedAt: e.OfferedAt}
+		if e.Customer != nil {
+			title, text, err := RenderCustomer(e.Customer.Kind, CustomerData{OrderID: c.OrderID, Service: c.Service, Spec: c.Spec, Args: e.Customer.Args})
+			if err != nil {
+				return temporal.NewNonRetryableApplicationError(err.Error(), "CustomerNotice", err)
+			}
+			ev.Customer = &db.CustomerMessage{Key: e.Key + "/customer", CaseID: c.CaseID, OrderID: c.OrderID, Kind: e.Customer.Kind,
+				Title: title, Text: text, CreatedAt: e.At.UTC()}
+		}
+		events = append(events, ev)
 		if e.Webhook != "" {
 			out = append(out, db.OutboxEvent{Key: e.Key, Type: e.Webhook, CreatedAt: e.At.UTC(),
 				Data: TimelineData{Event: e.Event, At: e.At.UTC(), Actor: e.Actor, Detail: e.Detail}})
@@ -184,8 +203,13 @@ type NotifyInput struct {
 // notification up and told operations.
 const ErrTypeNotificationUndeliverable = "NotificationUndeliverable"
 
+// ErrTypeNotificationRateLimited is the application error type of a notification a channel refused for
+// now because it was sent too much (a throttled DingTalk robot): retried when the throttle ends.
+const ErrTypeNotificationRateLimited = "NotificationRateLimited"
+
 // Notify delivers a notification once: it is recorded in the outbox by key, sent, and marked sent; a retry
-// after the mark sends nothing. A partner's Slack channel is looked up here, not carried in history.
+// after the mark sends nothing. A partner's Slack channel and DingTalk robot are looked up here, never
+// carried in history; the robot is one more channel of the outbox (notifications.PartnerRobotChannel).
 //
 // A channel the message can never reach (notifications.Permanent: the channel does not exist, the bot is
 // not in it, the token is revoked) is given up: its delivery row and the outbox row are marked failed with
@@ -198,13 +222,16 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
 	if m.Key == "" {
 		return errors.New("notify: message without key")
 	}
-	if in.PartnerID != "" && m.PartnerChannel == "" {
+	if in.PartnerID != "" && (m.PartnerChannel == "" || m.PartnerRobot == nil) {
 		p, err := a.Store.GetPartner(ctx, in.PartnerID)
 		if err != nil && !errors.Is(err, db.ErrNotFound) {
 			return fmt.Errorf("partner %s: %w", in.PartnerID, err)
 		}
-		if p != nil {
+		if p != nil && m.PartnerChannel == "" {
 			m.PartnerChannel = p.SlackChannel
+		}
+		if p != nil && m.PartnerRobot == nil && p.HasDingTalkRobot() {
+			m.PartnerRobot = a.partnerRobot(ctx, p)
 		}
 	}
 	n, _, err := a.Store.RecordNotification(ctx, &db.Notification{
@@ -233,6 +260,11 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
 		if merr := a.Store.MarkNotificationRetry(ctx, m.Key, notifications.Reason(err)); merr != nil {
 			a.logger().WarnContext(ctx, "mark notification for retry", "key", m.Key, "error", merr)
 		}
+		if d, ok := notifications.RetryAfter(err); ok {
+			// A throttled DingTalk robot: retry when the throttle ends, whichever worker runs it.
+			return temporal.NewApplicationErrorWithOptions(fmt.Sprintf("notify %s: %v", m.Key, err), ErrTypeNotificationRateLimited,
+				temporal.ApplicationErrorOptions{NextRetryDelay: d, Cause: err})
+		}
 		return fmt.Errorf("notify %s: %w", m.Key, err)
 	}
 	if len(failures) > 0 {
@@ -247,6 +279,21 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
 		return fmt.Errorf("mark notification %s sent: %w", m.Key, err)
 	}
 	return nil
+}
+
+// partnerRobot is p's DingTalk robot, opened. A robot that cannot be opened (the secret key is missing or
+// another) is still returned, with the reason: its channel then fails for good and operations are told,
+// while the partner's other channels still get the message.
+func (a *Activities) partnerRobot(ctx context.Context, p *db.Partner) *notifications.PartnerRobot {
+	pr := &notifications.PartnerRobot{Channel: notifications.PartnerRobotChannel(p.ID)}
+	webhook, secret, err := a.Store.OpenPartnerRobot(p)
+	if err != nil {
+		a.logger().ErrorContext(ctx, "partner dingtalk robot cannot be opened", "partner_id", p.ID, "error", err)
+		pr.Err = err
+		return pr
+	}
+	pr.Robot = notifications.Robot{Webhook: webhook, Secret: secret}
+	return pr
 }
 
 // failure is a channel that a notification can never reach, and why.

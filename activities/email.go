@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
+	"log/slog"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -34,7 +37,19 @@ type EmailInput struct {
 	Subject string   `json:"subject"`
 	Text    string   `json:"text"`
 	HTML    string   `json:"html,omitempty"`
+	// AttachPDF lists documents of the case to attach as PDF, each rendered from its stored Markdown
+	// version when the e-mail is sent (the same version always gives the same file).
+	AttachPDF []EmailDocument `json:"attach_pdf,omitempty"`
 }
+
+// EmailDocument names one stored document of an e-mail's case: a version of a kind (db.KindServiceReport, …).
+type EmailDocument struct {
+	Kind    string `json:"kind"`
+	Version int    `json:"version"`
+}
+
+// pdfMissingNote is added to an e-mail whose PDF could not be made, so the recipient knows to ask.
+const pdfMissingNote = "PDF 版本暂不可用，请联系服务商索取。(The PDF version could not be attached; ask your provider for it.)"
 
 // SendEmail sends in once: it is recorded in the outbox by Key (channel "email", the subject as text),
 // skipped if already sent, and marked sent. Without a Mailer it fails with a non-retryable
@@ -71,6 +86,9 @@ func (a *Activities) SendEmail(ctx context.Context, in EmailInput) error {
 	if n.Undeliverable() {
 		// An earlier attempt gave it up, and may have ended before operations heard of it.
 		return a.giveUpEmail(ctx, in, n.FailureReason, nil)
+	}
+	if err := a.attachPDFs(ctx, in, &m); err != nil {
+		return err
 	}
 	if err := a.Mailer.Send(ctx, m); err != nil {
 		if notifications.Permanent(err) {
@@ -114,4 +132,40 @@ func (a *Activities) giveUpEmail(ctx context.Context, in EmailInput, reason stri
 		errType = ErrTypeInvalidEmail
 	}
 	return temporal.NewNonRetryableApplicationError(msg, errType, nil) // the reason says it; the cause may hold an address
+}
+
+// attachPDFs renders the documents in.AttachPDF names and attaches them to m. A document not stored (yet)
+// is a retryable error. Without fonts (a worker with no PDF) the e-mail goes without its PDFs, saying so
+// in its body, and the worker logs why: the report itself is in the e-mail and at the API.
+func (a *Activities) attachPDFs(ctx context.Context, in EmailInput, m *notifications.Mail) error {
+	if len(in.AttachPDF) == 0 {
+		return nil
+	}
+	var missing error
+	for _, doc := range in.AttachPDF {
+		r, err := a.Store.GetReport(ctx, in.CaseID, doc.Kind, db.FormatMarkdown, doc.Version)
+		if err != nil {
+			return fmt.Errorf("send email %s: attach %s v%d: %w", in.Key, doc.Kind, doc.Version, err)
+		}
+		if a.PDF == nil {
+			missing = fmt.Errorf("%w: no fonts loaded (see %s and %s)", ErrPDFUnavailable, EnvPDFFont, EnvPDFLatinFont)
+			break
+		}
+		data, err := a.PDF.Report(r)
+		if err != nil {
+			missing = err
+			break
+		}
+		m.Attachments = append(m.Attachments, notifications.Attachment{Filename: PDFFilename(r), ContentType: MIMEPDF, Data: data})
+	}
+	if missing != nil {
+		a.logger().WarnContext(ctx, "e-mail sent without its PDF", slog.String("key", in.Key), slog.String("case_id", in.CaseID),
+			slog.Any("error", missing))
+		m.Attachments = nil
+		m.Text = strings.TrimRight(m.Text, "\n") + "\n\n" + pdfMissingNote + "\n"
+		if m.HTML != "" {
+			m.HTML += "<p>" + html.EscapeString(pdfMissingNote) + "</p>"
+		}
+	}
+	return nil
 }

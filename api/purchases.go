@@ -40,6 +40,9 @@ type PurchaseInput struct {
 	Currency    string    `json:"currency"`
 	PaidAt      time.Time `json:"paid_at"`
 	Contact     Contact   `json:"contact"`
+	// CustomerChannel, when set, is where the customer hears from the case (PUT
+	// /v1/cases/{id}/customer-channel changes it later).
+	CustomerChannel *CustomerChannelInput `json:"customer_channel,omitempty"`
 }
 
 // maxPaidAtSkew is how far in the future a paid_at may lie (clock skew between marketplace and us).
@@ -61,6 +64,11 @@ func (p PurchaseInput) Validate(now time.Time) error {
 		return errors.New("contact: a phone or an email is required")
 	case len(p.Contact.Phone) > 32 || strings.Trim(p.Contact.Phone, "+-0123456789 ()") != "":
 		return errors.New("contact.phone: digits, spaces, '+', '-' and parentheses, at most 32")
+	}
+	if p.CustomerChannel != nil {
+		if err := p.CustomerChannel.Validate(); err != nil {
+			return err
+		}
 	}
 	if p.Contact.Email != "" {
 		if a, err := mail.ParseAddress(p.Contact.Email); err != nil || a.Address != p.Contact.Email || len(p.Contact.Email) > 254 {
@@ -128,6 +136,15 @@ func (s *Server) purchase(c echo.Context) error {
 	}
 	if err != nil {
 		return unavailable(err, "the order store")
+	}
+	if in.CustomerChannel != nil {
+		// Before the workflow starts, so that its first messages find it; a retried callback keeps a channel
+		// set since by PUT /v1/cases/{id}/customer-channel.
+		ch := in.CustomerChannel.row(ci.CaseID)
+		ch.UpdatedAt = now
+		if _, err := s.store.PutCustomerChannel(ctx, ch, false); err != nil {
+			return unavailable(err, "the case store")
+		}
 	}
 	// Started on every callback, not only the first: a callback whose start failed is completed by the
 	// marketplace's retry. An existing case, open or closed, is left as it is.

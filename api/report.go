@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/steward-oss/steward/activities"
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/workflows"
 )
@@ -19,7 +21,11 @@ import (
 const (
 	MIMEReportHTML     = "text/html; charset=utf-8"
 	MIMEReportMarkdown = "text/markdown; charset=utf-8"
+	MIMEReportPDF      = activities.MIMEPDF
 )
+
+// formatPDF is the format query parameter asking for a PDF, which is rendered from the stored Markdown.
+const formatPDF = "pdf"
 
 // HeaderReportVersion names the version of the report a response carries.
 const HeaderReportVersion = "X-Report-Version"
@@ -31,9 +37,10 @@ const HeaderReportKind = "X-Report-Kind"
 // frames, forms or connections, even if something in it escaped the escaping.
 const reportCSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
-// getReport answers the latest version of one of a case's documents, as HTML (the default) or Markdown
-// (?format=markdown, or Accept: text/markdown). ?kind= picks the document; without it the case's service
-// does (reportKinds). Anyone who may see the case may read it.
+// getReport answers the latest version of one of a case's documents, as HTML (the default), Markdown
+// (?format=markdown, or Accept: text/markdown) or PDF (?format=pdf, or Accept: application/pdf; made from
+// the stored Markdown, so it says what that version says). ?kind= picks the document; without it the
+// case's service does (reportKinds). Anyone who may see the case may read it.
 func (s *Server) getReport(c echo.Context) error {
 	row, err := s.caseFor(c)
 	if err != nil {
@@ -52,7 +59,16 @@ func (s *Server) getReport(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := s.latestReport(c.Request().Context(), row.CaseID, kinds, format)
+	stored := format
+	if format == formatPDF {
+		if s.pdf == nil {
+			return problem(CodeUnavailable, "PDF reports are not available: this server has no fonts for them "+
+				"(install Debian's fonts-droid-fallback and fonts-dejavu-core, or set %s and %s); HTML and Markdown are",
+				activities.EnvPDFFont, activities.EnvPDFLatinFont)
+		}
+		stored = db.FormatMarkdown
+	}
+	r, err := s.latestReport(c.Request().Context(), row.CaseID, kinds, stored)
 	if err != nil {
 		return err
 	}
@@ -62,6 +78,14 @@ func (s *Server) getReport(c echo.Context) error {
 	h.Set(echo.HeaderVary, echo.HeaderAccept)
 	// A report names the customer's hosts and weaknesses: keep it out of shared caches and history.
 	h.Set(echo.HeaderCacheControl, "no-store")
+	if format == formatPDF {
+		pdf, err := s.pdf.Report(r)
+		if err != nil {
+			return internal(err, "rendering the PDF")
+		}
+		h.Set(echo.HeaderContentDisposition, contentDisposition("inline", activities.PDFASCIIFilename(r), activities.PDFFilename(r)))
+		return c.Blob(http.StatusOK, MIMEReportPDF, pdf)
+	}
 	contentType := MIMEReportMarkdown
 	if format == db.FormatHTML {
 		contentType = MIMEReportHTML
@@ -107,23 +131,46 @@ func (s *Server) latestReport(ctx context.Context, caseID string, kinds []string
 	return nil, problem(CodeNotFound, "no report yet for case %s", caseID)
 }
 
-// reportFormat picks the stored format to answer: the format query parameter when given, else the one
-// of text/html and text/markdown that Accept prefers (HTML on a tie or without Accept).
+// reportFormat picks the format to answer: the format query parameter when given, else the one of
+// text/html, text/markdown and application/pdf that Accept prefers (HTML on a tie or without Accept,
+// then Markdown).
 func reportFormat(param, accept string) (string, error) {
 	switch param {
-	case db.FormatHTML, db.FormatMarkdown:
+	case db.FormatHTML, db.FormatMarkdown, formatPDF:
 		return param, nil
 	case "":
 	default:
-		return "", problem(CodeInvalid, "format: html or markdown, not %q", param)
+		return "", problem(CodeInvalid, "format: html, markdown or pdf, not %q", param)
 	}
 	if strings.TrimSpace(accept) == "" {
 		return db.FormatHTML, nil
 	}
-	if acceptQ(accept, "text/markdown") > acceptQ(accept, "text/html") {
-		return db.FormatMarkdown, nil
+	best, q := db.FormatHTML, acceptQ(accept, "text/html")
+	for _, f := range []struct{ format, mediaType string }{{db.FormatMarkdown, "text/markdown"}, {formatPDF, "application/pdf"}} {
+		if fq := acceptQ(accept, f.mediaType); fq > q {
+			best, q = f.format, fq
+		}
 	}
-	return db.FormatHTML, nil
+	return best, nil
+}
+
+// contentDisposition is a Content-Disposition header naming a file: ascii for every client, and name
+// (RFC 6266 filename*, UTF-8) for those that read it.
+func contentDisposition(disposition, ascii, name string) string {
+	v := disposition + `; filename="` + ascii + `"`
+	if name != "" && name != ascii {
+		var b strings.Builder
+		for _, c := range []byte(name) {
+			switch {
+			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.IndexByte("!#$&+-.^_`|~", c) >= 0:
+				b.WriteByte(c)
+			default:
+				fmt.Fprintf(&b, "%%%02X", c)
+			}
+		}
+		v += "; filename*=UTF-8''" + b.String()
+	}
+	return v
 }
 
 // acceptQ is the quality an Accept header gives a media type (type/subtype, lower case), from its most

@@ -110,7 +110,7 @@ func TestGetReport(t *testing.T) {
 		{"another partner, dengbao", "/v1/cases/dengbao:D2/report?kind=service_report", bearer(other), 404, CodeNotFound, `no case "dengbao:D2"`, "", "", "", ""},
 		{"no report yet", "/v1/cases/sos:R2/report", bearer(f.manager), 404, CodeNotFound, "no incident_report yet for case sos:R2", "", "", "", ""},
 		{"no such case", "/v1/cases/sos:NOPE/report", bearer(f.manager), 404, CodeNotFound, "", "", "", "", ""},
-		{"bad format", "/v1/cases/sos:R1/report?format=pdf", bearer(f.manager), 422, CodeInvalid, "", "", "", "", ""},
+		{"bad format", "/v1/cases/sos:R1/report?format=docx", bearer(f.manager), 422, CodeInvalid, "", "", "", "", ""},
 		{"bad kind", "/v1/cases/sos:R1/report?kind=invoice", bearer(f.manager), 422, CodeInvalid,
 			`kind: one of incident_report, rectification_proposal, service_report, not "invoice"`, "", "", "", ""},
 		{"empty kind is the default", "/v1/cases/dengbao:D2/report?kind=", bearer(f.manager), 200, "", "", MIMEReportHTML, "<p>service D2</p>", "1", service},

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"go.temporal.io/sdk/client"
 
+	"github.com/steward-oss/steward/activities"
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/metrics"
 	"github.com/steward-oss/steward/workflows"
@@ -55,6 +56,8 @@ type Config struct {
 	WebUIURL string
 	// Namespace is the cases' Temporal namespace, for those links; empty means "default".
 	Namespace string
+	// PDF renders reports as PDF (GET /v1/cases/{id}/report?format=pdf); nil answers such requests 503.
+	PDF *activities.PDF
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
@@ -66,6 +69,7 @@ type Server struct {
 	clock    func() time.Time
 	holidays func(time.Time) []string
 	accept   time.Duration
+	pdf      *activities.PDF
 	echo     *echo.Echo
 }
 
@@ -73,7 +77,7 @@ type Server struct {
 func New(cfg Config) *Server {
 	s := &Server{
 		temporal: cfg.Temporal, store: cfg.Store, logger: cfg.Logger, secret: cfg.MarketplaceSecret,
-		clock: cfg.Now, holidays: cfg.HolidayWarnings, accept: cfg.AcceptTimeout,
+		clock: cfg.Now, holidays: cfg.HolidayWarnings, accept: cfg.AcceptTimeout, pdf: cfg.PDF,
 	}
 	if s.logger == nil {
 		s.logger = slog.Default()
@@ -110,6 +114,7 @@ func New(cfg Config) *Server {
 	e.POST("/v1/purchases", s.purchase, market...)
 	e.POST("/v1/cases/:id/assets", s.submitAssets, market...)
 	e.POST("/v1/cases/:id/cancel", s.cancel, market...)
+	e.PUT("/v1/cases/:id/customer-channel", s.putCustomerChannel, market...)
 	e.POST("/v1/cases/:id/requests", s.marketStep(workflows.StepRequest), market...)
 	e.POST("/v1/cases/:id/renew", s.marketStep(hosting.StepRenew), market...)
 	e.POST("/v1/cases/:id/servers", s.marketStep(butler.StepServers), market...)

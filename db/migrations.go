@@ -136,7 +136,7 @@ func newMigrations() *migrate.Migrations {
 			dingtalk_webhook TEXT NOT NULL DEFAULT '',
 			dingtalk_secret  TEXT NOT NULL DEFAULT '',
 			robot            TEXT NOT NULL DEFAULT '',
-			emails           TEXT NOT NULL DEFAULT '',
+			emails           {json} NOT NULL,
 			updated_at       {ts} NOT NULL
 		)`,
 		`CREATE TABLE IF NOT EXISTS customer_messages (

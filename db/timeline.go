@@ -25,6 +25,8 @@ type CaseEvent struct {
 	PartnerID string `bun:"partner_id" json:"-"`
 	// OfferedAt, on an acceptance, is when the accepted offer was made (the reports' time to accept).
 	OfferedAt *time.Time `bun:"offered_at" json:"-"`
+	// Customer is the message the line sends the case's customer, written with it (not a column).
+	Customer *CustomerMessage `bun:"-" json:"-"`
 }
 
 var _ bun.AfterScanRowHook = (*CaseEvent)(nil)

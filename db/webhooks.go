@@ -196,8 +196,15 @@ func (s *Store) RecordCase(ctx context.Context, c *Case, events []CaseEvent, ref
 				}
 			}
 			for i := range events {
-				if _, err := insertOnce(ctx, tx, &events[i], "key", "append event "+events[i].Key); err != nil {
+				created, err := insertOnce(ctx, tx, &events[i], "key", "append event "+events[i].Key)
+				if err != nil {
 					return err
+				}
+				if m := events[i].Customer; created && m != nil {
+					msg := *m
+					if err := appendCustomerMessage(ctx, tx, &msg); err != nil {
+						return err
+					}
 				}
 			}
 			if err := upsertCase(ctx, tx, c); err != nil {

@@ -44,6 +44,7 @@ type stack struct {
 	notes    *notifications.Recorder
 	manager  string
 	partners map[string]string
+	logger   *slog.Logger
 }
 
 // stackOptions changes what newStackWith builds; the zero value is newStack's stack.
@@ -94,7 +95,7 @@ func newStackWith(t *testing.T, o stackOptions) *stack {
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 
-	s := &stack{t: t, temporal: c, store: store, secret: []byte(o.secret), notes: notes, partners: map[string]string{}}
+	s := &stack{t: t, temporal: c, store: store, secret: []byte(o.secret), notes: notes, partners: map[string]string{}, logger: logger}
 	s.api = httptest.NewServer(api.New(api.Config{Temporal: c, Store: store, Logger: logger, MarketplaceSecret: s.secret}).Handler())
 	t.Cleanup(s.api.Close)
 

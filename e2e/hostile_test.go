@@ -365,7 +365,7 @@ func TestHostileRequests(t *testing.T) {
 		{"list with a NUL in the stage", 422, func() response { return s.bearer("GET", "/v1/cases?stage=%00", s.manager, nil) }},
 		{"list with limit -1", 422, func() response { return s.bearer("GET", "/v1/cases?limit=-1", s.manager, nil) }},
 		{"report of an unknown kind", 422, func() response { return s.bearer("GET", path+"/report?kind=passwords", s.manager, nil) }},
-		{"report in an unknown format", 422, func() response { return s.bearer("GET", path+"/report?format=pdf", s.manager, nil) }},
+		{"report in an unknown format", 422, func() response { return s.bearer("GET", path+"/report?format=docx", s.manager, nil) }},
 	}
 
 	counts := map[int]int{}

@@ -20,6 +20,7 @@ import (
 	"github.com/steward-oss/steward/api"
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/notifications"
+	"github.com/steward-oss/steward/notifications/dingtalktest"
 )
 
 // logBuffer collects log lines from the stack's goroutines.
@@ -105,8 +106,17 @@ func TestSecretsStayOut(t *testing.T) {
 	s := newStackWith(t, stackOptions{logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), secret: marketSecret, logNotes: true})
 	ctx := context.Background()
 	contact := map[string]any{"name": "Zhao Mingyu", "phone": "+86 139 2468 1357", "email": "zhao.mingyu@customer.example"}
+	// The customer's DingTalk robot (its access token and signing secret are credentials) and e-mail.
+	require.NoError(t, s.store.SetSecretKey("c2VjcmV0LWtleS1mb3ItdGhlLXNlY3JldHMtdGVzdCE="))
+	robot := dingtalktest.NewServer(dingtalktest.Options{})
+	t.Cleanup(robot.Close)
+	const robotToken, robotSecret, customerMail = "robot-token-8c1e5f0b7d", "SECrobot-secret-4a9d2e6f", "soc.lead@customer.example"
+	box := &mailbox{}
+	s.runCustomerDispatcher(t, robot, box, &alerts{})
 	body := purchaseBody("ORD-SECRET")
 	body["contact"] = contact
+	body["customer_channel"] = map[string]any{"dingtalk": map[string]string{"webhook": robot.AddRobot(robotToken, robotSecret), "secret": robotSecret},
+		"emails": []string{customerMail}}
 	body["paid_at"] = time.Now().UTC().Add(-72 * time.Hour).Truncate(time.Second).Format(time.RFC3339)
 	res := s.signed(http.MethodPost, "/v1/purchases", mustJSON(t, body))
 	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
@@ -145,9 +155,12 @@ func TestSecretsStayOut(t *testing.T) {
 
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		assert.NotEmpty(c, s.notes.Messages(), "the breach reached chat")
+		assert.GreaterOrEqual(c, len(robot.Messages(robotToken)), 6, "the customer's group heard of the case")
+		assert.Equal(c, len(robot.Messages(robotToken)), len(box.sent()), "and their e-mail")
 	}, 20*time.Second, 100*time.Millisecond)
 
-	secrets := map[string]string{"marketplace secret": marketSecret, "manager token": s.manager, "wrong token": wrongToken}
+	secrets := map[string]string{"marketplace secret": marketSecret, "manager token": s.manager, "wrong token": wrongToken,
+		"customer robot's access token": robotToken, "customer robot's secret": robotSecret}
 	for id, tok := range s.partners {
 		secrets["token of "+id] = tok
 		secrets["token of "+id+" without its prefix"] = strings.TrimPrefix(tok, "stw_")
@@ -156,6 +169,7 @@ func TestSecretsStayOut(t *testing.T) {
 	for k, v := range contact {
 		personal["contact "+k] = v.(string)
 	}
+	personal["customer channel e-mail"] = customerMail
 	both := map[string]string{}
 	for k, v := range secrets {
 		both[k] = v
@@ -179,7 +193,7 @@ func TestSecretsStayOut(t *testing.T) {
 		for what, v := range secrets {
 			assert.NotContains(t, text, v, "table %s holds the %s", table, what)
 		}
-		if table == "orders" {
+		if table == "orders" || table == "customer_channels" {
 			continue
 		}
 		for what, v := range personal {
@@ -187,6 +201,8 @@ func TestSecretsStayOut(t *testing.T) {
 		}
 	}
 	assert.Contains(t, tables["orders"], "zhao.mingyu@customer.example", "the order keeps the contact")
+	assert.Contains(t, tables["customer_channels"], customerMail, "the channel keeps the customer's addresses")
+	assert.Contains(t, tables["customer_channels"], "sealed:v1:", "and the robot, sealed")
 
 	// Temporal: search attributes, metadata and history hold no personal data and no secret.
 	desc, err := s.temporal.DescribeWorkflowExecution(ctx, caseID, "")

@@ -29,8 +29,9 @@ type Field struct{ Name, Value string }
 
 // Message is one notification about a case. Key is its idempotency key (never shown): a Notifier
 // that sees the same key again may skip channels it already delivered to. PartnerChannel is the
-// assigned partner's Slack channel, if any; Link is the workflow's URL in the Temporal Web UI, if any.
-// Text should carry no personal data: it goes to chat and, with Log, to logs.
+// assigned partner's Slack channel, if any, and PartnerRobot its DingTalk robot; Link is the workflow's
+// URL in the Temporal Web UI, if any. Text should carry no personal data: it goes to chat and, with
+// Log, to logs.
 type Message struct {
 	Key            string
 	CaseID         string
@@ -42,6 +43,9 @@ type Message struct {
 	Fields         []Field
 	PartnerChannel string
 	Link           string
+	// PartnerRobot is the assigned partner's DingTalk robot, if any: looked up by the Notify activity like
+	// PartnerChannel, and never carried in a workflow's history (it holds the robot's secrets).
+	PartnerRobot *PartnerRobot `json:"-"`
 }
 
 // Notifier delivers a message to the people who should see it.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -198,6 +199,44 @@ func (m Mail) Validate() error {
 	case !utf8.ValidString(m.Text) || !utf8.ValidString(m.HTML):
 		return fmt.Errorf("%w: body is not valid UTF-8", ErrInvalidMail)
 	}
+	total := 0
+	for i, a := range m.Attachments {
+		if err := a.validate(); err != nil {
+			return fmt.Errorf("%w: attachment %d: %w", ErrInvalidMail, i+1, err)
+		}
+		total += len(a.Data)
+	}
+	if total > MaxAttachmentBytes {
+		return fmt.Errorf("%w: attachments of %d bytes, more than %d", ErrInvalidMail, total, MaxAttachmentBytes)
+	}
+	return nil
+}
+
+// MaxAttachmentBytes bounds the attachments of one Mail together. Base64 makes them a third larger on
+// the wire, which stays under the 25 MB that common mail servers take.
+const MaxAttachmentBytes = 10 << 20
+
+// maxFilenameRunes bounds an attachment's file name, so that its encoded header stays well within a line.
+const maxFilenameRunes = 100
+
+func (a Attachment) validate() error {
+	switch {
+	case a.Filename == "" || strings.TrimSpace(a.Filename) != a.Filename:
+		return errors.New("file name is empty or starts or ends with a space")
+	case !utf8.ValidString(a.Filename) || utf8.RuneCountInString(a.Filename) > maxFilenameRunes:
+		return fmt.Errorf("file name is not valid UTF-8 or longer than %d characters", maxFilenameRunes)
+	case strings.ContainsFunc(a.Filename, unicode.IsControl) || strings.ContainsAny(a.Filename, `/\"`):
+		return errors.New("file name holds a control character, a quote or a path separator")
+	case len(a.Data) == 0:
+		return errors.New("no content")
+	}
+	if strings.ContainsFunc(a.ContentType, unicode.IsControl) {
+		return errors.New("content type holds a control character")
+	}
+	mt, params, err := mime.ParseMediaType(a.ContentType)
+	if err != nil || len(params) > 0 || !strings.Contains(mt, "/") || strings.HasPrefix(mt, "multipart/") {
+		return fmt.Errorf("content type %q: want a plain media type such as application/pdf", a.ContentType)
+	}
 	return nil
 }
 
@@ -234,9 +273,10 @@ func parseAddress(role, s string) (*mail.Address, error) {
 	return a, nil
 }
 
-// buildMessage renders m as an RFC 5322 message with CRLF line endings: plain text, or
+// buildMessage renders m as an RFC 5322 message with CRLF line endings. The body is plain text, or
 // multipart/alternative with the plain text first and the HTML last (the preferred alternative), each
-// quoted-printable UTF-8.
+// quoted-printable UTF-8. With attachments, the message is multipart/mixed: that body, then each
+// attachment in base64.
 func buildMessage(from *mail.Address, to []*mail.Address, m Mail, now time.Time) ([]byte, error) {
 	var b bytes.Buffer
 	header := func(name, value string) { b.WriteString(name + ": " + value + "\r\n") }
@@ -253,18 +293,65 @@ func buildMessage(from *mail.Address, to []*mail.Address, m Mail, now time.Time)
 	// RFC 3834: tells vacation responders not to answer a machine.
 	header("Auto-Submitted", "auto-generated")
 
-	if m.HTML == "" {
-		header("Content-Type", "text/plain; charset=utf-8")
-		header("Content-Transfer-Encoding", "quoted-printable")
-		b.WriteString("\r\n")
-		if err := writeQuotedPrintable(&b, m.Text); err != nil {
-			return nil, err
+	bodyType, bodyEncoding, body, err := bodyEntity(m)
+	if err != nil {
+		return nil, err
+	}
+	if len(m.Attachments) == 0 {
+		header("Content-Type", bodyType)
+		if bodyEncoding != "" {
+			header("Content-Transfer-Encoding", bodyEncoding)
 		}
+		b.WriteString("\r\n")
+		b.Write(body)
 		return b.Bytes(), nil
 	}
-	mw := multipart.NewWriter(&b)
-	header("Content-Type", mime.FormatMediaType("multipart/alternative", map[string]string{"boundary": mw.Boundary()}))
+	mixed := multipart.NewWriter(&b)
+	header("Content-Type", mime.FormatMediaType("multipart/mixed", map[string]string{"boundary": mixed.Boundary()}))
 	b.WriteString("\r\n")
+	h := textproto.MIMEHeader{"Content-Type": {bodyType}}
+	if bodyEncoding != "" {
+		h.Set("Content-Transfer-Encoding", bodyEncoding)
+	}
+	w, err := mixed.CreatePart(h)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(body); err != nil {
+		return nil, err
+	}
+	for _, a := range m.Attachments {
+		w, err := mixed.CreatePart(textproto.MIMEHeader{
+			// The name parameter in RFC 2047 words is what older clients (and many in China) read; the
+			// disposition's RFC 2231 filename is the standard one.
+			"Content-Type":              {a.ContentType + `; name="` + mime.BEncoding.Encode("utf-8", a.Filename) + `"`},
+			"Content-Disposition":       {mime.FormatMediaType("attachment", map[string]string{"filename": a.Filename})},
+			"Content-Transfer-Encoding": {"base64"},
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := writeBase64Lines(w, a.Data); err != nil {
+			return nil, err
+		}
+	}
+	if err := mixed.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// bodyEntity is m's body as one MIME entity: its content type, transfer encoding ("" when the content is
+// a multipart whose parts carry their own) and encoded content.
+func bodyEntity(m Mail) (contentType, encoding string, content []byte, err error) {
+	var b bytes.Buffer
+	if m.HTML == "" {
+		if err := writeQuotedPrintable(&b, m.Text); err != nil {
+			return "", "", nil, err
+		}
+		return "text/plain; charset=utf-8", "quoted-printable", b.Bytes(), nil
+	}
+	mw := multipart.NewWriter(&b)
 	for _, part := range []struct{ contentType, body string }{
 		{"text/plain; charset=utf-8", m.Text},
 		{"text/html; charset=utf-8", m.HTML},
@@ -274,16 +361,29 @@ func buildMessage(from *mail.Address, to []*mail.Address, m Mail, now time.Time)
 			"Content-Transfer-Encoding": {"quoted-printable"},
 		})
 		if err != nil {
-			return nil, err
+			return "", "", nil, err
 		}
 		if err := writeQuotedPrintable(w, part.body); err != nil {
-			return nil, err
+			return "", "", nil, err
 		}
 	}
 	if err := mw.Close(); err != nil {
-		return nil, err
+		return "", "", nil, err
 	}
-	return b.Bytes(), nil
+	return mime.FormatMediaType("multipart/alternative", map[string]string{"boundary": mw.Boundary()}), "", b.Bytes(), nil
+}
+
+// writeBase64Lines writes data in base64, in lines of 76 characters (RFC 2045).
+func writeBase64Lines(w io.Writer, data []byte) error {
+	enc := base64.StdEncoding.EncodeToString(data)
+	for len(enc) > 0 {
+		n := min(76, len(enc))
+		if _, err := io.WriteString(w, enc[:n]+"\r\n"); err != nil {
+			return err
+		}
+		enc = enc[n:]
+	}
+	return nil
 }
 
 func writeQuotedPrintable(w io.Writer, s string) error {
@@ -321,6 +421,7 @@ func (l *LogMailer) Send(ctx context.Context, m Mail) error {
 	logger.LogAttrs(ctx, slog.LevelInfo, "mail not sent: no SMTP server configured",
 		slog.Int("recipients", len(m.To)),
 		slog.String("subject", m.Subject),
+		slog.Int("attachments", len(m.Attachments)),
 	)
 	return nil
 }

@@ -317,6 +317,106 @@ func TestSMTPSendsAlternatives(t *testing.T) {
 	assert.ErrorIs(t, err, io.EOF)
 }
 
+// TestSMTPSendsAttachments sends a report as the professional edition does: text and HTML alternatives,
+// then a PDF under a Chinese file name. The message is multipart/mixed, 7-bit, in short lines; the file
+// name reads back from both the RFC 2231 filename and the RFC 2047 name; the content is byte for byte.
+func TestSMTPSendsAttachments(t *testing.T) {
+	pdf := append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte{0, 0xff, '\r', '\n', 'x'}, 300)...)
+	tests := []struct {
+		name string
+		html string
+	}{
+		{"text and html", "<p>您好，报告见附件。</p>"},
+		{"text only", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startSMTP(t, &fakeSMTP{})
+			s := &notifications.SMTP{Addr: srv.addr, From: "noreply@steward.test"}
+			m := notifications.Mail{
+				To: []string{"zhang@example.com"}, Subject: "安全管家服务报告 2026-05 — butler:O9", Text: "您好，报告见附件。\n", HTML: tt.html,
+				Attachments: []notifications.Attachment{
+					{Filename: "安全管家服务报告 — butler:O9 v3.pdf", ContentType: "application/pdf", Data: pdf},
+					{Filename: "readme.txt", ContentType: "text/plain", Data: []byte("second file")},
+				},
+			}
+			require.NoError(t, s.Send(context.Background(), m))
+			got := srv.session(t)
+			for i, l := range strings.SplitAfter(got.Data, "\n") {
+				if l == "" {
+					continue
+				}
+				assert.True(t, strings.HasSuffix(l, "\r\n"), "line %d %q does not end in CRLF", i, l)
+				assert.LessOrEqual(t, len(l), 1000, "line %d is too long", i)
+				for _, r := range l {
+					assert.Less(t, r, rune(128), "line %d is not 7-bit: %q", i, l)
+				}
+			}
+
+			msg, err := mail.ReadMessage(strings.NewReader(got.Data))
+			require.NoError(t, err)
+			mediaType, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+			require.NoError(t, err)
+			require.Equal(t, "multipart/mixed", mediaType)
+			mr := multipart.NewReader(msg.Body, params["boundary"])
+
+			body, err := mr.NextRawPart()
+			require.NoError(t, err)
+			bodyType, bodyParams, err := mime.ParseMediaType(body.Header.Get("Content-Type"))
+			require.NoError(t, err)
+			if tt.html == "" {
+				assert.Equal(t, "text/plain", bodyType)
+				assert.Equal(t, "quoted-printable", body.Header.Get("Content-Transfer-Encoding"))
+				text, err := io.ReadAll(quotedprintable.NewReader(body))
+				require.NoError(t, err)
+				assert.Equal(t, m.Text, strings.ReplaceAll(string(text), "\r\n", "\n"))
+			} else {
+				require.Equal(t, "multipart/alternative", bodyType)
+				alt := multipart.NewReader(body, bodyParams["boundary"])
+				for _, want := range []struct{ contentType, body string }{
+					{"text/plain; charset=utf-8", m.Text},
+					{"text/html; charset=utf-8", m.HTML},
+				} {
+					p, err := alt.NextRawPart()
+					require.NoError(t, err)
+					assert.Equal(t, want.contentType, p.Header.Get("Content-Type"))
+					text, err := io.ReadAll(quotedprintable.NewReader(p))
+					require.NoError(t, err)
+					assert.Equal(t, want.body, strings.ReplaceAll(string(text), "\r\n", "\n"))
+				}
+				_, err = alt.NextRawPart()
+				assert.ErrorIs(t, err, io.EOF)
+			}
+
+			for _, want := range m.Attachments {
+				p, err := mr.NextRawPart()
+				require.NoError(t, err)
+				ct, ctParams, err := mime.ParseMediaType(p.Header.Get("Content-Type"))
+				require.NoError(t, err)
+				assert.Equal(t, want.ContentType, ct)
+				name, err := new(mime.WordDecoder).DecodeHeader(ctParams["name"])
+				require.NoError(t, err)
+				assert.Equal(t, want.Filename, name, "Content-Type name")
+				disp, dispParams, err := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
+				require.NoError(t, err)
+				assert.Equal(t, "attachment", disp)
+				assert.Equal(t, want.Filename, dispParams["filename"], "Content-Disposition filename")
+				assert.Equal(t, "base64", p.Header.Get("Content-Transfer-Encoding"))
+				raw, err := io.ReadAll(p)
+				require.NoError(t, err)
+				for _, l := range strings.Split(strings.TrimSuffix(string(raw), "\r\n"), "\r\n") {
+					assert.LessOrEqual(t, len(l), 76, "base64 line")
+				}
+				data, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(string(raw), "\r\n", ""))
+				require.NoError(t, err)
+				assert.Equal(t, want.Data, data)
+			}
+			_, err = mr.NextRawPart()
+			assert.ErrorIs(t, err, io.EOF)
+		})
+	}
+}
+
 func TestSMTPSendsPlainText(t *testing.T) {
 	srv := startSMTP(t, &fakeSMTP{})
 	s := &notifications.SMTP{Addr: srv.addr, From: "noreply@steward.test"}
@@ -467,6 +567,27 @@ func TestSMTPRefusesInvalidMail(t *testing.T) {
 		{"empty body", "", func(m *notifications.Mail) { m.Text = "" }, "empty body"},
 		{"sender injection", "noreply@steward.test\r\nBcc: x@evil.test", func(*notifications.Mail) {}, "sender"},
 		{"bad sender", "steward", func(*notifications.Mail) {}, "sender"},
+		{"attachment without a name", "", func(m *notifications.Mail) {
+			m.Attachments = []notifications.Attachment{{ContentType: "application/pdf", Data: []byte("%PDF")}}
+		}, "attachment 1: file name"},
+		{"attachment name injection", "", func(m *notifications.Mail) {
+			m.Attachments = []notifications.Attachment{{Filename: "a.pdf\r\nBcc: x@evil.test", ContentType: "application/pdf", Data: []byte("%PDF")}}
+		}, "control character"},
+		{"attachment name with a path", "", func(m *notifications.Mail) {
+			m.Attachments = []notifications.Attachment{{Filename: "../etc/报告.pdf", ContentType: "application/pdf", Data: []byte("%PDF")}}
+		}, "path separator"},
+		{"attachment type injection", "", func(m *notifications.Mail) {
+			m.Attachments = []notifications.Attachment{{Filename: "a.pdf", ContentType: "application/pdf\r\nBcc: x@evil.test", Data: []byte("%PDF")}}
+		}, "content type"},
+		{"attachment type with parameters", "", func(m *notifications.Mail) {
+			m.Attachments = []notifications.Attachment{{Filename: "a.pdf", ContentType: `application/pdf; name="b.exe"`, Data: []byte("%PDF")}}
+		}, "content type"},
+		{"empty attachment", "", func(m *notifications.Mail) {
+			m.Attachments = []notifications.Attachment{{Filename: "a.pdf", ContentType: "application/pdf"}}
+		}, "no content"},
+		{"attachments too large", "", func(m *notifications.Mail) {
+			m.Attachments = []notifications.Attachment{{Filename: "a.pdf", ContentType: "application/pdf", Data: make([]byte, notifications.MaxAttachmentBytes+1)}}
+		}, "more than"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

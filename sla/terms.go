@@ -79,6 +79,14 @@ var IncidentClasses = []string{ClassMalware, ClassNetworkAttack, ClassInformatio
 // AssetWindow is how long after payment an SOS customer may submit the asset list: 5 natural days.
 const AssetWindow = 5 * Day
 
+// AssetReminders are when, after payment, a customer without an asset list is reminded of it: after 3
+// and after 4 of the window's 5 natural days (2 days and 1 day before it closes).
+var AssetReminders = []time.Duration{3 * Day, 4 * Day}
+
+// AssetReminderTooLate is how long after its moment an asset reminder is still worth sending (a case
+// started by a late callback skips the reminders already past).
+const AssetReminderTooLate = time.Hour
+
 // Security Butler editions (安全管家), the spec of a butler purchase.
 const (
 	EditionEmergency    = "emergency"    // 应急版: one incident, valid 15 days

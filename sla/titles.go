@@ -40,3 +40,45 @@ func SpecTitle(spec string) string {
 	}
 	return spec
 }
+
+// clauseTitles name clauses as a customer reads them, in Chinese.
+var clauseTitles = map[string]string{
+	ClauseAssets:                 "资产清单提交",
+	ClauseResponse:               "响应时效",
+	ClauseHandling:               "处置时效",
+	ClauseEffect:                 "处置效果",
+	ClauseOnboardingContact:      "开通联系",
+	ClauseIncidentUrgent:         "紧急事件响应",
+	ClauseIncidentNormal:         "非紧急事件响应",
+	ClauseIncidentResolve:        "事件解决时效",
+	ClauseVulnHigh:               "高危漏洞响应",
+	ClauseVulnMedium:             "中危漏洞响应",
+	ClauseVulnLow:                "低危漏洞响应",
+	ClauseArchitectureConsulting: "架构咨询响应",
+	ClauseTerm:                   "服务期",
+	ClauseCancellation:           "退订",
+}
+
+// ClauseTitle is a clause's Chinese name ("响应时效"); a clause without one is its own name.
+func ClauseTitle(clause string) string {
+	if t, ok := clauseTitles[clause]; ok {
+		return t
+	}
+	return clause
+}
+
+// classTitles are the incident classes' Chinese names (GB/Z 20986-2007).
+var classTitles = map[string]string{
+	ClassMalware:                "有害程序事件",
+	ClassNetworkAttack:          "网络攻击事件",
+	ClassInformationDestruction: "信息破坏事件",
+	ClassContentSecurity:        "信息内容安全事件",
+}
+
+// ClassTitle is an incident class's Chinese name; an unknown class is its own name.
+func ClassTitle(class string) string {
+	if t, ok := classTitles[class]; ok {
+		return t
+	}
+	return class
+}

@@ -124,7 +124,11 @@ func (c *Case) Accept(ctx workflow.Context, _ StepInput, stage, note string) act
 	if note != "" {
 		detail += "; " + note
 	}
-	ev := c.NewEvent(ctx, EventPartnerAccepted, ActorPartner, detail)
+	company := c.PartnerName
+	if company == "" {
+		company = c.PartnerID
+	}
+	ev := Tell(c.NewEvent(ctx, EventPartnerAccepted, ActorPartner, detail), NoticePartnerAssigned, "partner", company)
 	if !c.offeredAt.IsZero() {
 		at := c.offeredAt
 		ev.OfferedAt = &at // the reports' time to accept

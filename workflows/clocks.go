@@ -98,6 +98,27 @@ func (b *Clocks) Index(clause string) int {
 	return slices.IndexFunc(b.Clocks, func(c sla.Clock) bool { return c.Clause == clause })
 }
 
+// Met reports whether the clock of clause was completed in time, and when it was due (zero without one).
+func (b *Clocks) Met(clause string) (bool, time.Time) {
+	i := b.Index(clause)
+	if i < 0 {
+		return false, time.Time{}
+	}
+	c := b.Clocks[i]
+	return c.State == sla.ClockCompleted && c.CompletedAt != nil && c.Status(*c.CompletedAt) == sla.StatusMet, c.DueAt()
+}
+
+// Contacted makes ev, the first contact that completed the clock of clause, tell the customer the engineer
+// has contacted them, and whether in time.
+func (c *Case) Contacted(ev activities.Event, clause string) activities.Event {
+	met, due := c.Clocks.Met(clause)
+	yes := "no"
+	if met {
+		yes = "yes"
+	}
+	return Tell(ev, NoticeContacted, "met", yes, "due", When(due))
+}
+
 // Complete stops the clock of clause at at (a step's instant; now is the workflow's) and says whether it
 // was met, for the timeline: "met 7 min before due (2026-12-01 16:42 CST)", "late by 2 h (due …)", or
 // why it was not counted.
@@ -429,6 +450,7 @@ func (c *Case) breach(ctx workflow.Context, clause, why string) (activities.Even
 	ev.Key = c.In.CaseID + "/breach/" + clause
 	var rows []activities.RefundRow
 	if add := c.Refund.Percent - before.Percent; add > 0 {
+		ev = Tell(ev, NoticeRefundOwed, "amount", Money(c.Refund.AmountCents-before.AmountCents, c.In.Currency), "clause", sla.ClauseTitle(clause))
 		rows = append(rows, activities.RefundRow{
 			Key: c.In.CaseID + "/refund/" + clause, Clause: clause, Percent: add, AmountCents: c.Refund.AmountCents - before.AmountCents,
 			Reason: detail, At: workflow.Now(ctx),

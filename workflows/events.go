@@ -41,6 +41,10 @@ const (
 	EventNoPartnerAvailable Event = "no_partner_available"
 )
 
+// DeliveryEvents are the lines the customer dispatcher writes when a message reached the customer; they
+// are the record of a delivery, not a change of the case, and are never sent as webhooks.
+var DeliveryEvents = []Event{EventCustomerNotified}
+
 // AssignmentEvents lists the partner-assignment events, which only managers see.
 var AssignmentEvents = []Event{EventPartnerOffered, EventOfferTimedOut, EventPartnerDeclined, EventNoPartnerAvailable}
 
@@ -66,6 +70,9 @@ const (
 	EventPlanRevised Event = "plan_revised"
 	// EventDocumentDelivered: a deliverable document (proposal, service or assessment report) was delivered.
 	EventDocumentDelivered Event = "document_delivered"
+	// EventCustomerNotified: a message reached the customer's DingTalk group or e-mail (the line says which
+	// and what). Written by the customer dispatcher when the channel took it; never sent as a webhook.
+	EventCustomerNotified Event = "customer_notified"
 )
 
 // Subscription and hosting requests.
@@ -84,6 +91,8 @@ const (
 
 // Incident response (SOS).
 const (
+	// EventAssetsReminded: the asset list was still missing after 3 (then 4) of its 5 days; the customer was reminded.
+	EventAssetsReminded Event = "assets_reminded"
 	// EventAssetsSubmitted: the customer submitted the asset list; the handling clock starts.
 	EventAssetsSubmitted Event = "assets_submitted"
 	// EventIncidentConfirmed: the engineer confirmed and classified the incident.
@@ -199,9 +208,9 @@ var Events = []Event{
 	EventCaseOpened, EventCaseClosed, EventCaseExpired, EventCaseCancelled, EventOutOfScope, EventCancelRefused,
 	EventPartnerOffered, EventOfferTimedOut, EventPartnerDeclined, EventNoPartnerAvailable,
 	EventPartnerAccepted, EventCustomerContacted, EventSLAAtRisk, EventSLABreached, EventReportSubmitted,
-	EventTermReminder, EventTermEnded, EventPlanAgreed, EventPlanRevised, EventDocumentDelivered,
+	EventTermReminder, EventTermEnded, EventPlanAgreed, EventPlanRevised, EventDocumentDelivered, EventCustomerNotified,
 	EventRequestReceived, EventRequestOpened, EventRequestCompleted, EventRequestCancelled, EventRequestFailed,
-	EventAssetsSubmitted, EventIncidentConfirmed, EventContainmentSkipped, EventContained, EventEradicated,
+	EventAssetsReminded, EventAssetsSubmitted, EventIncidentConfirmed, EventContainmentSkipped, EventContained, EventEradicated,
 	EventCauseAnalyzed, EventReportConfirmed, EventReportDisputed,
 	EventServiceStarted, EventWorkItemUpdated, EventAssessmentRecorded,
 	EventReportOverdue, EventReportEmailed, EventReportEmailFailed, EventInspected, EventServersBound, EventRecipientsSet, EventUrgencyChanged,
@@ -217,7 +226,7 @@ var Events = []Event{
 // happened ("sla_breached" → "sla.breached", "case_opened" → "case.opened"); a request's steps are
 // "request." events ("answered" → "request.answered"), and any other event is the case's ("contained"
 // → "case.contained"). The partner-assignment events (AssignmentEvents) name other partners and are
-// never sent. Refund states have their own types, written by the refund's record and the API.
+// never sent, nor is EventCustomerNotified (the dispatcher's record of a delivery). Refund states have their own types, written by the refund's record and the API.
 const (
 	// WebhookRefundOwed: a breach (or a cancellation) made a refund owed to the customer.
 	WebhookRefundOwed = "refund.owed"
@@ -245,7 +254,7 @@ var requestEvents = []Event{EventUrgencyChanged, EventResponded, EventClassified
 // WebhookType is the webhook type of catalogue event e, and false for an event never sent (partner
 // assignment) or not in the catalogue.
 func WebhookType(e Event) (string, bool) {
-	if !slices.Contains(Events, e) || slices.Contains(AssignmentEvents, e) {
+	if !slices.Contains(Events, e) || slices.Contains(AssignmentEvents, e) || slices.Contains(DeliveryEvents, e) {
 		return "", false
 	}
 	if slices.Contains(requestEvents, e) {

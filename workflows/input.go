@@ -63,10 +63,30 @@ func (c CancelInput) Validate() error { return CheckText("reason", c.Reason, fal
 // CloseInput closes a case: the follow-up of results.
 type CloseInput struct {
 	FollowUp string `json:"follow_up"`
+	// FollowUpUntil is the last day of the follow-up (YYYY-MM-DD, Beijing date), when the partner sets one.
+	FollowUpUntil string `json:"follow_up_until,omitempty"`
 }
 
 // Validate checks the close's fields.
-func (c CloseInput) Validate() error { return CheckText("follow_up", c.FollowUp, true) }
+func (c CloseInput) Validate() error {
+	if err := CheckText("follow_up", c.FollowUp, true); err != nil {
+		return err
+	}
+	if c.FollowUpUntil != "" {
+		if _, err := time.Parse(time.DateOnly, c.FollowUpUntil); err != nil {
+			return fmt.Errorf("follow_up_until: a date (YYYY-MM-DD), not %q", c.FollowUpUntil)
+		}
+	}
+	return nil
+}
+
+// Until is "; until DATE" for a follow-up that sets its last day, and nothing otherwise.
+func Until(date string) string {
+	if date == "" {
+		return ""
+	}
+	return "; until " + date
+}
 
 // StrictJSON decodes a step payload, refusing unknown fields.
 func StrictJSON(raw json.RawMessage, v any) error {

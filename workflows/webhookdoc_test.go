@@ -228,6 +228,7 @@ var docExamples = map[workflows.Event]docExample{
 	workflows.EventRequestCompleted:   {workflows.ServiceHosting, partner, "r1 (security_check on i-web1) done: no high-risk findings"},
 	workflows.EventRequestCancelled:   {workflows.ServiceButler, sys, "r5 was still open at the end of the term and is cancelled"},
 	workflows.EventRequestFailed:      {workflows.ServiceButler, sys, "r3 stopped without reporting its end"},
+	workflows.EventAssetsReminded:     {workflows.ServiceSOS, sys, "no asset list after 3 of 5 days; the customer was reminded it is due by 2026-12-06 09:12 CST"},
 	workflows.EventAssetsSubmitted:    {workflows.ServiceSOS, market, "2 hosts submitted; the handling clock runs 3 d (due 2026-12-04 10:30 CST)"},
 	workflows.EventIncidentConfirmed:  {workflows.ServiceSOS, partner, "malware / webshell: defaced pages; attack ongoing"},
 	workflows.EventContainmentSkipped: {workflows.ServiceSOS, partner, "no attack is ongoing: containment not needed"},

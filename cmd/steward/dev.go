@@ -99,6 +99,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer store.Close()
+	if err := useSecretKey(store); err != nil {
+		return err
+	}
 	if err := store.Migrate(ctx); err != nil {
 		return err
 	}
@@ -142,12 +145,14 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer w.Stop()
 	stopWebhooks := startDispatcher(ctx, &cfg, store, logger)
 	defer stopWebhooks()
+	stopReconciler := startReconciler(ctx, &cfg, c, store, logger)
+	defer stopReconciler()
 
 	stopAPI, apiAddr, err := serveAPI(ctx, fmt.Sprintf("%s:%d", ip, apiPort), api.New(api.Config{
 		Temporal: c, Store: store, Logger: logger, MarketplaceSecret: []byte(creds.MarketplaceSecret),
 		HolidayWarnings: holidayWarnings(cals), AcceptTimeout: cfg.accept,
 		RateLimit: limits.perSecond, RateBurst: limits.burst,
-		WebUIURL: srv.UIURL(), Namespace: namespace,
+		WebUIURL: srv.UIURL(), Namespace: namespace, PDF: cfg.pdf.renderer(logger),
 	}), logger)
 	if err != nil {
 		return err

@@ -24,8 +24,8 @@ Usage:
   steward worker     run a worker against TEMPORAL_ADDRESS and DATABASE_URL
   steward api        serve the HTTP API against TEMPORAL_ADDRESS and DATABASE_URL
   steward migrate    migrate the database at DATABASE_URL
-  steward setup      register steward's search attributes on the cluster (idempotent)
-  steward partners   add | list | disable partner companies
+  steward setup      create the namespace if it is missing and register steward's search attributes (idempotent)
+  steward partners   add | update | list | disable | enable partner companies
   steward tokens     issue | list | revoke partner engineers' and managers' tokens
   steward webhooks   add | list | disable | rotate | test | deliveries | redeliver event webhook subscribers
 

@@ -14,7 +14,9 @@ import (
 
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/notifications"
+	"github.com/steward-oss/steward/notifications/customer"
 	"github.com/steward-oss/steward/webhooks"
+	"github.com/steward-oss/steward/workflows"
 )
 
 const webhooksUsage = `steward webhooks manages the subscribers of the event webhooks (DATABASE_URL):
@@ -261,10 +263,24 @@ func startDispatcher(ctx context.Context, cfg *appConfig, store *db.Store, logge
 			logger.Error("webhooks: alerting ops failed", slog.String("title", title), slog.Any("error", err))
 		}
 	}}
+	// The customer's messages (their DingTalk group, their e-mail) leave from their own outbox.
+	// Without an SMTP server a customer's e-mail waits (and, after a day, operations hear of it) rather
+	// than going to the log as if sent.
+	var mailer notifications.Mailer
+	if cfg.smtp.Addr != "" {
+		mailer = cfg.mailer(logger)
+	}
+	cd := &customer.Dispatcher{Store: store, DingTalk: cfg.dingTalk(logger), Mailer: mailer, Logger: logger,
+		EventNotified: string(workflows.EventCustomerNotified), Alert: func(ctx context.Context, m notifications.Message) {
+			if err := notifier.Notify(ctx, m); err != nil {
+				logger.Error("customer messages: alerting ops failed", slog.String("title", m.Title), slog.Any("error", err))
+			}
+		}}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = d.Run(ctx) })
-	logger.Info("webhook dispatcher started")
+	wg.Go(func() { _ = cd.Run(ctx) })
+	logger.Info("webhook and customer message dispatchers started")
 	return func() {
 		cancel()
 		wg.Wait()

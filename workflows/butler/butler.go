@@ -102,6 +102,8 @@ type State struct {
 	NextRequest    int          `json:"next_request"`
 	Servers        []string     `json:"servers,omitempty"`
 	Recipients     []string     `json:"recipients,omitempty"`
+	// Reminded lists the term reminders sent (days before the term ends).
+	Reminded []int `json:"reminded,omitempty"`
 }
 
 // Details is the subscription as the case view shows it.
@@ -362,9 +364,41 @@ func (b *butlerCase) watchReports(ctx workflow.Context) {
 	}
 }
 
+// remindTerm tells the customer, operations and the partner 30 and 7 days before a yearly term ends
+// (sla.TermReminderDays); the emergency edition's 15 days end without a renewal, so it has none.
+func (b *butlerCase) remindTerm(ctx workflow.Context) {
+	if b.st.Edition == sla.EditionEmergency {
+		return
+	}
+	for _, days := range sla.TermReminderDays {
+		if slices.Contains(b.st.Reminded, days) {
+			continue
+		}
+		at := b.st.TermEnd.AddDate(0, 0, -days)
+		if _, err := workflows.AwaitUntil(ctx, at, fmt.Sprintf("term reminder, %d days before the term ends", days), b.IsClosed); err != nil || b.IsClosed() {
+			return
+		}
+		b.st.Reminded = append(b.st.Reminded, days)
+		if workflow.Now(ctx).After(at.Add(sla.ReminderTooLate)) {
+			continue // a run resumed after the reminder's day: too late to remind
+		}
+		release := b.Hold()
+		detail := fmt.Sprintf("%d days left in the term (ends %s)", days, b.termEndDate())
+		ev := workflows.Tell(b.NewEvent(ctx, workflows.EventTermReminder, workflows.ActorSystem, detail), workflows.NoticeTermReminder,
+			"days", fmt.Sprint(days), "end", b.termEndDate())
+		if err := b.Record(ctx, ev); err != nil {
+			b.Logger.Error("record reminder", "Error", err)
+		}
+		b.Notify(ctx, fmt.Sprintf("term-reminder/%d", days), notifications.SeverityInfo, true,
+			fmt.Sprintf("%s term ends in %d days", label, days), detail)
+		release()
+	}
+}
+
 // watchTerm ends the subscription at the end of its term: requests still open are cancelled with a note,
 // and the case closes once they have reported (or cancelWait has passed).
 func (b *butlerCase) watchTerm(ctx workflow.Context) {
+	b.remindTerm(ctx)
 	if _, err := workflows.AwaitUntil(ctx, b.st.TermEnd, "term end ("+b.termEndDate()+")", b.IsClosed); err != nil || b.IsClosed() {
 		return
 	}
@@ -561,6 +595,7 @@ func (b *butlerCase) step(ctx workflow.Context, in workflows.StepInput) (workflo
 		b.st.ContactAt, b.Stage = &at, workflows.StagePlanning
 		add(workflows.EventCustomerContacted, workflows.ActorPartner, "service channel opened: "+workflows.MustDecode[ContactInput](in.Payload).Note+
 			"; contact "+b.Clocks.Complete(sla.ClauseOnboardingContact, at, now))
+		events[len(events)-1] = workflows.Tell(events[len(events)-1], workflows.NoticeOnboarding, "edition", sla.SpecTitle(b.st.Edition))
 	case workflows.StepPlan:
 		p := workflows.MustDecode[PlanInput](in.Payload)
 		b.st.Plan, b.Stage = &Plan{PlanInput: p, AgreedAt: now}, StageService
@@ -577,6 +612,7 @@ func (b *butlerCase) step(ctx workflow.Context, in workflows.StepInput) (workflo
 		}
 		b.st.Reports, report = append(b.st.Reports, r), &r
 		add(workflows.EventReportSubmitted, workflows.ActorPartner, fmt.Sprintf("service report %d for %s: %s", r.Number, x.Period, x.Summary))
+		events[len(events)-1] = workflows.Tell(events[len(events)-1], workflows.NoticeMonthlyReport, "number", fmt.Sprint(r.Number), "period", x.Period)
 	case StepInspection:
 		x := workflows.MustDecode[InspectionInput](in.Payload)
 		rec := Inspection{InspectionInput: x, RecordedAt: now}

@@ -870,3 +870,37 @@ func TestButlerInspectionSameDayTwice(t *testing.T) {
 	assert.Len(t, res.State.Inspections, 1)
 	assert.Len(t, res.State.Requests, 1, "one vulnerability request, not two")
 }
+
+// TestButlerCustomerNotices: the customer hears that the service channel is open, of each service report,
+// and 30 and 7 days before a yearly term ends; the emergency edition's 15 days have no reminders.
+func TestButlerCustomerNotices(t *testing.T) {
+	paid := casetest.CST(2026, 3, 2, 10)
+	h := newHarness(t, paid, "p1")
+	h.onboard()
+	h.partner(20*24*time.Hour, "p1", workflows.StepReport, ReportInput{Period: "2026-03", Summary: "all quiet"})
+	h.run(input(sla.EditionEnterprise, paid))
+	var kinds []string
+	var reminders []activities.Event
+	for _, e := range h.Events() {
+		if e.Customer != nil {
+			kinds = append(kinds, e.Customer.Kind)
+		}
+		if e.Event == string(workflows.EventTermReminder) {
+			reminders = append(reminders, e)
+		}
+	}
+	assert.Equal(t, []string{string(workflows.NoticePartnerAssigned), string(workflows.NoticeOnboarding), string(workflows.NoticeMonthlyReport),
+		string(workflows.NoticeTermReminder), string(workflows.NoticeTermReminder)}, kinds)
+	require.Len(t, reminders, 2)
+	end := sla.ButlerTermEnd(sla.EditionEnterprise, paid)
+	assert.True(t, reminders[0].At.Equal(end.AddDate(0, 0, -30)), "at %v", reminders[0].At.In(sla.China))
+	assert.True(t, reminders[1].At.Equal(end.AddDate(0, 0, -7)), "at %v", reminders[1].At.In(sla.China))
+	assert.Equal(t, map[string]string{"days": "7", "end": sla.ChinaDate(end)}, reminders[1].Customer.Args)
+
+	h = newHarness(t, paid, "p1")
+	h.onboard()
+	h.run(input(sla.EditionEmergency, paid))
+	for _, e := range h.Events() {
+		assert.NotEqual(t, string(workflows.EventTermReminder), e.Event, "no reminders for the emergency edition")
+	}
+}

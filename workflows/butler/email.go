@@ -61,6 +61,8 @@ func (b *butlerCase) emailReport(ctx workflow.Context, r Report) {
 	in := activities.EmailInput{
 		Key: fmt.Sprintf("%s/report-email/%d", b.In.CaseID, r.Number), CaseID: b.In.CaseID, To: r.EmailedTo,
 		Subject: fmt.Sprintf("安全管家服务报告 %s — %s", r.Period, b.In.CaseID),
+		// The report as PDF, from the version stored when it was submitted.
+		AttachPDF: []activities.EmailDocument{{Kind: activities.KindServiceReport, Version: r.Number}},
 	}
 	in.Text, in.HTML = reportMail(b.In.CaseID, r)
 	var a *activities.Activities

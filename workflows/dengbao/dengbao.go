@@ -200,7 +200,9 @@ func (d *dengbaoCase) watchTerm(ctx workflow.Context) {
 		}
 		release := d.Hold()
 		detail := fmt.Sprintf("%d days left in the term (ends %s) and no pass yet", days, sla.ChinaDate(d.st.TermEnd))
-		if err := d.Record(ctx, d.NewEvent(ctx, workflows.EventTermReminder, workflows.ActorSystem, detail)); err != nil {
+		ev := workflows.Tell(d.NewEvent(ctx, workflows.EventTermReminder, workflows.ActorSystem, detail), workflows.NoticeTermReminder,
+			"days", fmt.Sprint(days), "end", sla.ChinaDate(d.st.TermEnd))
+		if err := d.Record(ctx, ev); err != nil {
 			d.Logger.Error("record reminder", "Error", err)
 		}
 		d.Notify(ctx, fmt.Sprintf("term-reminder/%d", days), notifications.SeverityWarning, true,
@@ -345,6 +347,12 @@ func (d *dengbaoCase) step(ctx workflow.Context, in workflows.StepInput) (workfl
 			detail += "; findings: " + workflows.JoinList(a.Findings)
 		}
 		add(workflows.EventAssessmentRecorded, workflows.ActorPartner, detail)
+		pass := "no"
+		if a.Result == AssessmentPassed {
+			pass = "yes"
+		}
+		events[len(events)-1] = workflows.Tell(events[len(events)-1], workflows.NoticeAssessmentRecorded,
+			"attempt", fmt.Sprint(len(d.st.Assessments)), "passed", pass)
 		if a.Result == AssessmentPassed {
 			day, _ := a.Day()
 			passed := day.UTC()

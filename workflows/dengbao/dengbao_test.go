@@ -106,6 +106,12 @@ func TestFailThenPass(t *testing.T) {
 	assert.Equal(t, workflows.RejectInvalid, casetest.RejectionType(h.Result(StepAssessment, failAt+time.Hour)))
 	assert.Equal(t, workflows.StageClosed, res.Stage)
 	require.Len(t, res.State.Assessments, 2)
+	var told []map[string]string
+	for _, e := range h.EventsNamed(workflows.EventAssessmentRecorded) {
+		require.NotNil(t, e.Customer)
+		told = append(told, e.Customer.Args)
+	}
+	assert.Equal(t, []map[string]string{{"attempt": "1", "passed": "no"}, {"attempt": "2", "passed": "yes"}}, told, "the customer hears each attempt")
 	assert.Equal(t, AssessmentFailed, res.State.Assessments[0].Result)
 	assert.True(t, res.State.TermEnd.Equal(casetest.CST(2018, 9, 3, 0)))
 	// The service report lists both attempts.
@@ -134,6 +140,11 @@ func TestNeverAssessed(t *testing.T) {
 	assert.Contains(t, reminders[0].Detail, "30 days left")
 	assert.True(t, reminders[1].At.Equal(casetest.CST(2019, 4, 24, 10)), "7-day reminder at %v", reminders[1].At.In(sla.China))
 	assert.Contains(t, reminders[1].Detail, "7 days left")
+	for i, days := range []string{"30", "7"} {
+		require.NotNil(t, reminders[i].Customer, "the customer is reminded too")
+		assert.Equal(t, string(workflows.NoticeTermReminder), reminders[i].Customer.Kind)
+		assert.Equal(t, map[string]string{"days": days, "end": "2019-05-01"}, reminders[i].Customer.Args)
+	}
 	assert.Contains(t, h.EventNames(), workflows.EventTermEnded)
 	assert.Equal(t, 2, h.CountNotes("等保整改 term ends in"))
 	assert.Subset(t, h.NoteKeys(), []string{"dengbao:O-1/term-reminder/30", "dengbao:O-1/term-reminder/7"})

@@ -145,9 +145,27 @@ func (s *sosCase) run(ctx workflow.Context) (Result, error) {
 	return Result{CaseID: s.In.CaseID, Stage: s.Stage, PartnerID: s.PartnerID, Refund: s.Refund, SLA: v.SLA}, nil
 }
 
-// watchAssetWindow closes the case as expired when no asset list arrives within 5 natural days of payment.
+// watchAssetWindow reminds the customer of a missing asset list after 3 and after 4 of its 5 natural days
+// (sla.AssetReminders), and closes the case as expired when none arrives within 5 natural days of payment.
 func (s *sosCase) watchAssetWindow(ctx workflow.Context) {
 	due := s.In.PaidAt.Add(sla.AssetWindow)
+	done := func() bool { return s.assetsAt != nil || s.IsClosed() }
+	for _, after := range sla.AssetReminders {
+		at := s.In.PaidAt.Add(after)
+		day := int(after / sla.Day)
+		if _, err := workflows.AwaitUntil(ctx, at, fmt.Sprintf("asset list reminder, day %d of 5", day), done); err != nil || done() {
+			return
+		}
+		if workflow.Now(ctx).After(at.Add(sla.AssetReminderTooLate)) {
+			continue // the case started late (a delayed callback): this reminder's moment has passed
+		}
+		ev := workflows.Tell(s.NewEvent(ctx, workflows.EventAssetsReminded, workflows.ActorSystem,
+			fmt.Sprintf("no asset list after %d of 5 days; the customer was reminded it is due by %s", day, workflows.When(due))),
+			workflows.NoticeAssetsReminder, "day", fmt.Sprint(day), "due", workflows.When(due))
+		if err := s.Record(ctx, ev); err != nil {
+			s.Logger.Error("record asset reminder", "Error", err)
+		}
+	}
 	if _, err := workflows.AwaitUntil(ctx, due, "asset list window (5 natural days from payment)", func() bool {
 		return s.assetsAt != nil || s.IsClosed()
 	}); err != nil || s.assetsAt != nil || s.IsClosed() {
@@ -155,8 +173,9 @@ func (s *sosCase) watchAssetWindow(ctx workflow.Context) {
 	}
 	defer s.Hold()() // the case must not end before its expiry is recorded
 	s.EndAs(ctx, workflows.StageExpired)
-	ev := s.NewEvent(ctx, workflows.EventCaseExpired, workflows.ActorSystem,
-		"no asset list within 5 natural days of payment ("+workflows.When(due)+"); the customer needs a new purchase")
+	ev := workflows.Tell(s.NewEvent(ctx, workflows.EventCaseExpired, workflows.ActorSystem,
+		"no asset list within 5 natural days of payment ("+workflows.When(due)+"); the customer needs a new purchase"),
+		workflows.NoticeAssetsWindowClosed, "due", workflows.When(due))
 	if err := s.Record(ctx, ev); err != nil {
 		s.Logger.Error("record expiry", "Error", err)
 	}
@@ -258,6 +277,7 @@ func (s *sosCase) step(ctx workflow.Context, in workflows.StepInput) (workflows.
 	add := func(name workflows.Event, actor, detail string) {
 		events = append(events, s.NewEvent(ctx, name, actor, detail))
 	}
+	tell := func(f func(activities.Event) activities.Event) { events[len(events)-1] = f(events[len(events)-1]) }
 	version := 0 // of the report this step submits
 	switch in.Step {
 	case StepAssets:
@@ -277,15 +297,20 @@ func (s *sosCase) step(ctx workflow.Context, in workflows.StepInput) (workflows.
 	case workflows.StepContact:
 		s.contactAt = &at
 		add(workflows.EventCustomerContacted, workflows.ActorPartner, "first contact with the customer; response "+s.Clocks.Complete(sla.ClauseResponse, at, now))
+		tell(func(ev activities.Event) activities.Event { return s.Contacted(ev, sla.ClauseResponse) })
 	case StepConfirm:
 		c := workflows.MustDecode[ConfirmInput](in.Payload)
 		s.confirm = &c
 		if !*c.SecurityIncident {
 			s.EndAs(ctx, StageOutOfScope)
 			add(workflows.EventOutOfScope, workflows.ActorPartner, "not a security incident: "+c.Summary+"; the customer is pointed to an ordinary ticket")
+			tell(func(ev activities.Event) activities.Event { return workflows.Tell(ev, workflows.NoticeOutOfScope) })
 			break
 		}
 		add(workflows.EventIncidentConfirmed, workflows.ActorPartner, fmt.Sprintf("%s / %s: %s", c.IncidentClass, c.IncidentType, c.Summary))
+		tell(func(ev activities.Event) activities.Event {
+			return workflows.Tell(ev, workflows.NoticeIncidentConfirmed, "class", sla.ClassTitle(c.IncidentClass), "type", c.IncidentType)
+		})
 		if c.AttackOngoing {
 			s.Stage = StageContainment
 		} else {
@@ -321,6 +346,9 @@ func (s *sosCase) step(ctx workflow.Context, in workflows.StepInput) (workflows.
 			detail += "; handling " + s.Clocks.Complete(sla.ClauseHandling, at, now)
 		}
 		add(workflows.EventReportSubmitted, workflows.ActorPartner, detail)
+		tell(func(ev activities.Event) activities.Event {
+			return workflows.Tell(ev, workflows.NoticeReportReady, "report", activities.ReportTitle, "version", fmt.Sprint(version))
+		})
 	case StepReportConfirm:
 		v := workflows.MustDecode[VerdictInput](in.Payload)
 		s.verdictAt, s.rating, s.Rating = &now, v.Rating, v.Rating
@@ -332,7 +360,10 @@ func (s *sosCase) step(ctx workflow.Context, in workflows.StepInput) (workflows.
 	case workflows.StepClose:
 		c := workflows.MustDecode[workflows.CloseInput](in.Payload)
 		s.EndAs(ctx, workflows.StageClosed)
-		add(workflows.EventCaseClosed, workflows.ActorPartner, "follow-up: "+c.FollowUp)
+		add(workflows.EventCaseClosed, workflows.ActorPartner, "follow-up: "+c.FollowUp+workflows.Until(c.FollowUpUntil))
+		tell(func(ev activities.Event) activities.Event {
+			return workflows.Tell(ev, workflows.NoticeCaseClosed, "follow_up", c.FollowUp, "until", c.FollowUpUntil)
+		})
 	}
 	for _, e := range events {
 		s.process = append(s.process, activities.ReportStep{At: e.At, Step: e.Event, Detail: e.Detail})

@@ -622,3 +622,98 @@ func TestNextDeadlineAfterBreach(t *testing.T) {
 	assert.True(t, last.NextDeadline.Equal(handlingDue), "projection's next deadline %v; want the handling deadline %v", last.NextDeadline.In(sla.China), handlingDue)
 	assert.True(t, attr.Equal(handlingDue), "NextDeadline search attribute %v; want %v", attr.In(sla.China), handlingDue)
 }
+
+// notices are the customer notices the case's records carried, in order.
+func (h *harness) notices() []workflows.Notice {
+	var out []workflows.Notice
+	for _, e := range h.Events() {
+		if e.Customer != nil {
+			out = append(out, workflows.Notice(e.Customer.Kind))
+		}
+	}
+	return out
+}
+
+func (h *harness) notice(n workflows.Notice) *activities.CustomerNotice {
+	for _, e := range h.Events() {
+		if e.Customer != nil && e.Customer.Kind == string(n) {
+			return e.Customer
+		}
+	}
+	return nil
+}
+
+// TestCustomerNotices: a case tells its customer each moment that matters to them, in order: the partner
+// company that took it, the first contact (in time), the incident's class, the report, the close.
+func TestCustomerNotices(t *testing.T) {
+	paid := time.Date(2026, 3, 2, 10, 0, 0, 0, sla.China)
+	h := newHarness(t, paid, "p1")
+	fullCase(h, "p1", sla.SpecHandling, 20*time.Hour)
+	h.run(sla.SpecHandling, paid)
+	assert.Equal(t, []workflows.Notice{workflows.NoticePartnerAssigned, workflows.NoticeContacted, workflows.NoticeIncidentConfirmed,
+		workflows.NoticeReportReady, workflows.NoticeCaseClosed}, h.notices())
+	assert.Equal(t, map[string]string{"met": "yes", "due": workflows.When(paid.Add(20 * time.Minute))}, h.notice(workflows.NoticeContacted).Args)
+	assert.Equal(t, "有害程序事件", h.notice(workflows.NoticeIncidentConfirmed).Args["class"])
+	assert.Equal(t, "1", h.notice(workflows.NoticeReportReady).Args["version"])
+	assert.Equal(t, "no recurrence after 7 days", h.notice(workflows.NoticeCaseClosed).Args["follow_up"])
+
+	t.Run("late contact and its refund", func(t *testing.T) {
+		h := newHarness(t, paid, "p1")
+		h.Partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
+		h.Partner(time.Hour, "p1", workflows.StepContact, ContactInput{})
+		h.runUntil(sla.SpecHandling, paid, 500000, 2*time.Hour)
+		assert.Equal(t, "no", h.notice(workflows.NoticeContacted).Args["met"])
+		assert.Equal(t, map[string]string{"amount": "¥2,500.00", "clause": "响应时效"}, h.notice(workflows.NoticeRefundOwed).Args)
+	})
+	t.Run("out of scope", func(t *testing.T) {
+		h := newHarness(t, paid, "p1")
+		h.Partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
+		h.Market(2*time.Minute, StepAssets, hosts(1))
+		h.Partner(5*time.Minute, "p1", workflows.StepContact, ContactInput{})
+		h.Partner(10*time.Minute, "p1", StepConfirm, ConfirmInput{SecurityIncident: no(), Summary: "a forgotten password"})
+		h.run(sla.SpecHandling, paid)
+		assert.Equal(t, []workflows.Notice{workflows.NoticePartnerAssigned, workflows.NoticeContacted, workflows.NoticeOutOfScope}, h.notices())
+	})
+}
+
+// TestAssetReminders: without an asset list the customer is reminded after 3 and after 4 of the window's 5
+// days, then told it closed; a list in time stops the reminders; a case started late skips those past.
+func TestAssetReminders(t *testing.T) {
+	paid := time.Date(2026, 3, 2, 10, 0, 0, 0, sla.China)
+	t.Run("missed", func(t *testing.T) {
+		h := newHarness(t, paid, "p1")
+		h.run(sla.SpecHandling, paid)
+		var at []time.Time
+		var days []string
+		for _, e := range h.Events() {
+			if e.Event == string(workflows.EventAssetsReminded) {
+				at = append(at, e.At.In(sla.China))
+				days = append(days, e.Customer.Args["day"])
+				assert.Equal(t, string(workflows.NoticeAssetsReminder), e.Customer.Kind)
+				assert.Equal(t, workflows.When(paid.Add(sla.AssetWindow)), e.Customer.Args["due"])
+			}
+		}
+		assert.Equal(t, []time.Time{paid.Add(3 * sla.Day), paid.Add(4 * sla.Day)}, at)
+		assert.Equal(t, []string{"3", "4"}, days)
+		ns := h.notices()
+		assert.Equal(t, workflows.NoticeAssetsWindowClosed, ns[len(ns)-1], "the window closed, last")
+	})
+	t.Run("list on day 4", func(t *testing.T) {
+		h := newHarness(t, paid, "p1")
+		h.Market(3*sla.Day+time.Hour, StepAssets, hosts(1))
+		h.runUntil(sla.SpecHandling, paid, 1, 6*sla.Day)
+		n := 0
+		for _, x := range h.notices() {
+			if x == workflows.NoticeAssetsReminder {
+				n++
+			}
+		}
+		assert.Equal(t, 1, n, "one reminder, then none")
+		assert.NotContains(t, h.notices(), workflows.NoticeAssetsWindowClosed)
+	})
+	t.Run("late callback", func(t *testing.T) {
+		h := newHarness(t, paid.Add(3*sla.Day+2*time.Hour), "p1")
+		h.runUntil(sla.SpecHandling, paid, 1, time.Minute)
+		assert.NotContains(t, h.notices(), workflows.NoticeAssetsReminder, "day 3's reminder is past; day 4's not yet due")
+	})
+}
