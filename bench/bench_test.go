@@ -142,7 +142,7 @@ func TestBench(t *testing.T) {
 		if s.pg { // the SQLite figures stay where they are
 			out = strings.TrimSuffix(out, ".md") + "-postgresql.md"
 		}
-		require.NoError(t, os.WriteFile(out, []byte(text), 0o644))
+		require.NoError(t, os.WriteFile(out, []byte(text+keptSection(out, "scaleout")), 0o644))
 	}
 	require.Empty(t, r.Errors, "errors during the run")
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,16 @@ const (
 	EnvBin = "STEWARD_BIN"
 	// EnvPGRestart is the command that restarts PostgreSQL (default: pg_ctlcluster when it is installed).
 	EnvPGRestart = "STEWARD_PG_RESTART"
+	// EnvTopology is "embedded" (default: `steward temporal`, one worker, one API) or "cluster": the official
+	// temporal-server on PostgreSQL (deploy/temporal/), two workers and two APIs; the cluster needs
+	// TEST_DATABASE_URL.
+	EnvTopology = "STEWARD_RELIABILITY_TOPOLOGY"
+)
+
+// Topologies the battery runs against.
+const (
+	TopologyEmbedded = "embedded"
+	TopologyCluster  = "cluster"
 )
 
 // plan is the battery's size.
@@ -49,6 +60,8 @@ type plan struct {
 	WebhookFail           float64       // fraction of webhook requests the receiver answers 500
 	WebhookHang           float64       // fraction it hangs until the dispatcher's timeout cuts them
 	WebhookWait           time.Duration // how long after the last case every event may take to arrive
+	TemporalDown          time.Duration // how long the Temporal server stays down after its SIGKILL
+	TimerCases            int           // cases whose asset window falls due while the server is down
 }
 
 func planFor(mode string) plan {
@@ -61,12 +74,12 @@ func planFor(mode string) plan {
 		return plan{Mode: mode, Bots: 12, CrashCases: 200, WorkerKills: 6, APIKills: 6,
 			KillGap: [2]time.Duration{2 * time.Second, 7 * time.Second}, Down: [2]time.Duration{200 * time.Millisecond, 2 * time.Second},
 			OutageCases: 100, SlackOutage: 8 * time.Second, CaseTimeout: 5 * time.Minute,
-			WebhookFail: 0.1, WebhookHang: 0.005, WebhookWait: 3 * time.Minute}
+			WebhookFail: 0.1, WebhookHang: 0.005, WebhookWait: 3 * time.Minute, TemporalDown: 8 * time.Second, TimerCases: 20}
 	}
 	return plan{Mode: mode, Bots: 4, CrashCases: 20, WorkerKills: 2, APIKills: 2,
 		KillGap: [2]time.Duration{time.Second, 3 * time.Second}, Down: [2]time.Duration{200 * time.Millisecond, time.Second},
 		OutageCases: 20, SlackOutage: 3 * time.Second, CaseTimeout: 2 * time.Minute,
-		WebhookFail: 0.1, WebhookHang: 0.005, WebhookWait: 90 * time.Second}
+		WebhookFail: 0.1, WebhookHang: 0.005, WebhookWait: 90 * time.Second, TemporalDown: 5 * time.Second, TimerCases: 6}
 }
 
 func randBetween(r [2]time.Duration) time.Duration {
@@ -74,21 +87,26 @@ func randBetween(r [2]time.Duration) time.Duration {
 	return r[0] + time.Duration(n.Int64())
 }
 
-// battery is the stack under test: three steward processes, the database, a fake Slack and the bots.
+// battery is the stack under test: the Temporal server, steward's workers and APIs as processes, the
+// database, a fake Slack and the bots.
 type battery struct {
 	t        *testing.T
 	plan     plan
+	topology string
 	dir      string
 	dsn      string
 	pg       bool
 	store    *db.Store
 	slack    *FakeSlack
 	temporal *Proc
-	worker   *Proc
-	api      *Proc
+	workers  []*Proc
+	apis     []*Proc
+	apiURLs  []string
+	cluster  *Cluster
 	tc       client.Client
 	bots     *Client
-	tport    int
+	hostPort string // the Temporal frontend
+	timers   timerStats
 
 	hooks      *WebhookReceiver // the marketplace's webhook endpoint
 	market     *marketBot       // pays the refunds it is told of
@@ -118,13 +136,21 @@ func TestBattery(t *testing.T) {
 	if mode == "" {
 		t.Skip("set " + EnvMode + "=short or full (make reliability) to run the fault battery")
 	}
-	b := newBattery(t, planFor(mode))
+	topology := os.Getenv(EnvTopology)
+	switch topology {
+	case "":
+		topology = TopologyEmbedded
+	case TopologyEmbedded, TopologyCluster:
+	default:
+		t.Fatalf("%s=%q: want %s or %s", EnvTopology, topology, TopologyEmbedded, TopologyCluster)
+	}
+	b := newBattery(t, planFor(mode), topology)
 	ctx := t.Context()
 
 	crash := b.phase(ctx, "crash", b.plan.CrashCases, func(ctx context.Context) {
 		var wg sync.WaitGroup
-		wg.Go(func() { b.chaos(ctx, b.worker, b.plan.WorkerKills, nil, true) })
-		wg.Go(func() { b.chaos(ctx, b.api, b.plan.APIKills, b.apiReady, false) })
+		wg.Go(func() { b.chaos(ctx, b.workers, b.plan.WorkerKills*len(b.workers), false, true) })
+		wg.Go(func() { b.chaos(ctx, b.apis, b.plan.APIKills*len(b.apis), true, false) })
 		wg.Wait()
 	})
 	outage := b.phase(ctx, "outage", b.plan.OutageCases, b.outages)
@@ -136,7 +162,11 @@ func TestBattery(t *testing.T) {
 	text := rep.markdown()
 	t.Log("\n" + text)
 	if out := os.Getenv(EnvReport); out != "" {
-		require.NoError(t, writeReport(out, "battery", text))
+		section := "battery"
+		if topology == TopologyCluster {
+			section = "battery-cluster"
+		}
+		require.NoError(t, writeReport(out, section, text))
 	}
 	require.Empty(t, b.failed, "bots that could not finish their case")
 	require.Zero(t, rep.Lost, "lost cases")
@@ -147,6 +177,11 @@ func TestBattery(t *testing.T) {
 	require.Zero(t, rep.NotSent, "notifications not sent")
 	require.Zero(t, rep.SlackMissing, "notifications missing in Slack")
 	require.Zero(t, rep.SlackDoubled, "notifications doubled in Slack")
+	tm := rep.Timers
+	require.Positive(t, tm.Due, "timers fell due while the Temporal server was down")
+	require.Equal(t, tm.Due, tm.FiredAfter, "timers due while the Temporal server was down fired after it returned")
+	require.Zero(t, tm.Early, "timers that fired before they were due")
+	require.Zero(t, tm.Doubled, "timer cases with a doubled expiry or refund")
 	// Rate limits: TestSlackRateLimitHoldsEveryPost (notifications) proves the hold; arrivals here are only
 	// reported, as a request sent before its connection's 429 was read can reach a loaded server late.
 	t.Logf("requests on a connection inside its Retry-After: %d %v", rep.Slack.Early, rep.Slack.EarlyAt)
@@ -176,10 +211,10 @@ func TestBattery(t *testing.T) {
 	}
 }
 
-func newBattery(t *testing.T, p plan) *battery {
+func newBattery(t *testing.T, p plan, topology string) *battery {
 	ctx := t.Context()
 	dir := t.TempDir()
-	b := &battery{t: t, plan: p, dir: dir, slack: NewFakeSlack(), start: time.Now()}
+	b := &battery{t: t, plan: p, topology: topology, dir: dir, slack: NewFakeSlack(), start: time.Now()}
 	t.Cleanup(b.slack.Close)
 	bin, err := BuildSteward(ctx, os.Getenv(EnvBin), dir)
 	require.NoError(t, err)
@@ -188,6 +223,8 @@ func newBattery(t *testing.T, p plan) *battery {
 	if base := os.Getenv("TEST_DATABASE_URL"); base != "" {
 		b.dsn, _ = dbtest.SchemaURL(ctx, t, base, "reliability_")
 		b.pg = true
+	} else if topology == TopologyCluster {
+		t.Fatal("the cluster topology runs the Temporal server on PostgreSQL: set TEST_DATABASE_URL")
 	}
 	b.store, err = db.Open(ctx, b.dsn)
 	require.NoError(t, err)
@@ -205,16 +242,35 @@ func newBattery(t *testing.T, p plan) *battery {
 	manager, _, err := b.store.IssueToken(ctx, db.RoleManager, "", "reliability manager")
 	require.NoError(t, err)
 
-	b.tport, err = FreePort()
-	require.NoError(t, err)
 	aport, err := FreePort()
 	require.NoError(t, err)
 	env := []string{
-		"TEMPORAL_ADDRESS=127.0.0.1:" + fmt.Sprint(b.tport), "TEMPORAL_NAMESPACE=default", "DATABASE_URL=" + b.dsn,
+		"TEMPORAL_NAMESPACE=default", "DATABASE_URL=" + b.dsn,
 		"SLACK_BOT_TOKEN=xoxb-reliability", "STEWARD_SLACK_API_URL=" + b.slack.URL(), "STEWARD_SLACK_OPS_CHANNEL=#ops",
 		"STEWARD_LOG_LEVEL=warn", "STEWARD_MARKETPLACE_SECRET=" + secret, "STEWARD_API_ADDR=127.0.0.1:" + fmt.Sprint(aport),
 		"STEWARD_RATE_LIMIT=0",
 	}
+	market := &Client{Secret: []byte(secret), HTTP: &http.Client{Timeout: 30 * time.Second}}
+	b.bots = &Client{Secret: []byte(secret), Manager: manager, Partners: partners, HTTP: &http.Client{Timeout: 30 * time.Second}}
+	if topology == TopologyCluster {
+		b.cluster = StartCluster(t, ClusterOptions{Dir: dir, Steward: bin, BaseDSN: os.Getenv("TEST_DATABASE_URL"), Env: env,
+			Workers: 2, APIs: 2, Logf: b.logEvent})
+		b.temporal, b.workers, b.apis, b.apiURLs, b.hostPort = b.cluster.Temporal, b.cluster.Workers, b.cluster.APIs, b.cluster.APIURLs, b.cluster.HostPort
+		b.logEvent("steward setup: %s", strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(b.cluster.Setup), "\n", "; ")), " "))
+		env = append(env, "TEMPORAL_ADDRESS="+b.hostPort)
+		market.BaseURLs, b.bots.BaseURLs = b.apiURLs, b.apiURLs
+		b.subscribeWebhooks(ctx, bin, env, market)
+		b.tc = b.dialTemporal(ctx)
+		t.Cleanup(b.tc.Close)
+		b.logEvent("stack up: temporal-server %s (PostgreSQL: %s, %s), workers %d, apis %v, database PostgreSQL", b.hostPort,
+			b.cluster.DBs[0], b.cluster.DBs[1], len(b.workers), b.apiURLs)
+		return b
+	}
+
+	tport, err := FreePort()
+	require.NoError(t, err)
+	b.hostPort = "127.0.0.1:" + fmt.Sprint(tport)
+	env = append(env, "TEMPORAL_ADDRESS="+b.hostPort)
 	logs := filepath.Join(dir, "logs")
 	require.NoError(t, os.MkdirAll(logs, 0o700))
 	mk := func(name string, args ...string) *Proc {
@@ -229,33 +285,40 @@ func newBattery(t *testing.T, p plan) *battery {
 		})
 		return p
 	}
-	b.temporal = mk("temporal", "temporal", "--data-dir", filepath.Join(dir, "temporal"), "--temporal-port", fmt.Sprint(b.tport), "--ui-port", "0", "--log-level", "warn")
-	b.worker = mk("worker", "worker")
-	b.api = mk("api", "api")
-	baseURL := "http://127.0.0.1:" + fmt.Sprint(aport)
-	b.subscribeWebhooks(ctx, bin, env, &Client{BaseURL: baseURL, Secret: []byte(secret), HTTP: &http.Client{Timeout: 30 * time.Second}})
+	b.temporal = mk("temporal", "temporal", "--data-dir", filepath.Join(dir, "temporal"), "--temporal-port", fmt.Sprint(tport), "--ui-port", "0", "--log-level", "warn")
+	b.workers = []*Proc{mk("worker", "worker")}
+	b.apis = []*Proc{mk("api", "api")}
+	b.apiURLs = []string{"http://127.0.0.1:" + fmt.Sprint(aport)}
+	market.BaseURL, b.bots.BaseURL = b.apiURLs[0], b.apiURLs[0]
+	b.subscribeWebhooks(ctx, bin, env, market)
 
 	require.NoError(t, b.temporal.Start())
 	b.tc = b.dialTemporal(ctx)
 	t.Cleanup(b.tc.Close)
-	require.NoError(t, b.worker.Start())
-	require.NoError(t, b.api.Start())
-	b.bots = &Client{BaseURL: baseURL, Secret: []byte(secret), Manager: manager, Partners: partners,
-		HTTP: &http.Client{Timeout: 30 * time.Second}}
+	require.NoError(t, b.workers[0].Start())
+	require.NoError(t, b.apis[0].Start())
 	rctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	require.NoError(t, WaitFor(rctx, b.apiReady))
-	b.logEvent("stack up: temporal :%d, api :%d, database %s", b.tport, aport, map[bool]string{true: "PostgreSQL", false: "SQLite"}[b.pg])
+	b.logEvent("stack up: temporal %s, api :%d, database %s", b.hostPort, aport, map[bool]string{true: "PostgreSQL", false: "SQLite"}[b.pg])
 	return b
 }
 
 func (b *battery) dialTemporal(ctx context.Context) client.Client {
-	c, err := DialTemporal(ctx, fmt.Sprintf("127.0.0.1:%d", b.tport))
+	c, err := DialTemporal(ctx, b.hostPort)
 	require.NoError(b.t, err)
 	return c
 }
 
-func (b *battery) apiReady(ctx context.Context) error { return APIReady(ctx, b.bots.BaseURL) }
+// apiReady is nil once every API answers /readyz with 200.
+func (b *battery) apiReady(ctx context.Context) error {
+	for _, u := range b.apiURLs {
+		if err := APIReady(ctx, u); err != nil {
+			return fmt.Errorf("%s: %w", u, err)
+		}
+	}
+	return nil
+}
 
 // phaseStats is what one phase did.
 type phaseStats struct {
@@ -316,39 +379,66 @@ func (b *battery) phase(ctx context.Context, name string, minCases int, chaos fu
 	return st
 }
 
-// chaos SIGKILLs p n times at random moments and starts it again after a random pause. With midDelivery,
-// every second kill lands at the worst moment for notifications: Slack has taken a message and the worker
-// has not heard back, so the outbox cannot know whether it was delivered.
-func (b *battery) chaos(ctx context.Context, p *Proc, n int, ready func(context.Context) error, midDelivery bool) {
+// chaos SIGKILLs one of procs n times at random moments, each time one at random (each at least once when n
+// allows), and starts it again after a random pause; with ready, it waits until that API answers /readyz.
+// With midDelivery, every second kill lands at the worst moment for notifications: Slack has taken a message
+// and the worker has not heard back, so the outbox cannot know whether it was delivered. With several workers
+// the one posting is not known, so such a kill takes them all.
+func (b *battery) chaos(ctx context.Context, procs []*Proc, n int, ready bool, midDelivery bool) {
+	order := make([]int, 0, n)
+	for len(order) < n {
+		perm, _ := rand.Int(rand.Reader, big.NewInt(int64(len(procs))))
+		start := int(perm.Int64())
+		for j := range procs {
+			order = append(order, (start+j)%len(procs))
+		}
+	}
 	for i := 1; i <= n && ctx.Err() == nil; i++ {
 		time.Sleep(randBetween(b.plan.KillGap))
+		victims := []*Proc{procs[order[i-1]]}
 		moment := "at a random moment"
 		if midDelivery && i%2 == 0 {
+			victims = procs
 			killed := make(chan struct{})
-			b.slack.OnNextDelivery(func() { p.Kill(); close(killed) })
+			b.slack.OnNextDelivery(func() {
+				for _, p := range victims {
+					p.Kill()
+				}
+				close(killed)
+			})
 			select {
 			case <-killed:
 				moment = "while Slack was answering a post"
 				b.midDeliveryKills.Add(1)
 			case <-time.After(10 * time.Second):
 				b.slack.OnNextDelivery(nil)
-				p.Kill()
+				for _, p := range victims {
+					p.Kill()
+				}
 				moment = "at a random moment (no post within 10 s)"
 			}
 		} else {
-			p.Kill()
+			victims[0].Kill()
 		}
 		down := randBetween(b.plan.Down)
-		b.logEvent("SIGKILL %s (%d of %d) %s, down %s", p.Name, i, n, moment, down.Round(time.Millisecond))
-		time.Sleep(down)
-		if err := p.Start(); err != nil {
-			b.t.Errorf("restart %s: %v", p.Name, err)
-			return
+		names := make([]string, len(victims))
+		for j, p := range victims {
+			names[j] = p.Name
 		}
-		if ready != nil {
+		b.logEvent("SIGKILL %s (%d of %d) %s, down %s", strings.Join(names, " and "), i, n, moment, down.Round(time.Millisecond))
+		time.Sleep(down)
+		for _, p := range victims {
+			if err := p.Start(); err != nil {
+				b.t.Errorf("restart %s: %v", p.Name, err)
+				return
+			}
+		}
+		if ready {
+			p := victims[0]
+			url := b.apiURLs[slices.Index(b.apis, p)]
 			t0 := time.Now()
 			rctx, cancel := context.WithTimeout(ctx, time.Minute)
-			if err := WaitFor(rctx, ready); err != nil {
+			if err := WaitFor(rctx, func(ctx context.Context) error { return APIReady(ctx, url) }); err != nil {
 				b.t.Errorf("%s not ready after restart: %v", p.Name, err)
 			}
 			cancel()
@@ -360,15 +450,20 @@ func (b *battery) chaos(ctx context.Context, p *Proc, n int, ready func(context.
 // outages restarts the Temporal server, then PostgreSQL (when the battery runs on it), then takes Slack down
 // and rate-limits it, one after the other while the bots work.
 func (b *battery) outages(ctx context.Context) {
-	time.Sleep(2 * time.Second)
+	// The server goes down at killAt; the timer cases' asset windows fall due while it is down.
+	killAt := time.Now().Add(4 * time.Second)
+	b.timerCases(ctx, killAt)
+	time.Sleep(time.Until(killAt))
 	b.temporal.Kill()
-	b.logEvent("SIGKILL temporal server")
-	time.Sleep(time.Second)
+	b.timers.DownAt = time.Now()
+	b.logEvent("SIGKILL temporal server, down %s", b.plan.TemporalDown)
+	time.Sleep(b.plan.TemporalDown)
 	if err := b.temporal.Start(); err != nil {
 		b.t.Errorf("restart temporal: %v", err)
 		return
 	}
 	t0 := time.Now()
+	b.timers.UpAt = t0
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	err := WaitFor(rctx, func(ctx context.Context) error {
 		_, err := b.tc.CheckHealth(ctx, &client.CheckHealthRequest{})
@@ -378,6 +473,7 @@ func (b *battery) outages(ctx context.Context) {
 	if err != nil {
 		b.t.Errorf("temporal not back: %v", err)
 	}
+	b.timers.ServingAt = time.Now()
 	b.logEvent("temporal server serving again %s after restart", time.Since(t0).Round(time.Millisecond))
 
 	time.Sleep(2 * time.Second)

@@ -17,11 +17,13 @@ import (
 	"github.com/steward-oss/steward/workflows"
 )
 
-// Client is a marketplace and partner bots talking to one steward API. Every call is retried on a
-// transport error or a 5xx until its context ends; signed calls are signed afresh on each attempt and
-// steps carry an Idempotency-Key, so a retry after a crash is answered with the first result.
+// Client is a marketplace and partner bots talking to steward's API: to BaseURL, or spread over BaseURLs
+// (several API processes; each attempt of a call goes to the next). Every call is retried on a transport
+// error or a 5xx until its context ends; signed calls are signed afresh on each attempt and steps carry an
+// Idempotency-Key, so a retry after a crash is answered with the first result.
 type Client struct {
 	BaseURL  string
+	BaseURLs []string
 	Secret   []byte
 	Manager  string
 	Partners map[string]string // partner ID → engineer token
@@ -31,6 +33,16 @@ type Client struct {
 	Transport atomic.Int64 // transport errors (refused, reset) retried
 	Status5xx atomic.Int64 // 5xx answers retried
 	Steps     atomic.Int64 // steps that succeeded
+
+	next atomic.Uint64
+}
+
+// base is the API the next attempt goes to.
+func (c *Client) base() string {
+	if len(c.BaseURLs) == 0 {
+		return c.BaseURL
+	}
+	return c.BaseURLs[(c.next.Add(1)-1)%uint64(len(c.BaseURLs))]
 }
 
 // auth decorates a request with its credentials.
@@ -60,7 +72,7 @@ func (c *Client) call(ctx context.Context, method, path string, body []byte, a a
 	backoff := 100 * time.Millisecond
 	var res result
 	for attempt := 0; ; attempt++ {
-		req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, method, c.base()+path, bytes.NewReader(body))
 		if err != nil {
 			return res, err
 		}
@@ -154,18 +166,9 @@ func SOSEvents() []string {
 // RunSOS purchases o and drives its case through every step as the marketplace and the partner it is
 // offered to. It returns the case ID once the close step is answered.
 func (c *Client) RunSOS(ctx context.Context, o SOSOrder) (string, error) {
-	caseID := workflows.CaseWorkflowID(workflows.ServiceSOS, o.OrderID)
-	purchase, _ := json.Marshal(map[string]any{
-		"order_id": o.OrderID, "customer_id": "cust-reliability", "service": workflows.ServiceSOS, "spec": sla.SpecAnalysisRemote,
-		"quantity": 1, "amount_cents": o.AmountCents, "currency": "CNY", "paid_at": o.PaidAt.UTC().Format(time.RFC3339),
-		"contact": map[string]any{"name": "Reliability Bot", "phone": "+86 138 0000 0000", "email": "bot@example.com"},
-	})
-	res, err := c.call(ctx, http.MethodPost, "/v1/purchases", purchase, c.signed())
+	caseID, err := c.Purchase(ctx, o)
 	if err != nil {
 		return caseID, err
-	}
-	if res.Status != http.StatusCreated && res.Status != http.StatusOK {
-		return caseID, fmt.Errorf("purchase %s: %d %s", o.OrderID, res.Status, res.Body)
 	}
 	partner, err := c.awaitPartner(ctx, caseID)
 	if err != nil {
@@ -190,6 +193,24 @@ func (c *Client) RunSOS(ctx context.Context, o SOSOrder) (string, error) {
 			return caseID, fmt.Errorf("%s %s: %d %s", caseID, s.name, res.Status, res.Body)
 		}
 		c.Steps.Add(1)
+	}
+	return caseID, nil
+}
+
+// Purchase sends o's signed purchase callback (again on a transport error or 5xx) and returns the case ID.
+func (c *Client) Purchase(ctx context.Context, o SOSOrder) (string, error) {
+	caseID := workflows.CaseWorkflowID(workflows.ServiceSOS, o.OrderID)
+	purchase, _ := json.Marshal(map[string]any{
+		"order_id": o.OrderID, "customer_id": "cust-reliability", "service": workflows.ServiceSOS, "spec": sla.SpecAnalysisRemote,
+		"quantity": 1, "amount_cents": o.AmountCents, "currency": "CNY", "paid_at": o.PaidAt.UTC().Format(time.RFC3339),
+		"contact": map[string]any{"name": "Reliability Bot", "phone": "+86 138 0000 0000", "email": "bot@example.com"},
+	})
+	res, err := c.call(ctx, http.MethodPost, "/v1/purchases", purchase, c.signed())
+	if err != nil {
+		return caseID, err
+	}
+	if res.Status != http.StatusCreated && res.Status != http.StatusOK {
+		return caseID, fmt.Errorf("purchase %s: %d %s", o.OrderID, res.Status, res.Body)
 	}
 	return caseID, nil
 }

@@ -21,6 +21,7 @@ type report struct {
 	Crash, Outage phaseStats
 	Events        []string
 	Database      string
+	Topology      string
 
 	Cases, Closed, Lost, WrongState, DoubledEvents int
 	Refunds, DoubledRefunds                        int
@@ -32,15 +33,22 @@ type report struct {
 	Steps, Calls, Transport, Status5xx             int64
 	WorkerKills, APIKills, TemporalKills           int
 	Webhooks                                       webhookStats
+	Timers                                         timerStats
 }
 
 // verify waits for every case's workflow to end and checks the case, its timeline, refunds and
 // notifications against what the bots did.
 func (b *battery) verify(ctx context.Context) report {
 	t := b.t
-	rep := report{Database: map[bool]string{true: "PostgreSQL", false: "SQLite"}[b.pg]}
-	_, rep.WorkerKills = b.worker.Counts()
-	_, rep.APIKills = b.api.Counts()
+	rep := report{Database: map[bool]string{true: "PostgreSQL", false: "SQLite"}[b.pg], Topology: b.topologyText()}
+	for _, p := range b.workers {
+		_, k := p.Counts()
+		rep.WorkerKills += k
+	}
+	for _, p := range b.apis {
+		_, k := p.Counts()
+		rep.APIKills += k
+	}
 	_, rep.TemporalKills = b.temporal.Counts()
 	rep.Steps, rep.Calls = b.bots.Steps.Load(), b.bots.Calls.Load()
 	rep.Transport, rep.Status5xx = b.bots.Transport.Load(), b.bots.Status5xx.Load()
@@ -102,6 +110,8 @@ func (b *battery) verify(ctx context.Context) report {
 		}
 	}
 
+	rep.Timers = b.verifyTimers(ctx)
+
 	notes, err := b.store.ListNotifications(ctx, "", 0)
 	require.NoError(t, err)
 	rep.Notifications = len(notes)
@@ -138,6 +148,30 @@ func (b *battery) verify(ctx context.Context) report {
 	return rep
 }
 
+// topologyText describes what the battery runs against, for the report.
+func (b *battery) topologyText() string {
+	if b.topology == TopologyCluster {
+		return fmt.Sprintf("cluster — the official temporal-server (%s, deploy/temporal/config.yaml) on PostgreSQL for persistence and SQL visibility, %d `steward worker`s and %d `steward api`s; the bots spread their calls over the APIs",
+			serverVersion(), len(b.workers), len(b.apis))
+	}
+	return "embedded — `steward temporal` (the embedded server on SQLite), one `steward worker`, one `steward api`"
+}
+
+// serverVersion is go.mod's go.temporal.io/server version.
+func serverVersion() string {
+	root, err := RepoRoot()
+	if err != nil {
+		return "go.temporal.io/server"
+	}
+	b, _ := os.ReadFile(root + "/go.mod")
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "go.temporal.io/server" {
+			return f[1]
+		}
+	}
+	return "go.temporal.io/server"
+}
+
 func later(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a
@@ -148,12 +182,18 @@ func later(a, b time.Time) time.Time {
 func (r report) markdown() string {
 	var s strings.Builder
 	p := r.Plan
-	fmt.Fprintf(&s, "Run: `%s` mode, %s, %d bots, %s, %d CPUs, %s.\n\n", p.Mode, time.Now().UTC().Format("2006-01-02"), p.Bots, r.Database, runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(&s, "Run: `%s` mode, %s, %d bots, %s, %d CPUs, %s.\n", p.Mode, time.Now().UTC().Format("2006-01-02"), p.Bots, r.Database, runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(&s, "Topology: %s.\n\n", r.Topology)
 	fmt.Fprintf(&s, "| figure | value |\n|---|---|\n")
 	row := func(name string, v any) { fmt.Fprintf(&s, "| %s | %v |\n", name, v) }
 	row("crash phase: cases / duration", fmt.Sprintf("%d / %s", r.Crash.Cases, r.Crash.Duration.Round(time.Second)))
 	row("outage phase: cases / duration", fmt.Sprintf("%d / %s", r.Outage.Cases, r.Outage.Duration.Round(time.Second)))
 	row("SIGKILLs: worker / API / Temporal server", fmt.Sprintf("%d / %d / %d", r.WorkerKills, r.APIKills, r.TemporalKills))
+	tm := r.Timers
+	row("Temporal server down (SIGKILL to answering again)", tm.ServingAt.Sub(tm.DownAt).Round(100*time.Millisecond))
+	row("timers due while it was down / fired after it returned / early", fmt.Sprintf("%d / %d / %d", tm.Due, tm.FiredAfter, tm.Early))
+	row("timer cases not expired / doubled", fmt.Sprintf("%d / %d", tm.NotExpired, tm.Doubled))
+	row("last of them fired, after the server answered again", tm.MaxLateness.Round(10*time.Millisecond))
 	row("cases closed as expected", fmt.Sprintf("%d of %d", r.Closed, r.Cases))
 	row("lost cases", r.Lost)
 	row("cases in a wrong state", r.WrongState)

@@ -290,12 +290,12 @@ func (b *battery) verifyWebhooks(ctx context.Context) webhookStats {
 	return w
 }
 
-// orderCases lists the case ids of the orders the bots placed.
+// orderCases lists the case ids of the orders the bots placed, and of the timer cases.
 func (b *battery) orderCases() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	ids := make([]string, 0, len(b.orders))
-	for _, o := range b.orders {
+	ids := make([]string, 0, len(b.orders)+len(b.timers.orders))
+	for _, o := range append(slices.Clone(b.orders), b.timers.orders...) {
 		ids = append(ids, workflows.CaseWorkflowID(workflows.ServiceSOS, o.OrderID))
 	}
 	return ids
