@@ -21,6 +21,7 @@ import (
 
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/db/dbtest"
+	"github.com/steward-oss/steward/notifications/dingtalktest"
 	"github.com/steward-oss/steward/workflows"
 )
 
@@ -98,6 +99,7 @@ type battery struct {
 	pg       bool
 	store    *db.Store
 	slack    *FakeSlack
+	ding     *dingtalktest.Server // the customers' DingTalk robots, a quarter of the cases
 	temporal *Proc
 	workers  []*Proc
 	apis     []*Proc
@@ -157,6 +159,7 @@ func TestBattery(t *testing.T) {
 
 	rep := b.verify(ctx)
 	rep.Webhooks = b.verifyWebhooks(ctx)
+	rep.Customer = b.verifyCustomer(ctx)
 	rep.Plan, rep.Crash, rep.Outage = b.plan, crash, outage
 	rep.Events = b.events
 	text := rep.markdown()
@@ -191,6 +194,16 @@ func TestBattery(t *testing.T) {
 	require.Positive(t, rep.Slack.Served500, "Slack outage happened")
 	require.Positive(t, rep.Slack.Served429, "Slack rate limit happened")
 
+	cm := rep.Customer
+	require.Positive(t, cm.Cases, "cases with a customer DingTalk group")
+	require.Positive(t, cm.Expected, "customer messages recorded")
+	require.Zero(t, cm.Missing, "customer messages that never reached their group")
+	require.Zero(t, cm.Unexpected, "messages in a group that no case recorded")
+	require.Zero(t, cm.Failed+cm.Pending, "customer deliveries given up or still pending")
+	require.Zero(t, cm.BadSign, "customer robot calls DingTalk would refuse for their signature")
+	require.Zero(t, cm.RateLimited, "customer robots sent beyond their limit")
+	require.LessOrEqual(t, cm.Doubled, cm.Reclaimed, "a message arrives twice only when a worker died between its send and its mark")
+
 	w := rep.Webhooks
 	require.Zero(t, w.SequenceGaps, "cases whose outbox sequence is not 1..n")
 	require.Zero(t, w.RowsWithoutEvent, "timeline rows and refunds without their webhook event")
@@ -214,8 +227,9 @@ func TestBattery(t *testing.T) {
 func newBattery(t *testing.T, p plan, topology string) *battery {
 	ctx := t.Context()
 	dir := t.TempDir()
-	b := &battery{t: t, plan: p, topology: topology, dir: dir, slack: NewFakeSlack(), start: time.Now()}
+	b := &battery{t: t, plan: p, topology: topology, dir: dir, slack: NewFakeSlack(), ding: dingtalktest.NewServer(dingtalktest.Options{}), start: time.Now()}
 	t.Cleanup(b.slack.Close)
+	t.Cleanup(b.ding.Close)
 	bin, err := BuildSteward(ctx, os.Getenv(EnvBin), dir)
 	require.NoError(t, err)
 
@@ -248,7 +262,7 @@ func newBattery(t *testing.T, p plan, topology string) *battery {
 		"TEMPORAL_NAMESPACE=default", "DATABASE_URL=" + b.dsn,
 		"SLACK_BOT_TOKEN=xoxb-reliability", "STEWARD_SLACK_API_URL=" + b.slack.URL(), "STEWARD_SLACK_OPS_CHANNEL=#ops",
 		"STEWARD_LOG_LEVEL=warn", "STEWARD_MARKETPLACE_SECRET=" + secret, "STEWARD_API_ADDR=127.0.0.1:" + fmt.Sprint(aport),
-		"STEWARD_RATE_LIMIT=0",
+		"STEWARD_RATE_LIMIT=0", "STEWARD_DINGTALK_API_URL=" + b.ding.URL(),
 	}
 	market := &Client{Secret: []byte(secret), HTTP: &http.Client{Timeout: 30 * time.Second}}
 	b.bots = &Client{Secret: []byte(secret), Manager: manager, Partners: partners, HTTP: &http.Client{Timeout: 30 * time.Second}}
@@ -356,6 +370,11 @@ func (b *battery) phase(ctx context.Context, name string, minCases int, chaos fu
 					// Paid four days ago, inside the 5-day asset window: the 20-business-minute response clock
 					// breached long ago (always, but in the week-long holidays), so the case owes 50%.
 					o.PaidAt = time.Now().Add(-96 * time.Hour)
+				}
+				if n%4 == 1 || n%8 == 0 {
+					// A quarter of the cases give the customer's DingTalk group, half of them owing a refund.
+					o.DingTalk = "rel-robot-" + strings.ToLower(o.OrderID)
+					b.ding.AddRobot(o.DingTalk, RobotSecret(o.DingTalk))
 				}
 				b.mu.Lock()
 				b.orders = append(b.orders, o)

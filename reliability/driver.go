@@ -128,7 +128,13 @@ type SOSOrder struct {
 	OrderID     string
 	PaidAt      time.Time
 	AmountCents int64
+	// DingTalk, when set, is the customer's DingTalk robot (its token; the secret is "SEC" + token), given
+	// in the purchase as the customer's channel.
+	DingTalk string
 }
+
+// RobotSecret is the signing secret of the battery's customer robot with token.
+func RobotSecret(token string) string { return "SEC" + token }
 
 // sosStep is one call of an SOS case's happy path and the timeline event that shows it was applied.
 type sosStep struct {
@@ -200,11 +206,16 @@ func (c *Client) RunSOS(ctx context.Context, o SOSOrder) (string, error) {
 // Purchase sends o's signed purchase callback (again on a transport error or 5xx) and returns the case ID.
 func (c *Client) Purchase(ctx context.Context, o SOSOrder) (string, error) {
 	caseID := workflows.CaseWorkflowID(workflows.ServiceSOS, o.OrderID)
-	purchase, _ := json.Marshal(map[string]any{
+	body := map[string]any{
 		"order_id": o.OrderID, "customer_id": "cust-reliability", "service": workflows.ServiceSOS, "spec": sla.SpecAnalysisRemote,
 		"quantity": 1, "amount_cents": o.AmountCents, "currency": "CNY", "paid_at": o.PaidAt.UTC().Format(time.RFC3339),
 		"contact": map[string]any{"name": "Reliability Bot", "phone": "+86 138 0000 0000", "email": "bot@example.com"},
-	})
+	}
+	if o.DingTalk != "" {
+		body["customer_channel"] = map[string]any{"dingtalk": map[string]string{
+			"webhook": "https://oapi.dingtalk.com/robot/send?access_token=" + o.DingTalk, "secret": RobotSecret(o.DingTalk)}}
+	}
+	purchase, _ := json.Marshal(body)
 	res, err := c.call(ctx, http.MethodPost, "/v1/purchases", purchase, c.signed())
 	if err != nil {
 		return caseID, err

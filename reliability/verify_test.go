@@ -34,6 +34,7 @@ type report struct {
 	WorkerKills, APIKills, TemporalKills           int
 	Webhooks                                       webhookStats
 	Timers                                         timerStats
+	Customer                                       customerStats
 }
 
 // verify waits for every case's workflow to end and checks the case, its timeline, refunds and
@@ -206,6 +207,11 @@ func (r report) markdown() string {
 	row("Slack deliveries / missing / doubled / unexpected", fmt.Sprintf("%d / %d / %d / %d", r.SlackDelivered, r.SlackMissing, r.SlackDoubled, r.SlackUnexpected))
 	row("interrupted deliveries looked up in channel history", r.Slack.Lookups)
 	row("Slack 500s / 429s served", fmt.Sprintf("%d / %d", r.Slack.Served500, r.Slack.Served429))
+	c := r.Customer
+	row("cases with a customer DingTalk group / their messages recorded", fmt.Sprintf("%d / %d", c.Cases, c.Expected))
+	row("customer messages delivered / missing / doubled / unexpected", fmt.Sprintf("%d / %d / %d / %d", c.Delivered, c.Missing, c.Doubled, c.Unexpected))
+	row("customer deliveries re-claimed after a worker died (may repeat a message) / given up / pending", fmt.Sprintf("%d / %d / %d", c.Reclaimed, c.Failed, c.Pending))
+	row("robot calls refused: signature / over the limit", fmt.Sprintf("%d / %d", c.BadSign, c.RateLimited))
 	row("requests on a connection inside the Retry-After it was given (see below)", r.Slack.Early)
 	row("requests within Retry-After of another request's 429 (informational)", r.Slack.Soon)
 	row("longest wait from a 429 to the next delivery", r.Slack.MaxWait.Round(10*time.Millisecond))
