@@ -74,6 +74,12 @@ type Event struct {
 	PartnerID string `json:"partner_id,omitempty"`
 	// OfferedAt, on an acceptance, is when the accepted offer was made.
 	OfferedAt *time.Time `json:"offered_at,omitempty"`
+	// By, ByToken and ByPartner name who took the step the line records: the bearer token's holder (an
+	// engineer or a manager), the token's id and the engineer's partner company. Empty for the marketplace's
+	// and steward's own lines. They go to the timeline's row only: never into a webhook (TimelineData).
+	By        string `json:"by,omitempty"`
+	ByToken   string `json:"by_token,omitempty"`
+	ByPartner string `json:"by_partner,omitempty"`
 	// Customer, when set, is the message this line sends the case's customer.
 	Customer *CustomerNotice `json:"customer,omitempty"`
 }
@@ -139,7 +145,8 @@ func (a *Activities) Record(ctx context.Context, in RecordInput) error {
 		if e.Key == "" {
 			return errors.New("record: event without key")
 		}
-		ev := db.CaseEvent{Key: e.Key, CaseID: c.CaseID, At: e.At.UTC(), Actor: e.Actor, Event: e.Event, Detail: e.Detail, PartnerID: e.PartnerID, OfferedAt: e.OfferedAt}
+		ev := db.CaseEvent{Key: e.Key, CaseID: c.CaseID, At: e.At.UTC(), Actor: e.Actor, Event: e.Event, Detail: e.Detail, PartnerID: e.PartnerID, OfferedAt: e.OfferedAt,
+			ByName: e.By, ByTokenID: e.ByToken, ByPartnerID: e.ByPartner}
 		if e.Customer != nil {
 			title, text, err := RenderCustomer(e.Customer.Kind, CustomerData{OrderID: c.OrderID, Service: c.Service, Spec: c.Spec, Args: e.Customer.Args})
 			if err != nil {

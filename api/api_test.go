@@ -130,7 +130,7 @@ func TestRevokedTokenRejected(t *testing.T) {
 	require.NoError(t, f.store.RevokeToken(ctx, tok.ID))
 	rec, p := f.call(t, http.MethodGet, "/v1/cases", nil, h)
 	assert.Equal(t, http.StatusUnauthorized, rec.Code)
-	assert.Equal(t, CodeUnauthorized, p.Code)
+	assert.Equal(t, CodeTokenRevoked, p.Code, "a revoked token's problem says so")
 }
 
 func TestListCasesFilters(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"math"
 	"strconv"
 	"strings"
@@ -41,6 +42,10 @@ func VerifySignature(secret []byte, now time.Time, tsHeader, sigHeader, method, 
 	return signing.Verify(secret, now, tsHeader, sigHeader, method, path, body)
 }
 
+// previousSecretLogEvery is how often, at most, the API logs that a marketplace call was signed with the
+// previous secret: the operator's sign that the marketplace has not switched yet.
+const previousSecretLogEvery = time.Minute
+
 // Principal is who sent a request.
 type Principal struct {
 	Role      string // "marketplace", "partner" or "manager"
@@ -61,7 +66,8 @@ func principalOf(c echo.Context) Principal {
 	return p
 }
 
-// marketplaceAuth verifies the HMAC signature over the raw body, then hands the body on.
+// marketplaceAuth verifies the HMAC signature over the raw body, with the current marketplace secret or
+// the previous one while a rotation lasts (STEWARD_MARKETPLACE_SECRETS), then hands the body on.
 func (s *Server) marketplaceAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		body, err := readBody(c)
@@ -69,17 +75,24 @@ func (s *Server) marketplaceAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		req := c.Request()
-		bound, err := VerifySignature(s.secret, s.now(), req.Header.Get(HeaderTimestamp), req.Header.Get(HeaderSignature), req.Method, req.URL.Path, body)
+		if len(s.secrets) == 0 {
+			return problem(CodeUnauthorized, "marketplace signature rejected: no marketplace secret is configured")
+		}
+		m, err := signing.VerifyAny(s.secrets, s.now(), req.Header.Get(HeaderTimestamp), req.Header.Get(HeaderSignature), req.Method, req.URL.Path, body)
 		if err != nil {
 			return problem(CodeUnauthorized, "marketplace signature rejected: %v", err)
 		}
-		if !bound {
+		if m.Secret > 0 {
+			s.notePreviousSecret(c)
+		}
+		if !m.Bound {
 			// A v1 signature covers timestamp and body only, so headers captured from one call would
 			// verify on another with the same body (an empty GET, say). Each v1 signature is bound to the
-			// first method and path it was used for. It is claimed in its canonical spelling: hex is
-			// case-insensitive, and the same MAC in upper case must not pass for a new signature. The path is
-			// kept escaped, in ASCII: a decoded one may hold bytes the database cannot store.
-			ok, err := s.store.ClaimSignature(req.Context(), strings.ToLower(req.Header.Get(HeaderSignature)), req.Method+" "+req.URL.EscapedPath(), s.now())
+			// first method and path it was used for. It is claimed in its canonical spelling, alone: hex is
+			// case-insensitive, and the same MAC in upper case, or beside another signature in the header,
+			// must not pass for a new signature. The path is kept escaped, in ASCII: a decoded one may hold
+			// bytes the database cannot store.
+			ok, err := s.store.ClaimSignature(req.Context(), m.Signature, req.Method+" "+req.URL.EscapedPath(), s.now())
 			if err != nil {
 				return unavailable(err, "the signature store")
 			}
@@ -88,13 +101,29 @@ func (s *Server) marketplaceAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
+		s.authenticated(c)
 		c.Set("principal", Principal{Role: RoleMarketplace, Name: "marketplace"})
 		c.Set("raw_body", body)
 		return next(c)
 	}
 }
 
-// tokenAuth resolves a bearer token to a partner engineer or manager.
+// notePreviousSecret logs, at most once a minute per process, that a marketplace call verified only with
+// the previous secret: until these lines stop, the marketplace still signs with it.
+func (s *Server) notePreviousSecret(c echo.Context) {
+	now := time.Now().UnixNano()
+	last := s.previousLogged.Load()
+	if now-last < int64(previousSecretLogEvery) || !s.previousLogged.CompareAndSwap(last, now) {
+		return
+	}
+	s.logger.InfoContext(c.Request().Context(), "marketplace call signed with the previous marketplace secret",
+		slog.String("route", c.Path()), slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)))
+}
+
+// tokenAuth resolves a bearer token to a partner engineer or manager. Every request reads the token from
+// the database, so a revocation or a partner's disabling holds on the next request in every API process.
+// An expired, revoked or disabled partner's token is answered with a problem type saying which. A
+// token's use is noted with the client's address at most once a minute.
 func (s *Server) tokenAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Request().Header.Get(echo.HeaderAuthorization)
@@ -103,17 +132,47 @@ func (s *Server) tokenAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="steward"`)
 			return problem(CodeUnauthorized, "send Authorization: Bearer <token>")
 		}
-		tok, err := s.store.Authenticate(c.Request().Context(), strings.TrimSpace(secret))
+		ctx := c.Request().Context()
+		now := s.now()
+		tok, err := s.store.AuthenticateAt(ctx, strings.TrimSpace(secret), now)
 		if errors.Is(err, db.ErrNotFound) {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="steward", error="invalid_token"`)
-			return problem(CodeUnauthorized, "unknown or revoked token")
+			return tokenProblem(err)
 		}
 		if err != nil {
 			return unavailable(err, "the token store")
 		}
+		if db.TokenUseDue(tok, now) {
+			if _, err := s.store.RecordTokenUse(ctx, tok.ID, c.RealIP(), now); err != nil {
+				s.logger.WarnContext(ctx, "recording a token's use failed", slog.String("token_id", tok.ID), slog.Any("error", err))
+			}
+		}
+		s.authenticated(c)
 		c.Set("principal", Principal{Role: string(tok.Role), PartnerID: tok.PartnerID, TokenID: tok.ID, Name: tok.Name})
 		return next(c)
 	}
+}
+
+// tokenProblem is the 401 of a refused bearer token: expired, revoked, its partner disabled, or unknown.
+// It names the token's id (never its secret) and when, so its holder knows which to renew.
+func tokenProblem(err error) *Error {
+	var r *db.TokenRefusal
+	if !errors.As(err, &r) {
+		return problem(CodeUnauthorized, "unknown token")
+	}
+	t := r.Token
+	switch {
+	case errors.Is(r.Reason, db.ErrTokenRevoked):
+		return problem(CodeTokenRevoked, "token %s was revoked at %s; ask for a new one", t.ID, t.RevokedAt.Format(time.RFC3339))
+	case errors.Is(r.Reason, db.ErrTokenExpired) && t.ReplacedBy != "":
+		return problem(CodeTokenExpired, "token %s was rotated: it expired at %s, at the end of its grace period; use its successor %s",
+			t.ID, t.ExpiresAt.Format(time.RFC3339), t.ReplacedBy)
+	case errors.Is(r.Reason, db.ErrTokenExpired):
+		return problem(CodeTokenExpired, "token %s expired at %s; ask for a new one", t.ID, t.ExpiresAt.Format(time.RFC3339))
+	case errors.Is(r.Reason, db.ErrPartnerDisabled):
+		return problem(CodePartnerDisabled, "the partner company of token %s is disabled", t.ID)
+	}
+	return problem(CodeUnauthorized, "unknown token")
 }
 
 // requireRole admits only the given roles; others get 403.

@@ -53,7 +53,7 @@ func (s *Server) getCase(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.caseView(c.Request().Context(), row)
+	v, err := s.caseView(c.Request().Context(), row, principalOf(c))
 	if err != nil {
 		return err
 	}
@@ -75,9 +75,9 @@ func redactFor(p Principal, v workflows.CaseView) workflows.CaseView {
 	return v
 }
 
-// caseView asks the workflow for the live view and adds the timeline from the database. When the workflow
-// cannot answer (its history was archived), the projection stands in.
-func (s *Server) caseView(ctx context.Context, row *db.Case) (workflows.CaseView, error) {
+// caseView asks the workflow for the live view and adds the timeline from the database, as reader may see
+// it (addTimeline). When the workflow cannot answer (its history was archived), the projection stands in.
+func (s *Server) caseView(ctx context.Context, row *db.Case, reader Principal) (workflows.CaseView, error) {
 	var v workflows.CaseView
 	res, err := s.temporal.QueryWorkflow(ctx, row.WorkflowID, "", workflows.QueryCaseView)
 	if err == nil {
@@ -90,26 +90,44 @@ func (s *Server) caseView(ctx context.Context, row *db.Case) (workflows.CaseView
 		}
 		v = viewFromRow(row)
 	}
-	if err := s.addTimeline(ctx, row.CaseID, &v); err != nil {
+	if err := s.addTimeline(ctx, row.CaseID, &v, reader); err != nil {
 		return v, err
 	}
 	return v, nil
 }
 
-// addTimeline completes a case view with the case's timeline from the database.
-func (s *Server) addTimeline(ctx context.Context, caseID string, v *workflows.CaseView) error {
+// addTimeline completes a case view with the case's timeline from the database, each line naming who took
+// its step as far as reader may know (timelineBy).
+func (s *Server) addTimeline(ctx context.Context, caseID string, v *workflows.CaseView, reader Principal) error {
 	events, err := s.store.ListEvents(ctx, caseID)
 	if err != nil {
 		return unavailable(err, "the timeline store")
 	}
 	v.Timeline = make([]workflows.TimelineEntry, 0, len(events))
 	for _, e := range events {
-		v.Timeline = append(v.Timeline, workflows.TimelineEntry{At: e.At.UTC(), Actor: e.Actor, Event: e.Event, Detail: e.Detail})
+		v.Timeline = append(v.Timeline, workflows.TimelineEntry{At: e.At.UTC(), Actor: e.Actor, Event: e.Event, Detail: e.Detail,
+			By: timelineBy(reader, e)})
 	}
 	if v.SLA == nil {
 		v.SLA = []workflows.SLAEntry{}
 	}
 	return nil
+}
+
+// timelineBy is who took the step line e records, for reader: managers see every engineer and manager;
+// a partner sees its own company's engineers only (a case it took over may hold another company's lines),
+// never a manager's name; the marketplace, and through it the customer, sees no one.
+func timelineBy(reader Principal, e db.CaseEvent) *workflows.TimelineBy {
+	if e.ByName == "" {
+		return nil
+	}
+	switch {
+	case reader.Role == RoleManager:
+	case reader.Role == RolePartner && e.ByPartnerID != "" && e.ByPartnerID == reader.PartnerID:
+	default:
+		return nil
+	}
+	return &workflows.TimelineBy{Name: e.ByName, PartnerID: e.ByPartnerID, TokenID: e.ByTokenID}
 }
 
 // refundOf is what a case row's refund percent comes to, rounded as sla rounds every refund.
@@ -296,7 +314,8 @@ func (s *Server) step(c echo.Context) error {
 		return err
 	}
 	p := principalOf(c)
-	return s.sendStep(c, row, workflows.StepInput{Step: step, Actor: workflows.ActorPartner, PartnerID: p.PartnerID, ActorName: p.Name, Payload: body})
+	return s.sendStep(c, row, workflows.StepInput{Step: step, Actor: workflows.ActorPartner, PartnerID: p.PartnerID, ActorName: p.Name,
+		TokenID: p.TokenID, Payload: body})
 }
 
 // sendStep sends a step as the workflow update named for it and answers with the case view it returns.
@@ -317,10 +336,10 @@ func (s *Server) sendStep(c echo.Context, row *db.Case, in workflows.StepInput) 
 	// workflow again would cost another round trip through the server and the worker on every step.
 	if v.CaseID == "" {
 		var err error
-		if v, err = s.caseView(ctx, row); err != nil {
+		if v, err = s.caseView(ctx, row, principalOf(c)); err != nil {
 			return err
 		}
-	} else if err := s.addTimeline(ctx, row.CaseID, &v); err != nil {
+	} else if err := s.addTimeline(ctx, row.CaseID, &v, principalOf(c)); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, redactFor(principalOf(c), v))
@@ -457,7 +476,7 @@ func (s *Server) requestStep(from string) echo.HandlerFunc {
 				return problem(CodeNotFound, "no step %q for requests; steps: %s", in.Step, strings.Join(butler.RequestSteps, ", "))
 			}
 			p := principalOf(c)
-			in.PartnerID, in.ActorName = p.PartnerID, p.Name
+			in.PartnerID, in.ActorName, in.TokenID = p.PartnerID, p.Name, p.TokenID
 			if body, err = readBody(c); err != nil {
 				return err
 			}

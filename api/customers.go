@@ -121,7 +121,7 @@ func (s *Server) customerCase(c echo.Context) error {
 		return problem(CodeNotFound, "no case %q", c.Param("id"))
 	}
 	ctx := c.Request().Context()
-	v, err := s.caseView(ctx, row)
+	v, err := s.caseView(ctx, row, principalOf(c)) // the marketplace's: no line names anyone
 	if err != nil {
 		return err
 	}
@@ -190,6 +190,7 @@ func (s *Server) customerTimeline(ctx context.Context, row *db.Case, timeline []
 		if !slices.Contains(actorKinds, e.Actor) {
 			e.Actor = workflows.ActorSystem
 		}
+		e.By = nil // no engineer's or manager's name
 		if e.Event == string(workflows.EventPartnerAccepted) {
 			if !loaded {
 				var err error
@@ -304,11 +305,12 @@ func (s *Server) customerCases(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// requireV2 admits a marketplace call only with a v2 signature (bound to the method and path): the
-// customer's reads have an empty body, which a v1 signature would not tie to the case read.
+// requireV2 admits a marketplace call only with v2 signatures (bound to the method and path), every one of
+// them: the customer's reads have an empty body, which a v1 signature would not tie to the case read.
 func requireV2(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if !strings.HasPrefix(c.Request().Header.Get(HeaderSignature), "v2=") {
+		sigs := strings.Split(c.Request().Header.Get(HeaderSignature), ",")
+		if slices.ContainsFunc(sigs, func(sig string) bool { return !strings.HasPrefix(strings.TrimSpace(sig), "v2=") }) {
 			return problem(CodeUnauthorized, "marketplace signature rejected: sign this call with v2= (it covers the method and path)")
 		}
 		return next(c)

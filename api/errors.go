@@ -25,11 +25,25 @@ const (
 	CodeInternal         = "internal"
 )
 
+// Codes of a bearer token refused for what it is, each answered 401 like CodeUnauthorized (an unknown or
+// missing credential), so a client can tell a token to renew from one to fix.
+const (
+	// CodeTokenExpired: the token's validity ended (a rotated token's, at the end of its grace period).
+	CodeTokenExpired = "token_expired"
+	// CodeTokenRevoked: the token was revoked.
+	CodeTokenRevoked = "token_revoked"
+	// CodePartnerDisabled: the token's partner company is disabled.
+	CodePartnerDisabled = "partner_disabled"
+)
+
 // problemStatus is the one table from error code to HTTP status.
 var problemStatus = map[string]int{
 	CodeBadRequest:       http.StatusBadRequest,
 	CodeInvalid:          http.StatusUnprocessableEntity,
 	CodeUnauthorized:     http.StatusUnauthorized,
+	CodeTokenExpired:     http.StatusUnauthorized,
+	CodeTokenRevoked:     http.StatusUnauthorized,
+	CodePartnerDisabled:  http.StatusUnauthorized,
 	CodeForbidden:        http.StatusForbidden,
 	CodeNotFound:         http.StatusNotFound,
 	CodeMethodNotAllowed: http.StatusMethodNotAllowed,

@@ -119,7 +119,7 @@ func newReportsPage(s *Server, cfg Config, source reportSource) *reportsPage {
 // routes registers the page's routes; limit is the API's rate limit per credential.
 func (p *reportsPage) routes(e *echo.Echo, limit echo.MiddlewareFunc) {
 	e.GET(ReportsPath, p.page, p.session, limit)
-	e.POST(ReportsLoginPath, p.login)
+	e.POST(ReportsLoginPath, p.login, p.s.preAuth) // a wrong token is an authentication failure like any other
 	e.GET(ReportsLogoutPath, p.logout)
 }
 
@@ -162,18 +162,18 @@ func (p *reportsPage) lookup(c echo.Context) (reportsSession, bool) {
 	return sess, ok
 }
 
-// liveManager reports whether the token is a manager's and not revoked.
+// liveManager reports whether the token is a manager's, neither revoked nor expired. It reads the database
+// on every request, so a revocation ends the session at once.
 func (p *reportsPage) liveManager(ctx context.Context, tokenID string) (bool, error) {
-	toks, err := p.s.store.ListTokens(ctx)
+	t, err := p.s.store.GetToken(ctx, tokenID)
+	if errors.Is(err, db.ErrNotFound) {
+		return false, nil
+	}
 	if err != nil {
 		return false, err
 	}
-	for _, t := range toks {
-		if t.ID == tokenID {
-			return t.Role == db.RoleManager && t.RevokedAt == nil, nil
-		}
-	}
-	return false, nil
+	st := t.State(p.s.now())
+	return t.Role == db.RoleManager && (st == db.TokenLive || st == db.TokenRotated), nil
 }
 
 // drop forgets the request's session and clears its cookie.
@@ -207,9 +207,9 @@ func (p *reportsPage) login(c echo.Context) error {
 	if secret == "" {
 		return p.render(c, http.StatusUnauthorized, "login.html", loginView{Error: "请输入经理令牌 enter the manager token"})
 	}
-	tok, err := p.s.store.Authenticate(c.Request().Context(), secret)
+	tok, err := p.s.store.AuthenticateAt(c.Request().Context(), secret, p.s.now())
 	if errors.Is(err, db.ErrNotFound) || (err == nil && tok.Role != db.RoleManager) {
-		return p.render(c, http.StatusUnauthorized, "login.html", loginView{Error: "令牌无效 unknown, revoked or not a manager token"})
+		return p.render(c, http.StatusUnauthorized, "login.html", loginView{Error: "令牌无效 unknown, expired, revoked or not a manager token"})
 	}
 	if err != nil {
 		return unavailable(err, "the token store")

@@ -8,7 +8,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -38,6 +41,10 @@ type Config struct {
 	Logger   *slog.Logger
 	// MarketplaceSecret signs marketplace calls (STEWARD_MARKETPLACE_SECRET).
 	MarketplaceSecret []byte
+	// MarketplaceSecrets, when set, are the secrets marketplace calls may be signed with, the current one
+	// first and the previous one while a rotation lasts (STEWARD_MARKETPLACE_SECRETS); it replaces
+	// MarketplaceSecret.
+	MarketplaceSecrets [][]byte
 	// Now is the clock; nil means time.Now. Tests set it to check the signature window.
 	Now func() time.Time
 	// HolidayWarnings lists what is missing from the holiday calendars (e.g. a year with no data); /readyz
@@ -51,6 +58,16 @@ type Config struct {
 	// RateBurst is how many requests a credential may make at once before RateLimit applies; zero means
 	// RateLimit rounded up.
 	RateBurst int
+	// AuthFailureLimit is how many requests a second each client address may fail authentication (an
+	// unknown, expired or revoked token, a bad signature) once AuthFailureBurst is spent; over it the API
+	// answers 429 with Retry-After without checking the credential. Zero turns it off.
+	AuthFailureLimit float64
+	// AuthFailureBurst is how many of an address's requests may fail authentication at once; zero means
+	// AuthFailureLimit rounded up.
+	AuthFailureBurst int
+	// TrustedProxies are the proxies whose X-Forwarded-For names the client address (the rightmost entry
+	// not one of them); without any, the client address is the connection's peer and the header is ignored.
+	TrustedProxies []netip.Prefix
 	// WebUIURL is the Temporal Web UI's base URL: the managers' page (/reports) links each figure to the UI's
 	// list of the matching workflows. Empty: no links.
 	WebUIURL string
@@ -65,19 +82,28 @@ type Server struct {
 	temporal client.Client
 	store    *db.Store
 	logger   *slog.Logger
-	secret   []byte
+	secrets  [][]byte
 	clock    func() time.Time
 	holidays func(time.Time) []string
 	accept   time.Duration
 	pdf      *activities.PDF
 	echo     *echo.Echo
+	// authLimit bounds the requests each client address may fail authentication with; nil: no bound.
+	authLimit *authLimiter
+	// previousLogged is when (Unix nanoseconds) a call signed with the previous marketplace secret was last
+	// logged.
+	previousLogged atomic.Int64
 }
 
 // New builds the API and its routes.
 func New(cfg Config) *Server {
 	s := &Server{
-		temporal: cfg.Temporal, store: cfg.Store, logger: cfg.Logger, secret: cfg.MarketplaceSecret,
+		temporal: cfg.Temporal, store: cfg.Store, logger: cfg.Logger, secrets: cfg.MarketplaceSecrets,
 		clock: cfg.Now, holidays: cfg.HolidayWarnings, accept: cfg.AcceptTimeout, pdf: cfg.PDF,
+		authLimit: newAuthLimiter(cfg.AuthFailureLimit, cfg.AuthFailureBurst),
+	}
+	if len(s.secrets) == 0 && len(cfg.MarketplaceSecret) > 0 {
+		s.secrets = [][]byte{cfg.MarketplaceSecret}
 	}
 	if s.logger == nil {
 		s.logger = slog.Default()
@@ -88,6 +114,12 @@ func New(cfg Config) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
+	// The client address (the auth failure limit, a token's last use) is the peer's unless a trusted proxy
+	// says otherwise: Echo's default would believe any client's X-Forwarded-For.
+	e.IPExtractor = echo.ExtractIPDirect()
+	if len(cfg.TrustedProxies) > 0 {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(trustProxies(cfg.TrustedProxies)...)
+	}
 	e.Use(metrics.Echo())
 	e.Use(middleware.RequestID())
 	e.Use(s.requestLogger())
@@ -105,12 +137,13 @@ func New(cfg Config) *Server {
 
 	// Middleware is attached per route, not per group, so an unknown method or path is a 404/405 rather
 	// than an authentication failure. The rate limit comes after authentication: it counts a credential's
-	// requests, and a request without a valid credential spends no one's budget.
+	// requests, and a request without a valid credential spends no one's budget. Before authentication,
+	// preAuth bounds the failures of each client address (authlimit.go).
 	limit := rateLimiter(cfg.RateLimit, cfg.RateBurst)
-	market := []echo.MiddlewareFunc{s.marketplaceAuth, limit}
-	partner := []echo.MiddlewareFunc{s.tokenAuth, limit, requireRole(RolePartner)}
-	manager := []echo.MiddlewareFunc{s.tokenAuth, limit, requireRole(RoleManager)}
-	both := []echo.MiddlewareFunc{s.tokenAuth, limit, requireRole(RolePartner, RoleManager)}
+	market := []echo.MiddlewareFunc{s.preAuth, s.marketplaceAuth, limit}
+	partner := []echo.MiddlewareFunc{s.preAuth, s.tokenAuth, limit, requireRole(RolePartner)}
+	manager := []echo.MiddlewareFunc{s.preAuth, s.tokenAuth, limit, requireRole(RoleManager)}
+	both := []echo.MiddlewareFunc{s.preAuth, s.tokenAuth, limit, requireRole(RolePartner, RoleManager)}
 	e.POST("/v1/purchases", s.purchase, market...)
 	e.POST("/v1/cases/:id/assets", s.submitAssets, market...)
 	e.POST("/v1/cases/:id/cancel", s.cancel, market...)
@@ -126,8 +159,8 @@ func New(cfg Config) *Server {
 	e.POST("/v1/cases/:id/report/confirm", s.verdict(sos.StepReportConfirm), market...)
 	e.POST("/v1/cases/:id/report/dispute", s.verdict(sos.StepReportDispute), market...)
 	e.GET("/v1/cases", s.listCases, manager...)
-	e.GET("/v1/cases/:id", s.readCase, s.caseAuth, limit)
-	e.GET("/v1/customers/:customer_id/cases", s.customerCases, append([]echo.MiddlewareFunc{requireV2}, market...)...)
+	e.GET("/v1/cases/:id", s.readCase, s.preAuth, s.caseAuth, limit)
+	e.GET("/v1/customers/:customer_id/cases", s.customerCases, s.preAuth, requireV2, s.marketplaceAuth, limit)
 	e.GET("/v1/refunds", s.listRefunds, manager...)
 	e.GET("/v1/reports/sla", s.slaReport, manager...)
 	e.GET("/v1/reports/partners", s.partnerReport, manager...)
@@ -136,10 +169,21 @@ func New(cfg Config) *Server {
 	e.POST("/v1/webhooks/deliveries/:id/redeliver", s.redeliver, manager...)
 	e.GET("/v1/cases/:id/contact", s.contact, both...)
 	e.POST("/v1/cases/:id/steps/:step", s.step, partner...)
-	e.GET("/v1/cases/:id/report", s.getReport, s.reportAuth, limit)
+	e.GET("/v1/cases/:id/report", s.getReport, s.preAuth, s.reportAuth, limit)
 	newReportsPage(s, cfg, cfg.Store).routes(e, limit) // the managers' page: /reports, /reports/login, /reports/logout
 	s.echo = e
 	return s
+}
+
+// trustProxies turns the trusted proxies' prefixes into Echo's trust options; loopback, link-local and
+// private addresses are trusted only when listed.
+func trustProxies(prefixes []netip.Prefix) []echo.TrustOption {
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range prefixes {
+		p = p.Masked()
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	}
+	return opts
 }
 
 // Handler is the API as an http.Handler.

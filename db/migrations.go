@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
@@ -171,7 +172,52 @@ func newMigrations() *migrate.Migrations {
 		`DROP TABLE IF EXISTS customer_messages`,
 		`DROP TABLE IF EXISTS customer_channels`,
 	})
+	// Credentials run for years (#20): a token expires (live tokens issued before get DefaultTokenTTL from
+	// now), records its last use at most once a minute, and names the successor it was rotated to; a
+	// timeline line names who took the step (the token's holder, its partner company, the token); a webhook
+	// subscription keeps its previous secret, signing with both, until the rotation's overlap ends.
+	ms.Add(migrate.Migration{Name: "20261201000010", Comment: "token life cycle, step authors, webhook secret overlap",
+		Up: func(ctx context.Context, m *migrate.Migrator, _ *migrate.Migration) error {
+			r := dialectTypes(m.DB().Dialect().Name())
+			return m.DB().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+				for _, stmt := range credentialsUp {
+					if _, err := tx.ExecContext(ctx, r.Replace(stmt)); err != nil {
+						return fmt.Errorf("exec %q: %w", firstLine(stmt), err)
+					}
+				}
+				_, err := tx.NewUpdate().Table("tokens").Set("expires_at = ?", time.Now().UTC().Add(DefaultTokenTTL)).
+					Where("expires_at IS NULL").Where("revoked_at IS NULL").Exec(ctx)
+				if err != nil {
+					return fmt.Errorf("token expiry: %w", err)
+				}
+				return nil
+			})
+		}, Down: sqlMigration(credentialsDown)})
 	return ms
+}
+
+var credentialsUp = []string{
+	`ALTER TABLE tokens ADD COLUMN expires_at {ts} NULL`,
+	`ALTER TABLE tokens ADD COLUMN last_used_at {ts} NULL`,
+	`ALTER TABLE tokens ADD COLUMN last_used_from TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE tokens ADD COLUMN replaced_by TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE case_events ADD COLUMN by_name TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE case_events ADD COLUMN by_token_id TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE case_events ADD COLUMN by_partner_id TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE webhook_subscriptions ADD COLUMN previous_secret TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE webhook_subscriptions ADD COLUMN previous_until {ts} NULL`,
+}
+
+var credentialsDown = []string{
+	`ALTER TABLE webhook_subscriptions DROP COLUMN previous_until`,
+	`ALTER TABLE webhook_subscriptions DROP COLUMN previous_secret`,
+	`ALTER TABLE case_events DROP COLUMN by_partner_id`,
+	`ALTER TABLE case_events DROP COLUMN by_token_id`,
+	`ALTER TABLE case_events DROP COLUMN by_name`,
+	`ALTER TABLE tokens DROP COLUMN replaced_by`,
+	`ALTER TABLE tokens DROP COLUMN last_used_from`,
+	`ALTER TABLE tokens DROP COLUMN last_used_at`,
+	`ALTER TABLE tokens DROP COLUMN expires_at`,
 }
 
 var webhooksUp = []string{

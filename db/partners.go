@@ -101,8 +101,9 @@ func (s *Store) ListPartners(ctx context.Context) ([]Partner, error) {
 	return ps, nil
 }
 
-// SetPartnerActive enables or disables a partner. A disabled partner's tokens stop authenticating
-// and it should get no new cases. ErrNotFound for an unknown id.
+// SetPartnerActive enables or disables a partner. A disabled partner's tokens stop authenticating on
+// their next request (AuthenticateAt reads the flag on every call) and it gets no new cases; its open
+// cases are offered again by steward partners disable (PartnerOpenCases). ErrNotFound for an unknown id.
 func (s *Store) SetPartnerActive(ctx context.Context, id string, active bool) error {
 	res, err := s.NewUpdate().Model((*Partner)(nil)).Set("active = ?", active).Where("id = ?", id).Exec(ctx)
 	if err != nil {
@@ -116,6 +117,18 @@ func (s *Store) SetPartnerActive(ctx context.Context, id string, active bool) er
 		return fmt.Errorf("set partner %s active: %w", id, ErrNotFound)
 	}
 	return nil
+}
+
+// PartnerOpenCases returns the open cases partner id holds or is offered, oldest first: those that
+// disabling it offers again (steward partners disable).
+func (s *Store) PartnerOpenCases(ctx context.Context, id string) ([]Case, error) {
+	cs := []Case{}
+	err := s.NewSelect().Model(&cs).Where("partner_id = ?", id).Where("status = ?", CaseOpen).
+		Order("opened_at ASC", "case_id ASC").Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open cases of partner %s: %w", id, err)
+	}
+	return cs, nil
 }
 
 // Partner columns that UpdatePartner changes.

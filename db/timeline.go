@@ -25,6 +25,13 @@ type CaseEvent struct {
 	PartnerID string `bun:"partner_id" json:"-"`
 	// OfferedAt, on an acceptance, is when the accepted offer was made (the reports' time to accept).
 	OfferedAt *time.Time `bun:"offered_at" json:"-"`
+	// ByName, ByTokenID and ByPartnerID say who took the step the line records: the bearer token's holder
+	// (an engineer's or a manager's name), the token, and the engineer's partner company; empty for lines
+	// of the marketplace and of steward itself. The API shows them to managers, and to a partner for its
+	// own engineers only; never to the customer or in webhooks.
+	ByName      string `bun:"by_name" json:"-"`
+	ByTokenID   string `bun:"by_token_id" json:"-"`
+	ByPartnerID string `bun:"by_partner_id" json:"-"`
 	// Customer is the message the line sends the case's customer, written with it (not a column).
 	Customer *CustomerMessage `bun:"-" json:"-"`
 }

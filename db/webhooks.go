@@ -118,13 +118,17 @@ type WebhookSubscription struct {
 	AllowPrivate bool       `bun:"allow_private" json:"allow_private"`
 	CreatedAt    time.Time  `bun:"created_at" json:"created_at"`
 	DisabledAt   *time.Time `bun:"disabled_at" json:"disabled_at,omitempty"`
+	// PreviousSecret is the secret before the last rotation, kept until PreviousUntil: deliveries until
+	// then carry a signature with each (RotateWebhookSecretOverlap, SigningSecrets).
+	PreviousSecret string     `bun:"previous_secret" json:"-"`
+	PreviousUntil  *time.Time `bun:"previous_until" json:"previous_until,omitempty"`
 }
 
 var _ bun.AfterScanRowHook = (*WebhookSubscription)(nil)
 
 // AfterScanRow returns times in UTC.
 func (w *WebhookSubscription) AfterScanRow(context.Context) error {
-	w.CreatedAt, w.DisabledAt = w.CreatedAt.UTC(), utcPtr(w.DisabledAt)
+	w.CreatedAt, w.DisabledAt, w.PreviousUntil = w.CreatedAt.UTC(), utcPtr(w.DisabledAt), utcPtr(w.PreviousUntil)
 	return nil
 }
 
@@ -359,13 +363,15 @@ func (s *Store) DisableWebhookSubscription(ctx context.Context, id string, at ti
 	})
 }
 
-// RotateWebhookSecret replaces the subscription's secret; pending deliveries are signed with the new
-// one from their next attempt on.
+// RotateWebhookSecret replaces the subscription's secret at once, with no overlap (the previous one is
+// dropped); pending deliveries are signed with the new one from their next attempt on.
+// RotateWebhookSecretOverlap keeps the old one signing beside it for a while.
 func (s *Store) RotateWebhookSecret(ctx context.Context, id, secret string) error {
 	if secret == "" {
 		return fmt.Errorf("rotate webhook secret %s: empty secret: %w", id, ErrInvalid)
 	}
-	res, err := s.NewUpdate().Model((*WebhookSubscription)(nil)).Set("secret = ?", secret).Where("id = ?", id).Exec(ctx)
+	res, err := s.NewUpdate().Model((*WebhookSubscription)(nil)).Set("secret = ?", secret).Set("previous_secret = ''").
+		Set("previous_until = NULL").Where("id = ?", id).Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("rotate webhook secret %s: %w", id, err)
 	}

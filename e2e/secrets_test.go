@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -97,9 +99,14 @@ func tableText(t *testing.T, store *db.Store) map[string]string {
 
 // TestSecretsStayOut runs an SOS case from purchase to close — its response clock breached, so chat hears
 // of it — with the customer's contact in the purchase, the partner reading it, and bad tokens and
-// signatures along the way. Then no log line holds a secret, a token or the contact; the database holds no
-// secret or token anywhere (tokens are kept hashed) and the contact only in the orders table; and the
-// workflow's search attributes, metadata and history and the chat messages hold none of them either.
+// signatures along the way. The credentials' life cycle runs through it too: the engineer's token is rotated
+// mid-case and the successor takes the steps, an expired token is refused, and a second API process verifies
+// the marketplace's calls during a secret rotation (the current and the previous secret) with the limit on
+// failed authentication, which a flood of bad tokens reaches. Then no log line holds a secret, a token or
+// the contact; the database holds no secret or token anywhere (tokens are kept hashed, with their id, last
+// use and successor) and the contact only in the orders table; and the workflow's search attributes,
+// metadata and history (whose steps name the token's holder and id) and the chat messages hold none of them
+// either.
 func TestSecretsStayOut(t *testing.T) {
 	logs := &logBuffer{}
 	const marketSecret = "mkt-secret-5d1f0a7c93b2e4"
@@ -133,7 +140,34 @@ func TestSecretsStayOut(t *testing.T) {
 		ok(s.bearer(http.MethodPost, path+"/steps/"+name, partner, []byte(payload)))
 	}
 	step("accept", `{}`)
-	ok(s.signed(http.MethodPost, path+"/assets", []byte(`{"hosts":[{"instance_id":"i-web1","ip":"10.0.0.11","os":"CentOS 7"}]}`)))
+	// The engineer's token is rotated: the old one still works in its grace period, the successor from now on.
+	engineer, err := s.store.Authenticate(ctx, partner)
+	require.NoError(t, err)
+	rotatedToken, successor, err := s.store.RotateToken(ctx, engineer.ID, time.Hour, db.DefaultTokenTTL, time.Now())
+	require.NoError(t, err)
+	ok(s.bearer(http.MethodGet, path, partner, nil))
+	oldToken := partner
+	partner = rotatedToken
+	// The marketplace secret is rotated on a second API process: the current secret and the previous one.
+	const newMarketSecret = "mkt-secret-next-8e2b6c0d41f7a9"
+	second := httptest.NewServer(api.New(api.Config{Temporal: s.temporal, Store: s.store, Logger: s.logger,
+		MarketplaceSecrets: [][]byte{[]byte(newMarketSecret), []byte(marketSecret)}, AuthFailureLimit: 1, AuthFailureBurst: 3}).Handler())
+	t.Cleanup(second.Close)
+	viaSecond := func(method, p string, secret string, b []byte, header ...string) response {
+		t.Helper()
+		ts := time.Now()
+		req, err := http.NewRequest(method, second.URL+p, bytes.NewReader(b))
+		require.NoError(t, err)
+		req.Header.Set(api.HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
+		req.Header.Set(api.HeaderSignature, api.SignRequest([]byte(secret), ts, method, strings.Split(p, "?")[0], b))
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		return s.do(req)
+	}
+	ok(viaSecond(http.MethodPost, path+"/assets", newMarketSecret, []byte(`{"hosts":[{"instance_id":"i-web1","ip":"10.0.0.11","os":"CentOS 7"}]}`)))
+	ok(viaSecond(http.MethodGet, path+"?customer_id=cust-42", marketSecret, nil))
+	require.Contains(t, logs.String(), "signed with the previous marketplace secret", "the rotation's progress is logged")
 	r := s.bearer(http.MethodGet, path+"/contact", partner, nil)
 	ok(r)
 	assert.Contains(t, string(r.Body), "zhao.mingyu@customer.example", "the partner holding the case reads the contact")
@@ -147,9 +181,22 @@ func TestSecretsStayOut(t *testing.T) {
 	ok(s.bearer(http.MethodGet, path+"/report", s.manager, nil))
 	ok(s.bearer(http.MethodGet, "/v1/cases?service=sos", s.manager, nil))
 
-	// Refused credentials are not logged either.
+	// Refused credentials are not logged either: a wrong token, an expired one, a bad signature, a flood.
 	const wrongToken = "stw_wrong_token_0c8e1f5a2b"
 	assert.Equal(t, http.StatusUnauthorized, s.bearer(http.MethodGet, path, wrongToken, nil).Status)
+	expiredToken, _, err := s.store.IssueTokenTTL(ctx, db.RoleManager, "", "short-lived", time.Nanosecond)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusUnauthorized, s.bearer(http.MethodGet, path, expiredToken, nil).Status)
+	limited := 0
+	for range 6 {
+		req, err := http.NewRequest(http.MethodGet, second.URL+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+wrongToken)
+		if s.do(req).Status == http.StatusTooManyRequests {
+			limited++
+		}
+	}
+	assert.Positive(t, limited, "the flood reached the limit on failed authentication")
 	wrongSig := s.raw(http.MethodPost, path+"/cancel", []byte(`{}`), api.HeaderTimestamp, "1", api.HeaderSignature, "v1=deadbeef")
 	assert.Equal(t, http.StatusUnauthorized, wrongSig.Status)
 
@@ -160,7 +207,9 @@ func TestSecretsStayOut(t *testing.T) {
 	}, 20*time.Second, 100*time.Millisecond)
 
 	secrets := map[string]string{"marketplace secret": marketSecret, "manager token": s.manager, "wrong token": wrongToken,
-		"customer robot's access token": robotToken, "customer robot's secret": robotSecret}
+		"customer robot's access token": robotToken, "customer robot's secret": robotSecret,
+		"next marketplace secret": newMarketSecret, "rotated engineer's token": oldToken, "its successor": rotatedToken,
+		"successor without its prefix": strings.TrimPrefix(rotatedToken, "stw_"), "expired token": expiredToken}
 	for id, tok := range s.partners {
 		secrets["token of "+id] = tok
 		secrets["token of "+id+" without its prefix"] = strings.TrimPrefix(tok, "stw_")
@@ -220,12 +269,18 @@ func TestSecretsStayOut(t *testing.T) {
 	for what, v := range both {
 		assert.NotContains(t, describe, v, "the workflow's description holds the %s", what)
 	}
+	named := false
 	for _, ev := range history(t, s, caseID, "").Events {
 		text := ev.String()
 		for what, v := range both {
 			assert.NotContains(t, text, v, "history event %d holds the %s", ev.EventId, what)
 		}
+		named = named || strings.Contains(text, successor.ID)
 	}
+	assert.True(t, named, "the steps name the successor token by its id, never its secret")
+	assert.Contains(t, tables["tokens"], successor.ID)
+	assert.Contains(t, tables["tokens"], "127.0.0.1", "the tokens' last use and client address")
+	assert.Contains(t, tables["case_events"], successor.ID, "the timeline names the token")
 
 	// Chat: no message carries the contact or a secret.
 	for _, m := range s.notes.Messages() {

@@ -27,7 +27,7 @@ func TestEnsureSearchAttributes(t *testing.T) {
 	added, err := devserver.EnsureSearchAttributes(ctx, c, "setup", workflows.SearchAttributes())
 	require.NoError(t, err)
 	assert.Equal(t, []string{"AmountCents", "Assignment", "CaseStage", "CustomerId", "NextDeadline", "OrderId", "PartnerId", "RefundCents", "RefundPercent",
-		"ServiceType", "SlaStatus"}, added)
+		"ServiceType", "SlaReplan", "SlaStatus"}, added)
 	added, err = devserver.EnsureSearchAttributes(ctx, c, "setup", workflows.SearchAttributes())
 	require.NoError(t, err)
 	assert.Empty(t, added)

@@ -24,6 +24,7 @@ type composeService struct {
 	Command     []string          `yaml:"command"`
 	Environment map[string]string `yaml:"environment"`
 	Volumes     []string          `yaml:"volumes"`
+	Ports       []string          `yaml:"ports"`
 	DependsOn   yaml.Node         `yaml:"depends_on"` // a list or a map of conditions
 	Healthcheck *struct {
 		Test []string `yaml:"test"`
@@ -139,4 +140,35 @@ func TestComposeMatchesCluster(t *testing.T) {
 		return strings.TrimSpace(l) == "TEMPORAL_ADDRESS: "+frontend
 	}), "steward's services dial %s", frontend)
 	assert.Contains(t, cf.Services["setup"].Command, "steward migrate && steward setup")
+}
+
+// TestComposeClosesUnauthenticated: docker-compose.yml publishes only what authenticates its callers. The
+// Temporal frontend (which runs without authentication) is not published at all; the Web UI is bound to
+// localhost unless OIDC sign-in is configured, with its auth settings present; Prometheus and Grafana (no
+// sign-in) are bound to localhost; the API alone faces the network.
+func TestComposeClosesUnauthenticated(t *testing.T) {
+	root, err := RepoRoot()
+	require.NoError(t, err)
+	b, err := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
+	require.NoError(t, err)
+	var cf composeFile
+	require.NoError(t, yaml.Unmarshal(b, &cf))
+	assert.Empty(t, cf.Services["temporal"].Ports, "the Temporal frontend is reachable only inside the compose network")
+	ui := cf.Services["temporal-ui"]
+	require.Len(t, ui.Ports, 1)
+	assert.True(t, strings.HasPrefix(ui.Ports[0], "${STEWARD_UI_BIND:-127.0.0.1}:"), "the UI binds to localhost by default: %s", ui.Ports[0])
+	for _, k := range []string{"TEMPORAL_AUTH_ENABLED", "TEMPORAL_AUTH_PROVIDER_URL", "TEMPORAL_AUTH_CLIENT_ID", "TEMPORAL_AUTH_CLIENT_SECRET", "TEMPORAL_AUTH_CALLBACK_URL"} {
+		assert.Contains(t, ui.Environment, k, "the UI's OIDC setting %s is there to fill in", k)
+	}
+	assert.Equal(t, "${TEMPORAL_AUTH_ENABLED:-false}", ui.Environment["TEMPORAL_AUTH_ENABLED"])
+	for name, svc := range cf.Services {
+		for _, p := range svc.Ports {
+			switch name {
+			case "api", "temporal-ui":
+			default:
+				assert.True(t, strings.HasPrefix(p, "127.0.0.1:"), "%s publishes %s beyond localhost", name, p)
+			}
+		}
+	}
+	assert.NotEmpty(t, cf.Services["api"].Ports, "the API is published")
 }

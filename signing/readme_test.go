@@ -56,7 +56,8 @@ type readmeDelivery struct {
 
 // readmeDeliveries: one delivery signed with signing.V2 and the subscription's secret and one the dispatcher
 // sent, accepted; the same delivery with its body, path, signature, secret or timestamp changed, or
-// signed too long ago, refused.
+// signed too long ago, refused. During a rotation's overlap a delivery carries two signatures: accepted
+// whichever of them is the receiver's secret's, the dispatcher's too; refused when neither is.
 func readmeDeliveries(t *testing.T) (secret string, ds []readmeDelivery) {
 	t.Helper()
 	secret = "whsec_7Qm2vZ0c4YJpRkN9sE1fLx3b"
@@ -82,6 +83,8 @@ func readmeDeliveries(t *testing.T) (secret string, ds []readmeDelivery) {
 		flipped = sig[:len(sig)-1] + "1"
 	}
 	old := now.Add(-10 * time.Minute)
+	other := []byte("whsec_the_other_secret_of_a_rotation")
+	withOther := signing.V2(other, now, "POST", path, body)
 	return secret, []readmeDelivery{
 		{name: "genuine", ts: ts, sig: sig, path: path, body: body, genuine: true},
 		dispatched(t, secret, path, body),
@@ -94,12 +97,37 @@ func readmeDeliveries(t *testing.T) (secret string, ds []readmeDelivery) {
 		{name: "v1", ts: ts, sig: signing.V1([]byte(secret), now, body), path: path, body: body, tampering: "a v1 signature"},
 		{name: "stale", ts: strconv.FormatInt(old.Unix(), 10), sig: signing.V2([]byte(secret), old, "POST", path, body), path: path, body: body,
 			tampering: "signed 10 minutes ago"},
+		{name: "overlap-new", ts: ts, sig: sig + "," + withOther, path: path, body: body, genuine: true},
+		{name: "overlap-old", ts: ts, sig: withOther + "," + sig, path: path, body: body, genuine: true},
+		dispatchedOverlap(t, secret, other, path, body),
+		{name: "overlap-neither", ts: ts, sig: withOther + "," + signing.V2([]byte(secret+"x"), now, "POST", path, body), path: path, body: body,
+			tampering: "two signatures, neither with the secret"},
 	}
+}
+
+// dispatchedOverlap is a delivery the dispatcher sent during a rotation's overlap, from a subscription whose
+// new secret is current and whose previous one, the receiver's, still signs.
+func dispatchedOverlap(t *testing.T, previous string, current []byte, path string, body []byte) readmeDelivery {
+	t.Helper()
+	until := time.Now().Add(time.Hour)
+	d := dispatchedFrom(t, &db.WebhookSubscription{ID: "whs_readme", Secret: string(current), PreviousSecret: previous, PreviousUntil: &until,
+		AllowPrivate: true}, path, body)
+	if !strings.Contains(d.sig, ",") {
+		t.Fatalf("the dispatcher sent one signature during the overlap: %q", d.sig)
+	}
+	d.name = "dispatched-overlap"
+	return d
 }
 
 // dispatched is a delivery as the worker's dispatcher sends it (webhooks.Dispatcher.Send), caught by a
 // receiver on path.
 func dispatched(t *testing.T, secret, path string, body []byte) readmeDelivery {
+	t.Helper()
+	return dispatchedFrom(t, &db.WebhookSubscription{ID: "whs_readme", Secret: secret, AllowPrivate: true}, path, body)
+}
+
+// dispatchedFrom is a delivery the dispatcher sent for subscription sub (its URL is set here), caught on path.
+func dispatchedFrom(t *testing.T, sub *db.WebhookSubscription, path string, body []byte) readmeDelivery {
 	t.Helper()
 	got := make(chan readmeDelivery, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -110,7 +138,7 @@ func dispatched(t *testing.T, secret, path string, body []byte) readmeDelivery {
 	}))
 	defer srv.Close()
 	d := &webhooks.Dispatcher{Timeout: 10 * time.Second}
-	sub := &db.WebhookSubscription{ID: "whs_readme", URL: srv.URL + path, Secret: secret, AllowPrivate: true}
+	sub.URL = srv.URL + path
 	if _, err := d.Send(t.Context(), sub, &db.WebhookEvent{ID: "evt_0d3b5a9e1c7f2a4b6d8e0f12", Type: "sla.breached", Payload: body}); err != nil {
 		t.Fatalf("dispatcher: %v", err)
 	}
@@ -178,10 +206,11 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
-var _, _, _, _ = hmac.New, sha256.New, hex.EncodeToString, strconv.ParseInt
+var _, _, _, _, _ = hmac.New, sha256.New, hex.EncodeToString, strconv.ParseInt, strings.Split
 
 ` + snippet + `
 func main() {

@@ -71,6 +71,9 @@ type Clock struct {
 	PausedAt    *time.Time `json:"paused_at,omitempty"`
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
 	BreachedAt  *time.Time `json:"breached_at,omitempty"`
+	// PlannedWithout lists the years from RunFrom to Due that the calendar had no holiday data for when
+	// the due instant was placed (only weekends were off in them); Replan places it again once they have.
+	PlannedWithout []int `json:"planned_without,omitempty"`
 }
 
 // Event is an instant a clock wants a timer for.
@@ -127,6 +130,7 @@ func (c *Clock) run(cal *Calendar, now time.Time) error {
 		return fmt.Errorf("clock %s: %w", c.Clause, err)
 	}
 	c.State, c.RunFrom, c.Due, c.Spans, c.PausedAt = ClockRunning, now, due, spans, nil
+	c.PlannedWithout = cal.MissingYears(now.In(cal.Location()).Year(), due.In(cal.Location()).Year())
 	return nil
 }
 
@@ -265,7 +269,7 @@ func (c *Clock) Pause(now time.Time) error {
 	}
 	c.settle(now)
 	at := now
-	c.State, c.PausedAt, c.RunFrom, c.Due, c.Spans = ClockPaused, &at, time.Time{}, time.Time{}, nil
+	c.State, c.PausedAt, c.RunFrom, c.Due, c.Spans, c.PlannedWithout = ClockPaused, &at, time.Time{}, time.Time{}, nil, nil
 	return nil
 }
 
@@ -344,6 +348,6 @@ func (c *Clock) Complete(now time.Time) error {
 		}
 	}
 	at := now
-	c.State, c.CompletedAt, c.RunFrom, c.Spans = ClockCompleted, &at, time.Time{}, nil
+	c.State, c.CompletedAt, c.RunFrom, c.Spans, c.PlannedWithout = ClockCompleted, &at, time.Time{}, nil, nil
 	return nil
 }

@@ -41,7 +41,10 @@
 //     must load the same files.
 //
 // A year without data is never taken as "no holidays": only weekends count as off in it, and
-// Calendars.MissingYears reports it, which the service logs at start and shows in /readyz detail.
+// Calendars.MissingYears reports it, which the service logs at start and shows in /readyz detail. A
+// clock whose due instant was placed over such a year lists it (Clock.PlannedWithout) and is placed
+// again, once, when the year's data is there (Clock.Replan). Each year's data has a fingerprint
+// (Calendar.HolidayVersion, "cn-2027@1a2b3c4d"), logged at start, so workers loading different data show.
 //
 // # Clauses and clocks
 //

@@ -158,8 +158,9 @@ func (f HolidayFile) days() (map[day]bool, error) {
 // and safe for concurrent use.
 type Holidays struct {
 	region string
-	years  []int        // sorted years with a file
-	days   map[day]bool // true: off; false: make-up working day
+	years  []int          // sorted years with a file
+	days   map[day]bool   // true: off; false: make-up working day
+	prints map[int]string // each year's Fingerprint
 }
 
 // Region returns the region the data is for, e.g. "cn".
@@ -275,7 +276,7 @@ func loadHolidayFiles(extraFiles []string) ([]HolidayFile, error) {
 // newHolidays merges files of one region; each file must be for a different year and no day may be
 // listed by two files.
 func newHolidays(region string, files []HolidayFile) (*Holidays, error) {
-	h := &Holidays{region: region, days: make(map[day]bool)}
+	h := &Holidays{region: region, days: make(map[day]bool), prints: make(map[int]string)}
 	owner := make(map[day]int)
 	for _, f := range files {
 		if f.Region != region {
@@ -299,6 +300,7 @@ func newHolidays(region string, files []HolidayFile) (*Holidays, error) {
 		}
 		h.years = append(h.years, f.Year)
 		slices.Sort(h.years)
+		h.prints[f.Year] = fingerprint(days)
 	}
 	return h, nil
 }

@@ -1,6 +1,6 @@
 // Package webhooks delivers the event webhooks of the outbox (db.WebhookEvent) to their subscribers: the
 // worker's Dispatcher claims due deliveries, POSTs each event's payload signed with the subscription's
-// current secret (signing.V2), and retries with exponential backoff until the receiver answers 2xx or the
+// current secret (signing.V2) — and its previous one, during a rotation's overlap — and retries with exponential backoff until the receiver answers 2xx or the
 // give-up period runs out, when the delivery is marked failed and operations are alerted once.
 //
 // Delivery is at least once: an attempt whose answer is lost (a timeout, a crash) is sent again, with the
@@ -333,7 +333,8 @@ func (d *Dispatcher) instructRefund(ctx context.Context, ev *db.WebhookEvent, at
 	return nil
 }
 
-// Send POSTs event ev to subscription sub once, signed with sub's secret, and returns the receiver's
+// Send POSTs event ev to subscription sub once, signed with sub's secret — and with the previous one too,
+// comma-separated, while a rotation's overlap lasts (db.WebhookSubscription.SigningSecrets) — and returns the receiver's
 // status. The error is nil exactly when the receiver answered 2xx within the timeout; it says why
 // otherwise, in words fit to store and show operators (no secret, no payload).
 func (d *Dispatcher) Send(ctx context.Context, sub *db.WebhookSubscription, ev *db.WebhookEvent) (int, error) {
@@ -358,7 +359,8 @@ func (d *Dispatcher) Send(ctx context.Context, sub *db.WebhookSubscription, ev *
 	req.Header.Set(HeaderEventID, ev.ID)
 	req.Header.Set(HeaderEventType, ev.Type)
 	req.Header.Set(signing.HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
-	req.Header.Set(signing.HeaderSignature, signing.V2([]byte(sub.Secret), ts, http.MethodPost, u.RequestURI(), ev.Payload))
+	// During a rotation's overlap the delivery carries a signature with each secret, the current one first.
+	req.Header.Set(signing.HeaderSignature, signing.V2All(sub.SigningSecrets(ts), ts, http.MethodPost, u.RequestURI(), ev.Payload))
 	client := d.public
 	if sub.AllowPrivate {
 		client = d.private

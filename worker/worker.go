@@ -4,6 +4,8 @@
 package worker
 
 import (
+	"log/slog"
+
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -18,11 +20,17 @@ import (
 	"github.com/steward-oss/steward/workflows/sos"
 )
 
-// New returns a worker for workflows.TaskQueue with every workflow and acts' activities registered.
+// New returns a worker for workflows.TaskQueue with every workflow and acts' activities registered. When
+// it starts, it tells the running cases whose clocks were planned without holiday data its calendars
+// (workflows.Calendars, set before) have to re-plan them (Replanner).
 func New(c client.Client, acts *activities.Activities, opts sdkworker.Options) sdkworker.Worker {
 	w := sdkworker.New(c, workflows.TaskQueue, opts)
 	Register(w, acts)
-	return w
+	var logger *slog.Logger
+	if acts != nil {
+		logger = acts.Logger
+	}
+	return newReplanningWorker(w, c, logger)
 }
 
 // Register registers every workflow and acts' activities on r; tests use it with their own registry.

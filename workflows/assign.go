@@ -1,9 +1,11 @@
 package workflows
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/steward-oss/steward/activities"
@@ -11,11 +13,14 @@ import (
 )
 
 // StartAssignment offers the case to partners in the background unless a partner already holds it.
-func (c *Case) StartAssignment(ctx workflow.Context) {
+func (c *Case) StartAssignment(ctx workflow.Context) { c.startAssignment(ctx, nil) }
+
+// startAssignment is StartAssignment, never offering the partners in exclude.
+func (c *Case) startAssignment(ctx workflow.Context, exclude []string) {
 	if c.IsClosed() || c.Accepted {
 		return
 	}
-	c.offered = nil
+	c.offered = exclude
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		if err := c.Assign(ctx); err != nil {
 			c.Logger.Error("partner assignment", "Error", err)
@@ -70,6 +75,9 @@ func (c *Case) Assign(ctx workflow.Context) error {
 		if c.Accepted || c.IsClosed() {
 			return nil
 		}
+		if c.answer == answerWithdrawn {
+			continue // Reoffer recorded it; the next partner is chosen
+		}
 		event, detail := EventOfferTimedOut, fmt.Sprintf("%s did not accept within %s", choice.PartnerID, Span(c.In.AcceptTimeout))
 		if c.answer == StepDecline {
 			event, detail = EventPartnerDeclined, choice.PartnerID+" declined"
@@ -115,9 +123,13 @@ func (c *Case) RequirePartner(in StepInput) error {
 	return nil
 }
 
-// Accept applies a validated accept: the partner holds the case, which moves to stage. It returns the
+// Accept applies a validated accept: the partner holds the case, which moves to stage — or, when it was
+// offered again after its partner was withdrawn (Reoffer), back to the stage it was in. It returns the
 // timeline line; note, when set, is added to it.
 func (c *Case) Accept(ctx workflow.Context, _ StepInput, stage, note string) activities.Event {
+	if c.ResumeStage != "" {
+		stage, c.ResumeStage = c.ResumeStage, ""
+	}
 	c.Accepted, c.answer, c.Stage = true, StepAccept, stage
 	// The line names the company, not the engineer: it reaches the customer (webhooks, the customer's view).
 	detail := c.PartnerID + " accepted"
@@ -147,4 +159,88 @@ func partnerLabel(p activities.ChoosePartnerResult) string {
 		return p.PartnerID
 	}
 	return p.PartnerName + " (" + p.PartnerID + ")"
+}
+
+// answerWithdrawn is the answer Reoffer gives an open offer on the withdrawn partner's behalf.
+const answerWithdrawn = "withdrawn"
+
+// ReofferInput is the payload of UpdateReoffer: why the partner is withdrawn, for the timeline.
+type ReofferInput struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// Validate checks the reason's length and text.
+func (r ReofferInput) Validate() error { return CheckText("reason", r.Reason, false) }
+
+func (c *Case) registerReoffer(ctx workflow.Context) error {
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateReoffer, func(ctx workflow.Context, in StepInput) (CaseView, error) {
+		in.Step = UpdateReoffer
+		run, _ := workflow.NewDisconnectedContext(ctx)
+		return c.Reoffer(withStep(run, in), in)
+	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, in StepInput) error {
+		return c.ValidateReoffer(in)
+	}})
+}
+
+// ValidateReoffer checks an UpdateReoffer: from a manager or steward, for the partner the open case is
+// held by or offered to (a repeat, once the partner is gone, is refused: it has nothing to do).
+func (c *Case) ValidateReoffer(in StepInput) error {
+	if in.Actor != ActorManager && in.Actor != ActorSystem {
+		return Conflictf("withdrawing a partner is a manager's")
+	}
+	if err := c.RefuseClosed(); err != nil {
+		return err
+	}
+	if in.PartnerID == "" || c.PartnerID != in.PartnerID {
+		return Conflictf("the case is neither held by nor offered to partner %s", in.PartnerID)
+	}
+	if !c.Accepted && c.answer != "" {
+		return Conflictf("partner %s has just answered the offer; try again", in.PartnerID)
+	}
+	if len(in.Payload) == 0 {
+		return nil
+	}
+	return DecodeValid[ReofferInput](in.Payload)
+}
+
+// Reoffer applies a validated UpdateReoffer: the partner stops holding the case (or its open offer is
+// withdrawn), which is offered again, to another partner; SLA clocks keep running, counted against no
+// partner until one accepts. A case that was past assignment waits in stage assignment and goes back to
+// its stage when the next partner accepts (Accept). The partner withdrawn is not offered it again in this
+// run.
+func (c *Case) Reoffer(ctx workflow.Context, in StepInput) (CaseView, error) {
+	partner := in.PartnerID
+	detail := partner + " withdrawn"
+	if r := MustDecode[ReofferInput](in.Payload).Reason; r != "" {
+		detail += ": " + r
+	}
+	detail += "; the case is offered again"
+	held := c.Accepted
+	if held {
+		c.ResumeStage = c.Stage
+		c.Accepted, c.Stage = false, StageAssignment
+	} else {
+		c.answer = answerWithdrawn // the assignment loop moves on to the next partner
+	}
+	c.PartnerID, c.PartnerName = "", ""
+	ev := c.NewEvent(ctx, EventPartnerWithdrawn, in.Actor, detail)
+	ev.PartnerID = partner // the line is about the partner withdrawn, no longer holding it
+	if err := c.Record(ctx, ev); err != nil {
+		return CaseView{}, err
+	}
+	c.Notify(ctx, "withdrawn/"+partner+"/"+fmt.Sprint(c.Seq), notifications.SeverityWarning, false, c.Label+" case offered again",
+		detail+".")
+	if held {
+		c.startAssignment(c.run, []string{partner})
+	}
+	return c.View(workflow.Now(ctx)), nil
+}
+
+// ReofferOptions are the options of the UpdateReoffer that withdraws partnerID from the case workflowID,
+// as a manager (by names who, for the timeline) for reason, sent at at, waiting for it to complete.
+func ReofferOptions(workflowID, partnerID, by, reason string, at time.Time) client.UpdateWorkflowOptions {
+	payload, _ := json.Marshal(ReofferInput{Reason: reason}) // a struct of one string always marshals
+	in := StepInput{Step: UpdateReoffer, Actor: ActorManager, ActorName: by, PartnerID: partnerID, At: at.UTC(), Payload: payload}
+	return client.UpdateWorkflowOptions{WorkflowID: workflowID, UpdateName: UpdateReoffer, Args: []any{in},
+		WaitForStage: client.WorkflowUpdateStageCompleted}
 }

@@ -73,7 +73,7 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 		GetName() string
 		GetValueType() enumspb.IndexedValueType
 	}{AttrServiceType, AttrCaseStage, AttrPartnerID, AttrCustomerID, AttrOrderID, AttrSLAStatus, AttrRefundPercent, AttrNextDeadline,
-		AttrRefundCents, AttrAmountCents, AttrAssignment}
+		AttrRefundCents, AttrAmountCents, AttrAssignment, AttrSLAReplan}
 	m := make(map[string]enumspb.IndexedValueType, len(keys))
 	for _, k := range keys {
 		m[k.GetName()] = k.GetValueType()
@@ -241,6 +241,17 @@ type TimelineEntry struct {
 	Actor  string    `json:"actor"`
 	Event  string    `json:"event"`
 	Detail string    `json:"detail,omitempty"`
+	// By is who took the step, when the reader may know: managers see every engineer and manager, a
+	// partner its own engineers only, the customer no one.
+	By *TimelineBy `json:"by,omitempty"`
+}
+
+// TimelineBy names who took a step: the bearer token's holder (its name), the engineer's partner company,
+// and the token's id.
+type TimelineBy struct {
+	Name      string `json:"name"`
+	PartnerID string `json:"partner_id,omitempty"`
+	TokenID   string `json:"token_id,omitempty"`
 }
 
 // StepInput is one lifecycle step, sent as the Workflow Update named for the step.
@@ -251,8 +262,13 @@ type StepInput struct {
 	Actor string `json:"actor"`
 	// PartnerID is the partner company of the engineer sending a partner step.
 	PartnerID string `json:"partner_id,omitempty"`
-	// ActorName identifies the sender for the timeline (a token's name); never personal data.
+	// ActorName identifies the sender for the timeline: for a partner's or a manager's step, the bearer
+	// token's holder (the token's name, an engineer's or manager's handle), which the step's timeline lines
+	// carry as their author (activities.Event By); never a secret.
 	ActorName string `json:"actor_name,omitempty"`
+	// TokenID is the id (never the secret) of the bearer token that sent a partner's or manager's step, for
+	// the audit trail.
+	TokenID string `json:"token_id,omitempty"`
 	// At is when the API received the step.
 	At time.Time `json:"at"`
 	// Payload is the step's own fields, as JSON.

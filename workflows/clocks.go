@@ -29,6 +29,9 @@ type Clocks struct {
 	Missed []string `json:"missed,omitempty"`
 	// Stopped lists the clocks stopped because the case ended before their step, by index.
 	Stopped []int `json:"stopped,omitempty"`
+	// Replanned lists the years, ascending, whose holiday data arrived after a clock had been planned
+	// without it and re-planned the clock (Replan).
+	Replanned []int `json:"replanned,omitempty"`
 
 	rev int // bumped on every change, so a watch re-plans its timer
 }
@@ -306,12 +309,19 @@ type Watch struct {
 	Label  string
 	Warn   func(ctx workflow.Context, i int, c sla.Clock, threshold float64)
 	Breach func(ctx workflow.Context, i int, c sla.Clock)
+	// Replan, when set, runs at every wake-up before warnings and breaches are raised: it re-plans the
+	// clocks planned without holiday data that has arrived since (Case.ReplanClocks), so a deadline that
+	// the data moves is never warned or breached on the old plan.
+	Replan func(ctx workflow.Context)
 }
 
 // Run watches until Done.
 func (w Watch) Run(ctx workflow.Context) {
 	for !w.Done() {
 		release := w.Hold()
+		if w.Replan != nil {
+			w.Replan(ctx)
+		}
 		w.evaluate(ctx, workflow.Now(ctx))
 		release()
 		now := workflow.Now(ctx) // handling took time; the next timer counts from now
@@ -384,9 +394,11 @@ func (c *Case) StartClock(ctx workflow.Context, clause string, in sla.Inputs, at
 
 // WatchClocks raises the case's warnings and breaches as they come due, until the case closes: each is
 // recorded on the timeline (a breach with the refund it adds) and notified to operations and the partner.
+// At every wake-up it first re-plans the clocks planned without holiday data that has arrived since
+// (ReplanClocks); SignalCalendarUpdated wakes it.
 func (c *Case) WatchClocks(ctx workflow.Context) {
 	Watch{
-		Clocks: &c.Clocks, Done: c.IsClosed, Hold: c.Hold,
+		Clocks: &c.Clocks, Done: c.IsClosed, Hold: c.Hold, Replan: c.ReplanClocks,
 		Warn: func(ctx workflow.Context, _ int, clock sla.Clock, th float64) {
 			detail := fmt.Sprintf("%s clock %.0f%% elapsed; due %s", clock.Clause, th*100, When(clock.DueAt()))
 			if err := c.Record(ctx, c.NewEvent(ctx, EventSLAAtRisk, ActorSystem, detail)); err != nil {
@@ -466,4 +478,205 @@ func (c *Case) NotifyBreach(ctx workflow.Context, clause string) {
 		text = "Recorded on the timeline; this clause carries no compensation."
 	}
 	c.Notify(ctx, "breach/"+clause, notifications.SeverityCritical, true, c.Label+" "+clause+" clause breached", text)
+}
+
+// Re-planning on holiday data that arrives later. A year's schedule is published each November, so a
+// clock started late in a year may place its due instant in a year its calendar has no data for, where
+// only weekends are off (sla.Clock.PlannedWithout). A worker started with that year's data (a new
+// embedded file, or --holiday-files) re-plans such a clock from the start of its run, once: at the watch's
+// next wake-up, or at once when the worker signals the case at start (SignalCalendarUpdated), which finds
+// the cases by their SlaReplan search attribute.
+
+// SignalCalendarUpdated is the signal a worker sends at start to each running case whose clocks were
+// planned without holiday data it has: the case re-plans them at once, rather than at its next wake-up.
+const SignalCalendarUpdated = "calendar_updated"
+
+// CalendarUpdate is SignalCalendarUpdated's payload: the holiday data of the worker that sent it, for
+// the logs. The case re-plans with the calendars of the worker that runs it.
+type CalendarUpdate struct {
+	Versions []string `json:"versions,omitempty"`
+}
+
+// AttrSLAReplan says which cases' deadlines depend on holiday data that was missing when they were
+// computed: ReplanAwaiting values while a running clock waits for a year's data, ReplanDone values once
+// a year's data re-planned a clock (kept after the case ends), e.g. SlaReplan = 'replanned:2027'.
+var AttrSLAReplan = temporal.NewSearchAttributeKeyKeywordList("SlaReplan")
+
+// ReplanAwaiting is the SlaReplan value of a case with a running clock planned without year's holiday data.
+func ReplanAwaiting(year int) string { return fmt.Sprintf("awaiting:%d", year) }
+
+// ReplanDone is the SlaReplan value of a case whose clock year's holiday data re-planned.
+func ReplanDone(year int) string { return fmt.Sprintf("replanned:%d", year) }
+
+// ClockReplan is one clock placed again on holiday data that arrived after it was planned (Clocks.Replan).
+type ClockReplan struct {
+	Index  int    `json:"index"`
+	Clause string `json:"clause"`
+	// Years are the years whose data arrived; Versions that data ("cn-2027@1a2b3c4d").
+	Years    []int    `json:"years"`
+	Versions []string `json:"versions,omitempty"`
+	// From is the start of the clock's run it was placed from; WasDue and Due its due instant before and after.
+	From   time.Time `json:"from"`
+	WasDue time.Time `json:"was_due"`
+	Due    time.Time `json:"due"`
+	// Kept is set for a clock whose breach was raised on the old plan: it keeps the breach (its refund was
+	// owed and announced; a manager may waive it) and Due only says when the new data would have had it due.
+	Kept bool `json:"kept,omitempty"`
+}
+
+// Replan re-plans each running clock planned without holiday data the worker's calendars now have
+// (sla.Clock.Replan), inside a side effect so a replay keeps what the first run found, and returns what it
+// did. A clock whose breach was raised is not changed (ClockReplan.Kept). With no clock waiting for data
+// it does nothing and adds nothing to the history.
+func (b *Clocks) Replan(ctx workflow.Context) ([]ClockReplan, error) {
+	var waiting []int
+	for i, c := range b.Clocks {
+		if c.State == sla.ClockRunning && len(c.PlannedWithout) > 0 {
+			waiting = append(waiting, i)
+		}
+	}
+	if len(waiting) == 0 {
+		return nil, nil
+	}
+	type replanned struct {
+		ClockReplan
+		Clock sla.Clock `json:"clock"`
+	}
+	type result struct {
+		Replanned []replanned `json:"replanned,omitempty"`
+		Err       string      `json:"err,omitempty"`
+	}
+	var r result
+	err := workflow.SideEffect(ctx, func(workflow.Context) any {
+		var out []replanned
+		for _, i := range waiting {
+			old := b.Clocks[i]
+			cal, err := Calendars().Get(old.Calendar) //workflowcheck:ignore
+			if err != nil {
+				return result{Err: err.Error()}
+			}
+			c := old
+			c.Spans = slices.Clone(old.Spans)
+			//workflowcheck:ignore
+			years, err := c.Replan(cal)
+			if err != nil {
+				return result{Err: err.Error()}
+			}
+			if len(years) == 0 {
+				continue
+			}
+			x := replanned{ClockReplan: ClockReplan{Index: i, Clause: old.Clause, Years: years, From: old.RunFrom, WasDue: old.Due, Due: c.Due,
+				Kept: slices.Contains(b.Breached, i)}, Clock: c}
+			for _, y := range years {
+				if v := cal.HolidayVersion(y); v != "" {
+					x.Versions = append(x.Versions, v)
+				}
+			}
+			out = append(out, x)
+		}
+		return result{Replanned: out}
+	}).Get(&r)
+	if err != nil {
+		return nil, err
+	}
+	if r.Err != "" {
+		return nil, temporal.NewNonRetryableApplicationError(r.Err, "SLAClock", nil)
+	}
+	var out []ClockReplan
+	for _, x := range r.Replanned {
+		if x.Kept {
+			b.Clocks[x.Index].PlannedWithout = nil // reported once; the breach stands
+		} else {
+			b.Clocks[x.Index] = x.Clock
+		}
+		for _, y := range x.Years {
+			if !slices.Contains(b.Replanned, y) {
+				b.Replanned = append(b.Replanned, y)
+			}
+		}
+		out = append(out, x.ClockReplan)
+	}
+	slices.Sort(b.Replanned)
+	if len(out) > 0 {
+		b.rev++
+	}
+	return out, nil
+}
+
+// ReplanValues are the case's SlaReplan values: ReplanAwaiting for each year a running clock was planned
+// without (AwaitingYears), then ReplanDone for each year that re-planned one.
+func (b *Clocks) ReplanValues() []string {
+	var out []string
+	for _, y := range b.AwaitingYears() {
+		out = append(out, ReplanAwaiting(y))
+	}
+	for _, y := range b.Replanned {
+		out = append(out, ReplanDone(y))
+	}
+	return out
+}
+
+// AwaitingYears are the years, ascending, whose holiday data a running clock was planned without.
+func (b *Clocks) AwaitingYears() []int {
+	var out []int
+	for _, c := range b.Clocks {
+		if c.State != sla.ClockRunning {
+			continue
+		}
+		for _, y := range c.PlannedWithout {
+			if !slices.Contains(out, y) {
+				out = append(out, y)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ReplanClocks re-plans the case's clocks planned without holiday data that has arrived since
+// (Clocks.Replan) and records each on the timeline (EventSLAReplanned), telling operations and the
+// partner. WatchClocks runs it at every wake-up; SignalCalendarUpdated wakes it.
+func (c *Case) ReplanClocks(ctx workflow.Context) {
+	rs, err := c.Clocks.Replan(ctx)
+	if err != nil {
+		c.Logger.Error("re-plan clocks on new holiday data", "Error", err)
+		return
+	}
+	if len(rs) == 0 {
+		return
+	}
+	var events []activities.Event
+	for _, r := range rs {
+		detail := ReplanDetail(r)
+		events = append(events, c.NewEvent(ctx, EventSLAReplanned, ActorSystem, detail))
+		c.Notify(ctx, fmt.Sprintf("sla-replanned/%d/%s", r.Index, yearsText(r.Years)), notifications.SeverityInfo, true,
+			fmt.Sprintf("%s %s clock re-planned on %s's holiday data", c.Label, r.Clause, yearsText(r.Years)), detail+".")
+	}
+	if err := c.Record(ctx, events...); err != nil {
+		c.Logger.Error("record re-planned clocks", "Error", err)
+	}
+}
+
+// ReplanDetail says a re-plan in words for the timeline: "response clock planned without 2027's holiday
+// data (weekends only); re-planned from 2026-12-31 17:00 CST with cn-2027@1a2b3c4d: due 2027-01-04 17:00
+// CST (was 2027-01-01 17:00 CST)".
+func ReplanDetail(r ClockReplan) string {
+	data := yearsText(r.Years) + "'s schedule"
+	if len(r.Versions) > 0 {
+		data = strings.Join(r.Versions, ", ")
+	}
+	head := fmt.Sprintf("%s clock planned without %s's holiday data (weekends only)", r.Clause, yearsText(r.Years))
+	if r.Kept {
+		return fmt.Sprintf("%s was breached at %s on that plan; with %s it would be due %s: the breach and any refund stand (a manager may waive the refund)",
+			head, When(r.WasDue), data, When(r.Due))
+	}
+	return fmt.Sprintf("%s; re-planned from %s with %s: due %s (was %s)", head, When(r.From), data, When(r.Due), When(r.WasDue))
+}
+
+func yearsText(years []int) string {
+	s := make([]string, len(years))
+	for i, y := range years {
+		s[i] = fmt.Sprint(y)
+	}
+	return strings.Join(s, ", ")
 }

@@ -67,3 +67,31 @@ func TestClocksBook(t *testing.T) {
 		t.Errorf("Status after = %s, %v; want breached, no next deadline", status, next)
 	}
 }
+
+// TestReplanValues: the SlaReplan search attribute says which years' data a running clock waits for, and
+// which years re-planned one; a clock that completed waits for nothing.
+func TestReplanValues(t *testing.T) {
+	cs := workflows.Calendars()
+	eve := time.Date(2026, 12, 31, 17, 50, 0, 0, sla.China) // 20 business minutes run into 2027, which has no data
+	var b workflows.Clocks
+	for _, clause := range []string{sla.ClauseResponse, sla.ClauseHandling} {
+		c, err := cs.StartClause(sla.ServiceSOS, clause, sla.Inputs{Hosts: 1}, eve)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Add(c)
+	}
+	if got := b.ReplanValues(); len(got) != 1 || got[0] != "awaiting:2027" {
+		t.Errorf("ReplanValues() = %v; want [awaiting:2027] (the 5x8 response clock; handling counts natural time)", got)
+	}
+	b.Replanned = []int{2026}
+	b.Complete(sla.ClauseResponse, eve.Add(5*time.Minute), eve.Add(5*time.Minute))
+	if got := b.ReplanValues(); len(got) != 1 || got[0] != "replanned:2026" {
+		t.Errorf("ReplanValues() after the response = %v; want [replanned:2026]", got)
+	}
+	r := workflows.ClockReplan{Clause: sla.ClauseResponse, Years: []int{2027}, Versions: []string{"cn-2027@1a2b3c4d"}, From: eve,
+		WasDue: time.Date(2027, 1, 1, 9, 10, 0, 0, sla.China), Due: time.Date(2027, 1, 4, 9, 10, 0, 0, sla.China)}
+	if got, want := workflows.ReplanDetail(r), "response clock planned without 2027's holiday data (weekends only); re-planned from 2026-12-31 17:50 CST with cn-2027@1a2b3c4d: due 2027-01-04 09:10 CST (was 2027-01-01 09:10 CST)"; got != want {
+		t.Errorf("ReplanDetail = %q; want %q", got, want)
+	}
+}

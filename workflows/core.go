@@ -45,6 +45,9 @@ type CoreState struct {
 	Clocks Clocks `json:"clocks"`
 	// Runs counts the workflow runs of the case, 1 for the first.
 	Runs int `json:"runs"`
+	// ResumeStage is the stage a case offered again after its partner was withdrawn (Reoffer) was in: the
+	// next partner's acceptance takes it back there. Empty otherwise.
+	ResumeStage string `json:"resume_stage,omitempty"`
 }
 
 // Case is the kernel of every case lifecycle: it records the case's transitions (projection, timeline,
@@ -85,6 +88,8 @@ type Case struct {
 	// request was taken (WebUICancel ran), so the run never ends or continues as new before it is.
 	root        workflow.Context
 	cancelTaken bool
+	// run is the context Setup returned, in which a re-offer restarts assignment (Reoffer).
+	run workflow.Context
 }
 
 // NewCase returns the kernel of a case for order in, labelled label in notifications.
@@ -127,10 +132,23 @@ func (c *Case) Setup(ctx workflow.Context, resume *CoreState, view func(now time
 		return ctx, err
 	}
 	run, _ := workflow.NewDisconnectedContext(ctx)
-	c.root = ctx
+	c.root, c.run = ctx, run
+	if err := c.registerReoffer(ctx); err != nil {
+		return ctx, err
+	}
 	workflow.Go(run, func(g workflow.Context) {
 		ctx.Done().Receive(g, nil) // returns once the workflow's cancellation was requested
 		c.WebUICancel(g, slices.Contains(steps, StepCancel), step, validate)
+	})
+	// A worker with holiday data this case's clocks were planned without wakes the clock watch, which
+	// re-plans them (ReplanClocks).
+	updates := workflow.GetSignalChannel(ctx, SignalCalendarUpdated)
+	workflow.Go(run, func(g workflow.Context) {
+		for {
+			var u CalendarUpdate
+			updates.Receive(g, &u)
+			c.Clocks.rev++
+		}
 	})
 	return run, nil
 }
@@ -138,7 +156,8 @@ func (c *Case) Setup(ctx workflow.Context, resume *CoreState, view func(now time
 // RegisterSteps registers one Workflow Update per step name, each validated by validate and applied by
 // step with StepInput.Step set to the update's name, so the history and the Web UI's timeline read as
 // the lifecycle ("accept", "contact", "confirm"). A step runs in a context that a cancellation request
-// does not cancel: it always records what it started.
+// does not cancel: it always records what it started; the context names the step's author, whom the
+// lines the step records carry (Authored).
 func RegisterSteps[V any](ctx workflow.Context, names []string, step func(workflow.Context, StepInput) (V, error),
 	validate func(workflow.Context, StepInput) error,
 ) error {
@@ -146,7 +165,7 @@ func RegisterSteps[V any](ctx workflow.Context, names []string, step func(workfl
 		err := workflow.SetUpdateHandlerWithOptions(ctx, name, func(ctx workflow.Context, in StepInput) (V, error) {
 			in.Step = name
 			run, _ := workflow.NewDisconnectedContext(ctx)
-			return step(run, in)
+			return step(withStep(run, in), in)
 		}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, in StepInput) error {
 			in.Step = name
 			return validate(ctx, in)
@@ -171,6 +190,7 @@ func (c *Case) WebUICancel(ctx workflow.Context, takesCancel bool, step func(wor
 	}
 	in := StepInput{Step: StepCancel, Actor: ActorManager, ActorName: WebUIActor, At: workflow.Now(ctx),
 		Payload: []byte(`{"reason":"cancellation requested in the Temporal Web UI"}`)}
+	ctx = withStep(ctx, in)
 	why := "this service takes no cancellation"
 	if takesCancel {
 		err := validate(ctx, in)
@@ -253,11 +273,45 @@ func (c *Case) EndAs(ctx workflow.Context, stage string) {
 }
 
 // NewEvent is the case's next timeline line, keyed by case, sequence and name so its write is idempotent.
+// A line of the actor whose step ctx applies names the step's author (Authored).
 func (c *Case) NewEvent(ctx workflow.Context, name Event, actor, detail string) activities.Event {
 	c.Seq++
 	hook, _ := WebhookType(name)
-	return activities.Event{Key: fmt.Sprintf("%s/%03d/%s", c.In.CaseID, c.Seq, name), At: workflow.Now(ctx).UTC(),
-		Actor: actor, Event: string(name), Detail: detail, Webhook: hook, PartnerID: c.PartnerID}
+	return Authored(ctx, activities.Event{Key: fmt.Sprintf("%s/%03d/%s", c.In.CaseID, c.Seq, name), At: workflow.Now(ctx).UTC(),
+		Actor: actor, Event: string(name), Detail: detail, Webhook: hook, PartnerID: c.PartnerID})
+}
+
+// stepKey is the workflow.Context key under which withStep keeps a step's author.
+type stepKey struct{}
+
+// stepAuthor is who sent the step a context applies.
+type stepAuthor struct {
+	actor, name, tokenID, partnerID string
+}
+
+// withStep is ctx applying step in: a partner's or manager's step with its token holder's name.
+func withStep(ctx workflow.Context, in StepInput) workflow.Context {
+	if in.ActorName == "" || (in.Actor != ActorPartner && in.Actor != ActorManager) {
+		return ctx
+	}
+	a := stepAuthor{actor: in.Actor, name: in.ActorName, tokenID: in.TokenID}
+	if in.Actor == ActorPartner {
+		a.partnerID = in.PartnerID
+	}
+	return workflow.WithValue(ctx, stepKey{}, a)
+}
+
+// Authored is ev naming the author of the step ctx applies — the bearer token's holder, the token's id
+// and an engineer's partner company — when ev is that actor's line (a partner's step's lines are the
+// partner's). Lines steward writes meanwhile (a clock met, a breach) name no one. NewEvent calls it; a
+// workflow that builds its own lines (a Security Butler request) calls it too.
+func Authored(ctx workflow.Context, ev activities.Event) activities.Event {
+	a, ok := ctx.Value(stepKey{}).(stepAuthor)
+	if !ok || a.actor != ev.Actor {
+		return ev
+	}
+	ev.By, ev.ByToken, ev.ByPartner = a.name, a.tokenID, a.partnerID
+	return ev
 }
 
 // Record writes the case's projection and the timeline lines events.
@@ -343,14 +397,17 @@ type caseAttrs struct {
 	stage, partnerID, slaStatus, assignment string
 	refundPercent                           int
 	refundCents                             int64
-	nextDeadline                            int64 // Unix nanoseconds; 0 when no clock runs
+	nextDeadline                            int64  // Unix nanoseconds; 0 when no clock runs
+	replan                                  string // the SlaReplan values, joined
 }
 
 // upsert sends the search attributes when one changed since the last write (each upsert is an event and
-// a visibility write on the server); a run's first write always sends them, AmountCents with them.
+// a visibility write on the server); a run's first write always sends them, AmountCents with them, and
+// SlaReplan once it has a value (so a case that never depended on missing holiday data never sets it).
 func (c *Case) upsert(ctx workflow.Context, status string, next *time.Time) error {
+	replan := c.Clocks.ReplanValues()
 	attrs := caseAttrs{stage: c.Stage, partnerID: c.PartnerID, slaStatus: status, assignment: c.Assignment(),
-		refundPercent: c.Refund.Percent, refundCents: c.Refund.AmountCents}
+		refundPercent: c.Refund.Percent, refundCents: c.Refund.AmountCents, replan: strings.Join(replan, ",")}
 	deadline := AttrNextDeadline.ValueUnset()
 	if next != nil {
 		attrs.nextDeadline = next.UnixNano()
@@ -366,6 +423,12 @@ func (c *Case) upsert(ctx workflow.Context, status string, next *time.Time) erro
 	}
 	if c.upserted == nil {
 		updates = append(updates, AttrAmountCents.ValueSet(c.In.AmountCents))
+	}
+	switch {
+	case (c.upserted == nil || c.upserted.replan != attrs.replan) && len(replan) > 0:
+		updates = append(updates, AttrSLAReplan.ValueSet(replan))
+	case c.upserted != nil && c.upserted.replan != attrs.replan:
+		updates = append(updates, AttrSLAReplan.ValueUnset())
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		return err
@@ -478,6 +541,10 @@ func (c *Case) Details(now time.Time, extra string) string {
 	if next != "" {
 		b.WriteString("**Next:** " + next)
 	}
+	if years := c.Clocks.AwaitingYears(); len(years) > 0 && !c.IsClosed() {
+		b.WriteString("\n\nSome due times are provisional: computed without the holiday data of " + yearsText(years) +
+			" (only weekends off); a worker with the year's schedule re-plans them.")
+	}
 	if extra != "" {
 		b.WriteString("\n\n" + extra)
 	}
@@ -569,9 +636,12 @@ func AwaitFor(ctx workflow.Context, d time.Duration, summary string, cond func()
 		summary += " — " + When(workflow.Now(ctx).Add(d))
 	}
 	tctx, cancel := workflow.WithCancel(ctx)
-	defer cancel()
 	timer := workflow.NewTimerWithOptions(tctx, d, workflow.TimerOptions{Summary: Clip(summary, MaxSummary)})
-	if err := workflow.Await(ctx, func() bool { return cond() || timer.IsReady() }); err != nil {
+	err := workflow.Await(ctx, func() bool { return cond() || timer.IsReady() })
+	// Cancelled here rather than deferred: a coroutine the SDK ends while it waits (the run is over) must
+	// not touch the timer's channel as it unwinds, when the test environment may be firing that timer.
+	cancel()
+	if err != nil {
 		return false, err
 	}
 	if cond() {

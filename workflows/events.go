@@ -39,6 +39,9 @@ const (
 	EventPartnerDeclined Event = "partner_declined"
 	// EventNoPartnerAvailable: no partner with the skill and free capacity is left; assignment retries.
 	EventNoPartnerAvailable Event = "no_partner_available"
+	// EventPartnerWithdrawn: the partner holding the case, or offered it, was withdrawn (its company
+	// disabled); the case is offered again.
+	EventPartnerWithdrawn Event = "partner_withdrawn"
 )
 
 // DeliveryEvents are the lines the customer dispatcher writes when a message reached the customer; they
@@ -46,7 +49,7 @@ const (
 var DeliveryEvents = []Event{EventCustomerNotified}
 
 // AssignmentEvents lists the partner-assignment events, which only managers see.
-var AssignmentEvents = []Event{EventPartnerOffered, EventOfferTimedOut, EventPartnerDeclined, EventNoPartnerAvailable}
+var AssignmentEvents = []Event{EventPartnerOffered, EventOfferTimedOut, EventPartnerDeclined, EventNoPartnerAvailable, EventPartnerWithdrawn}
 
 // Events every lifecycle shares.
 const (
@@ -58,6 +61,10 @@ const (
 	EventSLAAtRisk Event = "sla_at_risk"
 	// EventSLABreached: a clause was missed; the line says what refund it adds.
 	EventSLABreached Event = "sla_breached"
+	// EventSLAReplanned: a clock's deadline had been computed without a year's holiday data (weekends only);
+	// the year's schedule was loaded and the clock re-planned from its start, once (the line gives the new
+	// and the old due time). A clock already breached keeps its breach; the line says when it would be due.
+	EventSLAReplanned Event = "sla_replanned"
 	// EventReportSubmitted: the partner submitted a report (a new version after a dispute).
 	EventReportSubmitted Event = "report_submitted"
 	// EventTermReminder: the term ends soon and nothing extends it yet (30 and 7 days before).
@@ -66,7 +73,8 @@ const (
 	EventTermEnded Event = "term_ended"
 	// EventPlanAgreed: the service or protection plan was agreed (a Butler plan, an escort plan).
 	EventPlanAgreed Event = "plan_agreed"
-	// EventPlanRevised: the plan was revised before its days began.
+	// EventPlanRevised: the plan was revised: an escort's covered days rescheduled, extended or split, never
+	// beyond the days bought, a day that has begun staying as it was.
 	EventPlanRevised Event = "plan_revised"
 	// EventDocumentDelivered: a deliverable document (proposal, service or assessment report) was delivered.
 	EventDocumentDelivered Event = "document_delivered"
@@ -109,6 +117,12 @@ const (
 	EventReportConfirmed Event = "report_confirmed"
 	// EventReportDisputed: the customer disputed the report; it goes back to the partner.
 	EventReportDisputed Event = "report_disputed"
+	// EventReportReminded: the report still waited for the customer's verdict 3 days after it was submitted;
+	// the customer was reminded.
+	EventReportReminded Event = "report_reminded"
+	// EventReportDeemedAccepted: the customer neither confirmed nor disputed the report within its verdict
+	// window (7 natural days); it counts as confirmed, and the partner may close the case.
+	EventReportDeemedAccepted Event = "report_deemed_accepted"
 )
 
 // Compliance rectification (等保整改).
@@ -131,6 +145,12 @@ const (
 	EventReportEmailFailed Event = "report_email_failed"
 	// EventInspected: a daily inspection was recorded.
 	EventInspected Event = "inspected"
+	// EventInspectionMissed: a day's inspection was not recorded by 10:00 China time on the next working
+	// day; operations and the partner are alerted (no refund: the contract names none).
+	EventInspectionMissed Event = "inspection_missed"
+	// EventTermReportMissed: the term report was not submitted within 5 working days of the term's end;
+	// operations and the partner are alerted and the case closes without it.
+	EventTermReportMissed Event = "term_report_missed"
 	// EventServersBound: servers were bound to the professional edition (binding cannot be undone).
 	EventServersBound Event = "servers_bound"
 	// EventRecipientsSet: the professional edition's report recipients were set.
@@ -187,6 +207,9 @@ const (
 	EventCheckinMissed Event = "checkin_missed"
 	// EventDayMissed: a covered day ended without a check-in.
 	EventDayMissed Event = "day_missed"
+	// EventPlanOverdue: the protection plan was still missing 2 working days after the partner accepted;
+	// operations and the partner were alerted.
+	EventPlanOverdue Event = "plan_overdue"
 )
 
 // Per-engagement services (consulting, training, assessment, code audit, onboarding).
@@ -199,27 +222,32 @@ const (
 	EventDeliveryAccepted Event = "delivery_accepted"
 	// EventDeliveryRejected: the customer rejected the deliverable; it goes back to the partner.
 	EventDeliveryRejected Event = "delivery_rejected"
-	// EventDeliveryDeemedAccepted: no verdict on the deliverable within VerdictWindow; it counts as accepted.
+	// EventDeliveryDeemedAccepted: no verdict on the deliverable within its verdict window (7 natural days);
+	// it counts as accepted.
 	EventDeliveryDeemedAccepted Event = "delivery_deemed_accepted"
+	// EventScheduleOverdue: the engagement's schedule was still missing 5 working days after the partner
+	// accepted; operations and the partner were alerted.
+	EventScheduleOverdue Event = "schedule_overdue"
 )
 
 // Events lists the whole catalogue, in the order above.
 var Events = []Event{
 	EventCaseOpened, EventCaseClosed, EventCaseExpired, EventCaseCancelled, EventOutOfScope, EventCancelRefused,
-	EventPartnerOffered, EventOfferTimedOut, EventPartnerDeclined, EventNoPartnerAvailable,
-	EventPartnerAccepted, EventCustomerContacted, EventSLAAtRisk, EventSLABreached, EventReportSubmitted,
+	EventPartnerOffered, EventOfferTimedOut, EventPartnerDeclined, EventNoPartnerAvailable, EventPartnerWithdrawn,
+	EventPartnerAccepted, EventCustomerContacted, EventSLAAtRisk, EventSLABreached, EventSLAReplanned, EventReportSubmitted,
 	EventTermReminder, EventTermEnded, EventPlanAgreed, EventPlanRevised, EventDocumentDelivered, EventCustomerNotified,
 	EventRequestReceived, EventRequestOpened, EventRequestCompleted, EventRequestCancelled, EventRequestFailed,
 	EventAssetsReminded, EventAssetsSubmitted, EventIncidentConfirmed, EventContainmentSkipped, EventContained, EventEradicated,
-	EventCauseAnalyzed, EventReportConfirmed, EventReportDisputed,
+	EventCauseAnalyzed, EventReportConfirmed, EventReportDisputed, EventReportReminded, EventReportDeemedAccepted,
 	EventServiceStarted, EventWorkItemUpdated, EventAssessmentRecorded,
-	EventReportOverdue, EventReportEmailed, EventReportEmailFailed, EventInspected, EventServersBound, EventRecipientsSet, EventUrgencyChanged,
+	EventReportOverdue, EventReportEmailed, EventReportEmailFailed, EventInspected, EventInspectionMissed, EventTermReportMissed, EventServersBound, EventRecipientsSet, EventUrgencyChanged,
 	EventResponded, EventClassified, EventEliminated, EventRestored, EventHardeningAdvised, EventReassessed,
 	EventFollowedUp, EventVulnIdentified, EventImpactAssessed, EventVulnVerified, EventVulnNotPresent,
 	EventFixPlanned, EventRetestPassed, EventRetestFailed, EventAnswered,
 	EventRenewed, EventTermRenewed,
-	EventEscortStarted, EventCheckedIn, EventCheckinMissed, EventDayMissed,
+	EventEscortStarted, EventCheckedIn, EventCheckinMissed, EventDayMissed, EventPlanOverdue,
 	EventScheduleSet, EventWorkDelivered, EventDeliveryAccepted, EventDeliveryRejected, EventDeliveryDeemedAccepted,
+	EventScheduleOverdue,
 }
 
 // Event webhooks carry the catalogue's public events under a dotted type: the subject, a dot, what
@@ -244,7 +272,7 @@ const (
 // webhookSubjects are the first words of event names that name their subject.
 var webhookSubjects = []string{"case", "partner", "customer", "sla", "report", "term", "plan", "document", "request", "assets",
 	"incident", "containment", "cause", "service", "work", "assessment", "servers", "recipients", "escort", "checkin", "day",
-	"schedule", "delivery"}
+	"schedule", "delivery", "inspection"}
 
 // requestEvents are recorded by a Security Butler request's steps.
 var requestEvents = []Event{EventUrgencyChanged, EventResponded, EventClassified, EventEliminated, EventRestored,

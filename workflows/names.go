@@ -82,6 +82,12 @@ const (
 // Updates named for the step (StepAccept, sos.StepConfirm, ...), each carrying a StepInput.
 const QueryCaseView = "case_view"
 
+// UpdateReoffer names the Workflow Update every case takes to withdraw the partner holding it, or offered
+// it, and offer it again (Case.Reoffer): a StepInput from a manager or steward (ActorManager, ActorSystem)
+// whose PartnerID is the partner withdrawn and whose payload is a ReofferInput. steward partners disable
+// sends it to each open case of the partner it disables.
+const UpdateReoffer = "reoffer"
+
 // WebUIActor is the actor name of a cancellation requested in the Temporal Web UI, on the timeline.
 const WebUIActor = "Temporal Web UI"
 

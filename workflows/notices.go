@@ -25,6 +25,12 @@ const (
 	NoticeOutOfScope Notice = "out_of_scope"
 	// NoticeReportReady: a report waits for the customer (report: its name, version).
 	NoticeReportReady Notice = "report_ready"
+	// NoticeReportReminder: the report still waits for the customer's verdict (report, version, days since
+	// it was submitted, due: when it counts as confirmed).
+	NoticeReportReminder Notice = "report_reminder"
+	// NoticeReportDeemedAccepted: no verdict within the window; the report counts as confirmed (report,
+	// version, due: the window's end).
+	NoticeReportDeemedAccepted Notice = "report_deemed_accepted"
 	// NoticeRefundOwed: a missed clause owes the customer a refund (amount, clause).
 	NoticeRefundOwed Notice = "refund_owed"
 	// NoticeCaseClosed: the case ended with its work done (follow_up, until when given).
@@ -35,14 +41,17 @@ const (
 	NoticeMonthlyReport Notice = "monthly_report"
 	// NoticeTermReminder: the term ends soon (days, end).
 	NoticeTermReminder Notice = "term_reminder"
+	// NoticeTermReport: a subscription's term report was delivered (period: the term's dates).
+	NoticeTermReport Notice = "term_report"
 	// NoticeAssessmentRecorded: a formal 等保 assessment was recorded (result: passed or not, attempt).
 	NoticeAssessmentRecorded Notice = "assessment_recorded"
 )
 
 // Notices lists every customer notice; each has its template.
 var Notices = []Notice{NoticePartnerAssigned, NoticeContacted, NoticeAssetsReminder, NoticeAssetsWindowClosed,
-	NoticeIncidentConfirmed, NoticeOutOfScope, NoticeReportReady, NoticeRefundOwed, NoticeCaseClosed,
-	NoticeOnboarding, NoticeMonthlyReport, NoticeTermReminder, NoticeAssessmentRecorded}
+	NoticeIncidentConfirmed, NoticeOutOfScope, NoticeReportReady, NoticeReportReminder, NoticeReportDeemedAccepted,
+	NoticeRefundOwed, NoticeCaseClosed,
+	NoticeOnboarding, NoticeMonthlyReport, NoticeTermReminder, NoticeTermReport, NoticeAssessmentRecorded}
 
 // Tell makes ev send the case's customer notice n, with its arguments as name, value pairs.
 func Tell(ev activities.Event, n Notice, args ...string) activities.Event {

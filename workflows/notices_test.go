@@ -14,19 +14,22 @@ import (
 
 // noticeArgs are arguments each notice's lifecycle gives it (see where workflows.Tell is called).
 var noticeArgs = map[workflows.Notice][]string{
-	workflows.NoticePartnerAssigned:    {"partner", "安恒应急中心"},
-	workflows.NoticeContacted:          {"met", "yes", "due", "2026-12-01 10:20 CST"},
-	workflows.NoticeAssetsReminder:     {"day", "3", "due", "2026-12-06 09:00 CST"},
-	workflows.NoticeAssetsWindowClosed: {"due", "2026-12-06 09:00 CST"},
-	workflows.NoticeIncidentConfirmed:  {"class", "有害程序事件", "type", "webshell"},
-	workflows.NoticeOutOfScope:         nil,
-	workflows.NoticeReportReady:        {"report", activities.ReportTitle, "version", "2"},
-	workflows.NoticeRefundOwed:         {"amount", "¥4,000.00", "clause", "响应时效"},
-	workflows.NoticeCaseClosed:         {"follow_up", "一周后回访", "until", "2026-12-15"},
-	workflows.NoticeOnboarding:         {"edition", "企业版"},
-	workflows.NoticeMonthlyReport:      {"number", "3", "period", "2026-11"},
-	workflows.NoticeTermReminder:       {"days", "30", "end", "2027-11-30"},
-	workflows.NoticeAssessmentRecorded: {"attempt", "1", "passed", "no"},
+	workflows.NoticePartnerAssigned:      {"partner", "安恒应急中心"},
+	workflows.NoticeContacted:            {"met", "yes", "due", "2026-12-01 10:20 CST"},
+	workflows.NoticeAssetsReminder:       {"day", "3", "due", "2026-12-06 09:00 CST"},
+	workflows.NoticeAssetsWindowClosed:   {"due", "2026-12-06 09:00 CST"},
+	workflows.NoticeIncidentConfirmed:    {"class", "有害程序事件", "type", "webshell"},
+	workflows.NoticeOutOfScope:           nil,
+	workflows.NoticeReportReady:          {"report", activities.ReportTitle, "version", "2"},
+	workflows.NoticeReportReminder:       {"report", activities.ReportTitle, "version", "1", "days", "3", "due", "2026-12-08 16:42 CST"},
+	workflows.NoticeReportDeemedAccepted: {"report", activities.ReportTitle, "version", "1", "due", "2026-12-08 16:42 CST"},
+	workflows.NoticeRefundOwed:           {"amount", "¥4,000.00", "clause", "响应时效"},
+	workflows.NoticeCaseClosed:           {"follow_up", "一周后回访", "until", "2026-12-15"},
+	workflows.NoticeOnboarding:           {"edition", "企业版"},
+	workflows.NoticeMonthlyReport:        {"number", "3", "period", "2026-11"},
+	workflows.NoticeTermReminder:         {"days", "30", "end", "2027-11-30"},
+	workflows.NoticeTermReport:           {"period", "2026-12-01 至 2027-12-01"},
+	workflows.NoticeAssessmentRecorded:   {"attempt", "1", "passed", "no"},
 }
 
 // TestCustomerNoticesRender: every customer notice has a template that renders, in Chinese, with its

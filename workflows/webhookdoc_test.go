@@ -216,6 +216,8 @@ var docExamples = map[workflows.Event]docExample{
 	workflows.EventSLAAtRisk: {workflows.ServiceSOS, sys, "handling clock 80% elapsed; due 2026-12-04 10:30 CST"},
 	workflows.EventSLABreached: {workflows.ServiceSOS, sys,
 		"response clause breached: not met by 2026-12-01 10:20 CST; refund now 50% (¥2,500.00)"},
+	workflows.EventSLAReplanned: {workflows.ServiceSOS, sys,
+		"response clock planned without 2027's holiday data (weekends only); re-planned from 2026-12-31 17:50 CST with cn-2027@1a2b3c4d: due 2027-01-04 09:10 CST (was 2027-01-01 09:10 CST)"},
 	workflows.EventReportSubmitted:   {workflows.ServiceSOS, partner, "report v1 submitted"},
 	workflows.EventTermReminder:      {workflows.ServiceDengbao, sys, "30 days left in the term (ends 2027-12-01) and no pass yet"},
 	workflows.EventTermEnded:         {workflows.ServiceButler, sys, "term ended on 2027-12-01"},
@@ -237,6 +239,10 @@ var docExamples = map[workflows.Event]docExample{
 	workflows.EventCauseAnalyzed:      {workflows.ServiceSOS, partner, "cause: upload vulnerability in the CMS"},
 	workflows.EventReportConfirmed:    {workflows.ServiceSOS, market, "the customer accepted report v1 (rating 5)"},
 	workflows.EventReportDisputed:     {workflows.ServiceSOS, market, "the customer disputed report v1: the root cause is missing"},
+	workflows.EventReportReminded: {workflows.ServiceSOS, sys,
+		"report v1 has waited 3 d for the customer's verdict; the customer was reminded it counts as confirmed from 2026-12-08 16:42 CST"},
+	workflows.EventReportDeemedAccepted: {workflows.ServiceSOS, sys,
+		"no verdict on report v1 within 7 d (by 2026-12-08 16:42 CST): deemed confirmed; the partner may close the case"},
 	workflows.EventServiceStarted:     {workflows.ServiceDengbao, partner, "the service started: from now on it cannot be refunded"},
 	workflows.EventWorkItemUpdated:    {workflows.ServiceDengbao, partner, "gap_plan: done (gap report reviewed)"},
 	workflows.EventAssessmentRecorded: {workflows.ServiceDengbao, partner, "attempt 1 on 2026-12-20 by CSTC: passed"},
@@ -245,6 +251,8 @@ var docExamples = map[workflows.Event]docExample{
 	workflows.EventReportEmailed:     {workflows.ServiceButler, sys, "service report 2 e-mailed to 3 recipients"},
 	workflows.EventReportEmailFailed: {workflows.ServiceButler, sys, "service report 2 could not be e-mailed: the mail server refused the recipients"},
 	workflows.EventInspected:         {workflows.ServiceButler, partner, "inspection of 2026-12-02: 6 areas checked, 2 findings"},
+	workflows.EventInspectionMissed:  {workflows.ServiceButler, sys, "no daily inspection recorded for 2026-12-04; 2026-12-05; 2026-12-06 by 2026-12-07 10:00 CST (3 days missed this term)"},
+	workflows.EventTermReportMissed:  {workflows.ServiceButler, sys, "no term report 5 working days after the term ended on 2027-12-01 (due 2027-12-08 10:00 CST); operations and partner demo-sec-a alerted"},
 	workflows.EventServersBound:      {workflows.ServiceButler, market, "3 servers bound (5 of 10 used)"},
 	workflows.EventRecipientsSet:     {workflows.ServiceButler, market, "3 report recipients set"},
 	workflows.EventUrgencyChanged:    {workflows.ServiceButler, market, "r4: urgency high → critical; respond by 2026-12-01 10:15 CST"},
@@ -265,17 +273,21 @@ var docExamples = map[workflows.Event]docExample{
 	workflows.EventAnswered:          {workflows.ServiceButler, partner, "three subnets: web, app, db"},
 	workflows.EventRenewed: {workflows.ServiceHosting, market,
 		"renewed for another year: the hosting now runs until 2028-12-01"},
-	workflows.EventTermRenewed:      {workflows.ServiceHosting, sys, "year 2 of the hosting began; it ends on 2028-12-01; quotas are reset"},
-	workflows.EventEscortStarted:    {workflows.ServiceEscort, sys, "covered days 2026-12-10 to 2026-12-12 begin; check in by 10:00 each day"},
-	workflows.EventCheckedIn:        {workflows.ServiceEscort, partner, "2026-12-10: on duty, checked in at 09:12"},
-	workflows.EventCheckinMissed:    {workflows.ServiceEscort, sys, "no on-duty check-in for 2026-12-11 by 10:00 China time"},
-	workflows.EventDayMissed:        {workflows.ServiceEscort, sys, "2026-12-11 ended without an on-duty check-in"},
+	workflows.EventTermRenewed:   {workflows.ServiceHosting, sys, "year 2 of the hosting began; it ends on 2028-12-01; quotas are reset"},
+	workflows.EventEscortStarted: {workflows.ServiceEscort, sys, "covered days 2026-12-10 to 2026-12-12 begin; check in by 10:00 each day"},
+	workflows.EventCheckedIn:     {workflows.ServiceEscort, partner, "2026-12-10: on duty, checked in at 09:12"},
+	workflows.EventCheckinMissed: {workflows.ServiceEscort, sys, "no on-duty check-in for 2026-12-11 by 10:00 China time"},
+	workflows.EventDayMissed:     {workflows.ServiceEscort, sys, "2026-12-11 ended without an on-duty check-in"},
+	workflows.EventPlanOverdue: {workflows.ServiceEscort, sys,
+		"no protection plan 2 working days after the partner accepted (due 2026-12-03 10:05 CST); operations and the partner were alerted"},
 	workflows.EventScheduleSet:      {"consulting", partner, "2026-12-08 to 2026-12-09: SDL workshop"},
 	workflows.EventWorkDelivered:    {"consulting", partner, "round 1: workshop held"},
 	workflows.EventDeliveryAccepted: {"consulting", market, "the customer accepted deliverable v1"},
 	workflows.EventDeliveryRejected: {"consulting", market,
 		"the customer rejected deliverable v1: the threat model is missing; back to delivery"},
 	workflows.EventDeliveryDeemedAccepted: {"consulting", sys, "no verdict on deliverable v1 within 7 d: deemed accepted"},
+	workflows.EventScheduleOverdue: {"consulting", sys,
+		"no schedule 5 working days after the partner accepted (due 2026-12-08 10:05 CST); operations and the partner were alerted"},
 }
 
 // docExampleAt is the examples' first instant; each next example is a few minutes later.
@@ -457,7 +469,7 @@ Headers:
 | ` + "`X-Steward-Event-Id`" + ` | the body's ` + "`id`" + ` |
 | ` + "`X-Steward-Event-Type`" + ` | the body's ` + "`type`" + ` |
 | ` + "`X-Steward-Timestamp`" + ` | unix seconds when this attempt was signed |
-| ` + "`X-Steward-Signature`" + ` | ` + "`v2=`" + ` and the hex HMAC-SHA256, keyed with the subscription's secret, of ` + "`timestamp + \".\" + \"POST \" + path + \".\" + body`" + ` |
+| ` + "`X-Steward-Signature`" + ` | ` + "`v2=`" + ` and the hex HMAC-SHA256, keyed with the subscription's secret, of ` + "`timestamp + \".\" + \"POST \" + path + \".\" + body`" + `; for ` + "`-overlap`" + ` (24 h) after ` + "`steward webhooks rotate`" + `, two such signatures, comma-separated, the new secret's first: accept the delivery when one matches |
 
 The signature is the scheme the marketplace already uses for its calls to steward (v2: method and path
 included), with the subscription's own secret; ` + "`path`" + ` is the path of the subscription's URL, with its

@@ -7,9 +7,14 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/notifications"
@@ -38,12 +43,23 @@ func runPartners(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		f.StringVar(&p.DingTalkSecret, "dingtalk-secret", "", "the robot's signing secret (SEC…), when its security setting is signing (stored sealed)")
 	case "list":
 	case "disable", "enable":
-		f.StringVar(&p.ID, "id", "", "partner id")
+		f.StringVar(&p.ID, "id", "", "partner id (or give it as the argument)")
 	default:
 		return fmt.Errorf("partners: unknown subcommand %q (add, update, list, disable, enable)", sub)
 	}
-	if err := f.Parse(rest); err != nil {
+	var by string
+	if sub == "disable" {
+		f.StringVar(&by, "by", "operations", "who disables the partner, for the timeline of each case offered again")
+	}
+	pos, err := parseInterspersed(f, rest)
+	if err != nil {
 		return err
+	}
+	if (sub == "disable" || sub == "enable") && len(pos) == 1 && p.ID == "" {
+		p.ID, pos = pos[0], nil
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("partners %s: unexpected argument %q", sub, pos[0])
 	}
 	set := map[string]bool{}
 	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
@@ -53,6 +69,11 @@ func runPartners(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	defer store.Close()
 	switch sub {
+	case "disable":
+		if p.ID == "" {
+			return errors.New("partners disable: give the partner id")
+		}
+		return disablePartner(ctx, store, p.ID, by, stdout, stderr)
 	case "add":
 		if p.ID == "" || p.Name == "" {
 			return errors.New("partners add: -id and -name are required")
@@ -84,14 +105,81 @@ func runPartners(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%d\t%s\t%t\t%s\n", p.ID, p.Name, strings.Join(p.Services, ","), p.Onsite, p.Capacity, p.SlackChannel, p.Active, robotState(&p))
 		}
 		return tw.Flush()
-	case "disable", "enable":
+	case "enable":
 		if p.ID == "" {
-			return fmt.Errorf("partners %s: -id is required", sub)
+			return errors.New("partners enable: give the partner id")
 		}
-		if err := store.SetPartnerActive(ctx, p.ID, sub == "enable"); err != nil {
-			return fmt.Errorf("partners %s: %w", sub, err)
+		if err := store.SetPartnerActive(ctx, p.ID, true); err != nil {
+			return fmt.Errorf("partners enable: %w", err)
 		}
-		fmt.Fprintf(stdout, "partner %s %sd\n", p.ID, sub)
+		fmt.Fprintf(stdout, "partner %s enabled\n", p.ID)
+	}
+	return nil
+}
+
+// disablePartner disables partner id — its tokens are refused from the next request on, in every API
+// process — and offers each of its open cases again (workflows.UpdateReoffer), naming by on their
+// timelines. The cases are found in the database and told through Temporal (TEMPORAL_ADDRESS, …); when
+// Temporal cannot be reached the partner stays disabled and the command fails saying so: run it again. A
+// case already offered elsewhere is skipped, so running it again is safe.
+func disablePartner(ctx context.Context, store *db.Store, id, by string, stdout, stderr io.Writer) error {
+	if err := store.SetPartnerActive(ctx, id, false); err != nil {
+		return fmt.Errorf("partners disable: %w", err)
+	}
+	fmt.Fprintf(stdout, "partner %s disabled: its tokens are refused from now on\n", id)
+	cases, err := store.PartnerOpenCases(ctx, id)
+	if err != nil {
+		return fmt.Errorf("partners disable: %w", err)
+	}
+	if len(cases) == 0 {
+		fmt.Fprintln(stdout, "no open case to offer again")
+		return nil
+	}
+	logger := newLogger(stderr, "warn")
+	t, err := loadTemporalTarget(logger, nil)
+	if err != nil {
+		return fmt.Errorf("partners disable: %d open cases not offered again: %w; run the command again", len(cases), err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	c, err := t.dial(dctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("partners disable: %d open cases not offered again: %w; run the command again once Temporal answers", len(cases), err)
+	}
+	defer c.Close()
+	return reofferCases(ctx, c, cases, id, by, stdout)
+}
+
+// reofferCases sends each case the partner's withdrawal and says what came of it; it fails when a case
+// could not be told (the others are told all the same).
+func reofferCases(ctx context.Context, c client.Client, cases []db.Case, partnerID, by string, stdout io.Writer) error {
+	failed := 0
+	for _, row := range cases {
+		uctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := func() error {
+			h, err := c.UpdateWorkflow(uctx, workflows.ReofferOptions(row.WorkflowID, partnerID, by, "partner company disabled", time.Now()))
+			if err != nil {
+				return err
+			}
+			return h.Get(uctx, nil)
+		}()
+		cancel()
+		var ae *temporal.ApplicationError
+		var nf *serviceerror.NotFound
+		switch {
+		case err == nil:
+			fmt.Fprintf(stdout, "case %s offered again\n", row.CaseID)
+		case errors.As(err, &ae) && ae.Type() == workflows.RejectConflict:
+			fmt.Fprintf(stdout, "case %s skipped: %s\n", row.CaseID, ae.Message())
+		case errors.As(err, &nf):
+			fmt.Fprintf(stdout, "case %s skipped: its workflow is not running\n", row.CaseID)
+		default:
+			failed++
+			fmt.Fprintf(stdout, "case %s not offered again: %v\n", row.CaseID, err)
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("partners disable: %d of %d open cases not offered again; run the command again", failed, len(cases))
 	}
 	return nil
 }
@@ -197,31 +285,51 @@ func robotState(p *db.Partner) string {
 
 func runTokens(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("tokens: issue, list or revoke")
+		return errors.New("tokens: issue, list, rotate or revoke")
 	}
 	sub, rest := args[0], args[1:]
 	f := newFlags("tokens "+sub, stderr)
 	var dsn, role, partner, name, id string
+	ttl, grace := db.DefaultTokenTTL, db.DefaultRotationGrace
 	f.str(&dsn, "database-url", "DATABASE_URL", "", "database URL (postgres://… or sqlite:PATH)")
 	switch sub {
 	case "issue":
 		f.StringVar(&role, "role", "partner", "partner or manager")
 		f.StringVar(&partner, "partner", "", "the engineer's partner id (role partner)")
-		f.StringVar(&name, "name", "", "who holds it, e.g. an engineer's handle")
+		f.StringVar(&name, "name", "", "who holds it, e.g. an engineer's handle: each step's timeline line names it")
+		f.Var(days{&ttl}, "ttl", "how long the token is valid: days (90d) or a duration (2160h)")
+	case "rotate":
+		f.StringVar(&id, "id", "", "token id (tok_…), or give it as the argument")
+		f.Var(days{&ttl}, "ttl", "how long the successor is valid: days (90d) or a duration (2160h)")
+		f.Var(days{&grace}, "grace", "how long the old token stays valid beside its successor: a duration (24h) or days; 0 ends it now")
 	case "revoke":
-		f.StringVar(&id, "id", "", "token id (tok_…)")
+		f.StringVar(&id, "id", "", "token id (tok_…), or give it as the argument")
 	case "list":
 	default:
-		return fmt.Errorf("tokens: unknown subcommand %q (issue, list, revoke)", sub)
+		return fmt.Errorf("tokens: unknown subcommand %q (issue, list, rotate, revoke)", sub)
 	}
-	if err := f.Parse(rest); err != nil {
+	pos, err := parseInterspersed(f, rest)
+	if err != nil {
 		return err
+	}
+	if (sub == "rotate" || sub == "revoke") && len(pos) == 1 && id == "" {
+		id, pos = pos[0], nil
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("tokens %s: unexpected argument %q", sub, pos[0])
+	}
+	if ttl <= 0 {
+		return fmt.Errorf("tokens %s: -ttl must be more than zero: every token expires", sub)
+	}
+	if grace < 0 {
+		return fmt.Errorf("tokens %s: -grace cannot be negative", sub)
 	}
 	store, err := openStore(ctx, dsn)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	now := time.Now().UTC()
 	switch sub {
 	case "issue":
 		if !slices.Contains([]string{string(db.RolePartner), string(db.RoleManager)}, role) {
@@ -236,34 +344,94 @@ func runTokens(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if name == "" {
 			return errors.New("tokens issue: -name is required")
 		}
-		secret, tok, err := store.IssueToken(ctx, db.Role(role), partner, name)
+		secret, tok, err := store.IssueTokenTTL(ctx, db.Role(role), partner, name, ttl)
 		if err != nil {
 			return fmt.Errorf("tokens issue: %w", err)
 		}
-		fmt.Fprintf(stdout, "token %s issued for %s. It is shown once; store it now:\n%s\n", tok.ID, name, secret)
+		fmt.Fprintf(stdout, "token %s issued for %s, valid until %s. It is shown once; store it now:\n%s\n", tok.ID, name, stamp(tok.ExpiresAt), secret)
+	case "rotate":
+		if id == "" {
+			return errors.New("tokens rotate: give the token id")
+		}
+		secret, tok, err := store.RotateToken(ctx, id, grace, ttl, now)
+		if err != nil {
+			return fmt.Errorf("tokens rotate: %w", err)
+		}
+		until := "-"
+		if old, err := store.GetToken(ctx, id); err == nil {
+			until = stamp(old.ExpiresAt)
+		}
+		fmt.Fprintf(stdout, "token %s rotated: its successor %s is valid until %s; %s stays valid until %s.\n"+
+			"The successor's secret is shown once; store it now:\n%s\n", id, tok.ID, stamp(tok.ExpiresAt), id, until, secret)
 	case "revoke":
 		if id == "" {
-			return errors.New("tokens revoke: -id is required")
+			return errors.New("tokens revoke: give the token id")
 		}
 		if err := store.RevokeToken(ctx, id); err != nil {
 			return fmt.Errorf("tokens revoke: %w", err)
 		}
-		fmt.Fprintf(stdout, "token %s revoked\n", id)
+		fmt.Fprintf(stdout, "token %s revoked: refused from the next request on\n", id)
 	case "list":
 		ts, err := store.ListTokens(ctx)
 		if err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tROLE\tPARTNER\tNAME\tCREATED\tREVOKED")
+		fmt.Fprintln(tw, "ID\tROLE\tPARTNER\tNAME\tSTATE\tCREATED\tEXPIRES\tLAST USED\tFROM\tREPLACED BY")
 		for _, t := range ts {
-			revoked := ""
-			if t.RevokedAt != nil {
-				revoked = t.RevokedAt.UTC().Format(time.RFC3339)
+			state := t.State(now)
+			if state == db.TokenRevoked {
+				state += " " + stamp(t.RevokedAt)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, t.PartnerID, t.Name, t.CreatedAt.UTC().Format(time.RFC3339), revoked)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, orDash(t.PartnerID), t.Name, state, stamp(&t.CreatedAt),
+				orNever(t.ExpiresAt), stamp(t.LastUsedAt), orDash(t.LastUsedFrom), orDash(t.ReplacedBy))
 		}
 		return tw.Flush()
 	}
+	return nil
+}
+
+// stamp writes an instant for the token commands, "-" for none.
+func stamp(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func orNever(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return stamp(t)
+}
+
+// days is a duration flag that also takes whole days ("90d").
+type days struct{ d *time.Duration }
+
+func (f days) String() string {
+	if f.d == nil {
+		return ""
+	}
+	if *f.d != 0 && *f.d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", *f.d/(24*time.Hour))
+	}
+	return f.d.String()
+}
+
+func (f days) Set(s string) error {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		v, err := strconv.Atoi(n)
+		if err != nil {
+			return fmt.Errorf("%q: want days (90d) or a duration (24h)", s)
+		}
+		*f.d = time.Duration(v) * 24 * time.Hour
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q: want days (90d) or a duration (24h)", s)
+	}
+	*f.d = d
 	return nil
 }

@@ -131,6 +131,13 @@ func TestWorkerAndAPIWaitForTemporal(t *testing.T) {
 
 	startServer(t, port, true)
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		select {
+		case err := <-workerDone:
+			t.Fatalf("the worker stopped: %v\n%s", err, workerLog)
+		case err := <-apiDone:
+			t.Fatalf("the API stopped: %v\n%s", err, apiLog)
+		default:
+		}
 		res, err := http.Get(readyz)
 		if assert.NoError(c, err) {
 			res.Body.Close()

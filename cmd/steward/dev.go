@@ -152,6 +152,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Temporal: c, Store: store, Logger: logger, MarketplaceSecret: []byte(creds.MarketplaceSecret),
 		HolidayWarnings: holidayWarnings(cals), AcceptTimeout: cfg.accept,
 		RateLimit: limits.perSecond, RateBurst: limits.burst,
+		AuthFailureLimit: limits.authPerSecond, AuthFailureBurst: limits.authBurst, TrustedProxies: limits.proxies,
 		WebUIURL: srv.UIURL(), Namespace: namespace, PDF: cfg.pdf.renderer(logger),
 	}), logger)
 	if err != nil {

@@ -26,7 +26,7 @@ Usage:
   steward migrate    migrate the database at DATABASE_URL
   steward setup      create the namespace if it is missing and register steward's search attributes (idempotent)
   steward partners   add | update | list | disable | enable partner companies
-  steward tokens     issue | list | revoke partner engineers' and managers' tokens
+  steward tokens     issue | list | rotate | revoke partner engineers' and managers' tokens
   steward webhooks   add | list | disable | rotate | test | deliveries | redeliver event webhook subscribers
 
 Run "steward COMMAND -h" for a command's flags; every flag has an environment variable too.

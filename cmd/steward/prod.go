@@ -331,14 +331,29 @@ func connect(ctx context.Context, cfg *appConfig, dsn string, logger *slog.Logge
 
 // readyTemporal waits until the server answers, then checks that the namespace has steward's search
 // attributes.
+//
+// A namespace or search attributes missing are final only once the server has answered for namespaceSettle:
+// a server that has just come up (or a setup that has just run) may not show them on every frontend yet.
 func (d *prodDeps) readyTemporal(ctx context.Context, logger *slog.Logger, wait time.Duration) error {
+	var answered time.Time
 	return waitFor(ctx, logger, "the Temporal server at "+d.target.hostPort+" (namespace "+d.target.namespace+")", wait, func(ctx context.Context) error {
 		if _, err := d.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
 			return fmt.Errorf("temporal at %s: %w", d.target.hostPort, err)
 		}
-		return checkSearchAttributes(ctx, d.temporal, d.target, logger)
+		if answered.IsZero() {
+			answered = time.Now()
+		}
+		err := checkSearchAttributes(ctx, d.temporal, d.target, logger)
+		if p := (permanent{}); errors.As(err, &p) && time.Since(answered) < namespaceSettle {
+			return p.err // retried, and logged, until the settle time has passed
+		}
+		return err
 	})
 }
+
+// namespaceSettle is how long after the Temporal server first answers a missing namespace or search
+// attribute is still waited for: namespaces and search attributes reach every frontend through its cache.
+const namespaceSettle = 5 * time.Second
 
 // waitFlag registers the start-up wait of the worker and the API.
 func waitFlag(f flags, p *time.Duration) {
@@ -392,15 +407,16 @@ func ctxInterrupt(ctx context.Context) <-chan any {
 func runAPI(ctx context.Context, args []string, stderr io.Writer) error {
 	f := newFlags("api", stderr)
 	var (
-		dsn, addr, secret, uiURL string
-		cfg                      appConfig
-		limits                   rateLimit
-		wait                     time.Duration
+		dsn, addr, uiURL string
+		cfg              appConfig
+		limits           rateLimit
+		market           marketplaceSecrets
+		wait             time.Duration
 	)
 	f.str(&dsn, "database-url", "DATABASE_URL", "", "PostgreSQL URL")
 	f.str(&addr, "addr", "STEWARD_API_ADDR", ":8080", "address to serve the API on")
 	f.str(&uiURL, "ui-url", "STEWARD_UI_URL", "", "Temporal Web UI base URL, for the reports page's links")
-	f.str(&secret, "marketplace-secret", "STEWARD_MARKETPLACE_SECRET", "", "marketplace HMAC secret (required)")
+	market.register(f)
 	waitFlag(f, &wait)
 	cfg.register(f)
 	limits.register(f)
@@ -410,8 +426,9 @@ func runAPI(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := limits.validate(); err != nil {
 		return err
 	}
-	if len(secret) < 16 {
-		return errors.New("STEWARD_MARKETPLACE_SECRET must be set, at least 16 characters")
+	secrets, err := market.resolve()
+	if err != nil {
+		return err
 	}
 	logger := newLogger(stderr, cfg.logLevel)
 	d, err := connect(ctx, &cfg, dsn, logger, wait, true)
@@ -420,9 +437,10 @@ func runAPI(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer d.close()
 	stop, bound, err := serveAPI(ctx, addr, api.New(api.Config{
-		Temporal: d.temporal, Store: d.store, Logger: logger, MarketplaceSecret: []byte(secret),
+		Temporal: d.temporal, Store: d.store, Logger: logger, MarketplaceSecrets: secrets,
 		HolidayWarnings: holidayWarnings(d.calendars), AcceptTimeout: cfg.accept,
 		RateLimit: limits.perSecond, RateBurst: limits.burst, WebUIURL: uiURL, Namespace: d.target.namespace,
+		AuthFailureLimit: limits.authPerSecond, AuthFailureBurst: limits.authBurst, TrustedProxies: limits.proxies,
 		PDF: cfg.pdf.renderer(logger),
 	}), logger)
 	if err != nil {

@@ -23,7 +23,7 @@ const webhooksUsage = `steward webhooks manages the subscribers of the event web
   add -url URL -events TYPE,TYPE|* [-secret S] [-allow-private]   subscribe URL; prints its id and secret once
   list                                                             the subscriptions (never their secrets)
   disable ID                                                       stop sending to a subscription
-  rotate ID [-secret S]                                            give it a new secret; prints it once
+  rotate ID [-secret S] [-overlap 24h]                             give it a new secret, prints it once; the old one signs beside it for -overlap
   test ID                                                          send it one signed webhook.test event now
   deliveries [-state pending|delivered|failed] [-subscription ID] [-case ID] [-limit N]
   redeliver DELIVERY_ID                                            send a delivery again, same event id
@@ -40,6 +40,7 @@ func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		dsn, rawURL, events, secret, state, subID, caseID string
 		allowPrivate                                      bool
 		limit, positional                                 int
+		overlap                                           = defaultWebhookOverlap
 	)
 	f.str(&dsn, "database-url", "DATABASE_URL", "", "database URL (postgres://… or sqlite:PATH)")
 	switch sub {
@@ -50,6 +51,7 @@ func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		f.BoolVar(&allowPrivate, "allow-private", false, "allow a URL that resolves to a loopback or private address")
 	case "rotate":
 		f.StringVar(&secret, "secret", "", "the new secret (generated when omitted)")
+		f.Var(days{&overlap}, "overlap", "how long deliveries carry a signature with the old secret too, so the receiver can switch at any moment: a duration (24h) or days; 0 drops the old secret now")
 		positional = 1
 	case "disable", "test", "redeliver":
 		positional = 1
@@ -90,7 +92,7 @@ func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	case "disable":
 		return w.disable(ctx, pos[0])
 	case "rotate":
-		return w.rotate(ctx, pos[0], secret)
+		return w.rotate(ctx, pos[0], secret, overlap)
 	case "test":
 		return w.test(ctx, pos[0])
 	case "deliveries":
@@ -171,18 +173,30 @@ func (w webhookAdmin) disable(ctx context.Context, id string) error {
 	return nil
 }
 
-func (w webhookAdmin) rotate(ctx context.Context, id, secret string) error {
+// defaultWebhookOverlap is how long, by default, a rotated subscription secret keeps signing beside the new one.
+const defaultWebhookOverlap = 24 * time.Hour
+
+func (w webhookAdmin) rotate(ctx context.Context, id, secret string, overlap time.Duration) error {
 	if secret == "" {
 		secret = webhooks.NewSecret()
 	}
 	if len(secret) < webhooks.MinSecretLen {
 		return fmt.Errorf("webhooks rotate: -secret: at least %d characters", webhooks.MinSecretLen)
 	}
-	if err := w.store.RotateWebhookSecret(ctx, id, secret); err != nil {
+	if overlap < 0 {
+		return errors.New("webhooks rotate: -overlap cannot be negative")
+	}
+	now := w.time()
+	if err := w.store.RotateWebhookSecretOverlap(ctx, id, secret, now, now.Add(overlap)); err != nil {
 		return fmt.Errorf("webhooks rotate: %w", err)
 	}
-	fmt.Fprintf(w.out, "subscription %s has a new secret; deliveries are signed with it from now on, pending ones included.\n"+
-		"It is shown once; store it now:\n%s\n", id, secret)
+	if overlap > 0 {
+		fmt.Fprintf(w.out, "subscription %s has a new secret. Until %s every delivery, pending ones included, carries two signatures, "+
+			"with the new secret and with the old one (X-Steward-Signature: v2=…,v2=…): switch the receiver to the new secret before then.\n", id, now.Add(overlap).Format(time.RFC3339))
+	} else {
+		fmt.Fprintf(w.out, "subscription %s has a new secret; deliveries are signed with it alone from now on, pending ones included.\n", id)
+	}
+	fmt.Fprintf(w.out, "It is shown once; store it now:\n%s\n", secret)
 	return nil
 }
 

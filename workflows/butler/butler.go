@@ -3,6 +3,7 @@
 package butler
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -33,6 +34,9 @@ const (
 	StageOnboarding = "onboarding"
 	// StageService: the plan is agreed; reports, inspections and requests for the rest of the term.
 	StageService = "service"
+	// StageTermReport: a yearly term ended without its term report; the case waits for it
+	// sla.TermReportDeadline, then closes without it.
+	StageTermReport = "term_report"
 )
 
 // Security Butler steps besides StepAccept, StepDecline, StepContact, StepPlan, StepReport (partner) and
@@ -104,6 +108,15 @@ type State struct {
 	Recipients     []string     `json:"recipients,omitempty"`
 	// Reminded lists the term reminders sent (days before the term ends).
 	Reminded []int `json:"reminded,omitempty"`
+	// InspectionsChecked is the last day (YYYY-MM-DD) whose daily inspection was checked; MissedInspections
+	// the days checked without one.
+	InspectionsChecked string   `json:"inspections_checked,omitempty"`
+	MissedInspections  []string `json:"missed_inspections,omitempty"`
+	// TermEnded is set once the end of the term was handled; TermReportDue is when the term report is due,
+	// when the case waits for it; TermReport is the number of the report that is the term report.
+	TermEnded     bool       `json:"term_ended,omitempty"`
+	TermReportDue *time.Time `json:"term_report_due,omitempty"`
+	TermReport    int        `json:"term_report,omitempty"`
 }
 
 // Details is the subscription as the case view shows it.
@@ -120,6 +133,12 @@ type Details struct {
 	Requests       []Request    `json:"requests"`
 	Servers        []string     `json:"servers,omitempty"`
 	Recipients     []string     `json:"recipients,omitempty"`
+	// MissedInspections are the days whose daily inspection was missing when checked.
+	MissedInspections []string `json:"missed_inspections,omitempty"`
+	// TermReportDue is when the term report is due, once the term ended without it; TermReport the
+	// number of the report that is the term report, once submitted.
+	TermReportDue *time.Time `json:"term_report_due,omitempty"`
+	TermReport    int        `json:"term_report,omitempty"`
 }
 
 // Plan is the agreed service plan.
@@ -166,9 +185,12 @@ type Request struct {
 
 // Workflow runs one Security Butler subscription: partner assignment, first contact within 1 working
 // day, an agreed plan, then for the term (15 days for the emergency edition, a year for the others)
-// monthly reports, daily inspections and the customer's requests, each its own RequestWorkflow with its
-// own clocks, reporting to the case by signal. The case continues as new whenever its history is long,
-// requests open or not. Butler clauses owe no refund: breaches are recorded, alerted and shown.
+// monthly reports, daily inspections (a day without one is alerted at 10:00 on the next working day) and
+// the customer's requests, each its own RequestWorkflow with its own clocks, reporting to the case by
+// signal. A yearly edition ends with the partner's term report: the case closes when it is delivered, or
+// 5 working days after the term without it, operations and the partner alerted. The case continues as
+// new whenever its history is long, requests open or not. Butler clauses owe no refund: breaches are
+// recorded, alerted and shown.
 func Workflow(ctx workflow.Context, in Input) (Result, error) {
 	b := &butlerCase{Case: workflows.NewCase(in.CaseInput, label)}
 	b.SLAStatus, b.Expect, b.ExtraClocks = b.slaStatus, b.expect, b.requestClocks
@@ -204,6 +226,7 @@ func (b *butlerCase) setup(ctx workflow.Context, resume *State) (workflow.Contex
 		b.st = State{Edition: b.In.Spec, TermEnd: sla.ButlerTermEnd(b.In.Spec, b.In.PaidAt), NextRequest: 1}
 	}
 	b.inbox = workflow.GetSignalChannel(ctx, SignalRequestEvent)
+	b.termOver = b.st.TermEnded
 	// Last: a step that arrived with the start is validated as soon as the handlers are registered.
 	return b.Setup(ctx, core, b.view, Updates, b.step, b.validateStep)
 }
@@ -216,6 +239,11 @@ func (b *butlerCase) carry() State {
 }
 
 func (b *butlerCase) termEndDate() string { return sla.ChinaDate(b.st.TermEnd) }
+
+// termPeriod is the term's dates, "2026-03-02 至 2027-03-02", for the term report.
+func (b *butlerCase) termPeriod() string {
+	return sla.ChinaDate(b.In.PaidAt) + " 至 " + b.termEndDate()
+}
 
 func (b *butlerCase) run(ctx workflow.Context) (Result, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflows.ActivityOptions)
@@ -233,6 +261,7 @@ func (b *butlerCase) run(ctx workflow.Context) (Result, error) {
 	workflow.Go(ctx, b.receive)
 	workflow.Go(ctx, b.WatchClocks)
 	workflow.Go(ctx, b.watchReports)
+	workflow.Go(ctx, b.watchInspections)
 	workflow.Go(ctx, b.watchTerm)
 
 	// Continue as new whenever the history is long, open requests or not (they report to the current run),
@@ -395,19 +424,31 @@ func (b *butlerCase) remindTerm(ctx workflow.Context) {
 	}
 }
 
-// watchTerm ends the subscription at the end of its term: requests still open are cancelled with a note,
-// and the case closes once they have reported (or cancelWait has passed).
+// watchTerm ends the subscription at the end of its term: requests still open are cancelled with a note
+// (the case goes on once they have reported, or cancelWait has passed). The emergency edition, a case no
+// partner holds, and a yearly edition whose term report came in its last days close then; otherwise the
+// case waits for the term report (awaitTermReport).
 func (b *butlerCase) watchTerm(ctx workflow.Context) {
-	b.remindTerm(ctx)
-	if _, err := workflows.AwaitUntil(ctx, b.st.TermEnd, "term end ("+b.termEndDate()+")", b.IsClosed); err != nil || b.IsClosed() {
-		return
+	if !b.st.TermEnded {
+		b.remindTerm(ctx)
+		if _, err := workflows.AwaitUntil(ctx, b.st.TermEnd, "term end ("+b.termEndDate()+")", b.IsClosed); err != nil || b.IsClosed() {
+			return
+		}
+		if !b.endTerm(ctx) {
+			return
+		}
 	}
+	b.awaitTermReport(ctx)
+}
+
+// endTerm handles the end of the term and reports whether the case now waits for the term report.
+func (b *butlerCase) endTerm(ctx workflow.Context) bool {
 	release := b.Hold()
 	defer release()
 	b.termOver = true // refuses new requests from now on
 	// A request still being started could not be cancelled yet: wait until it runs.
 	if err := workflow.Await(ctx, func() bool { return b.starting == 0 }); err != nil {
-		return
+		return false
 	}
 	var events []activities.Event
 	var cancels []workflow.Future
@@ -422,18 +463,204 @@ func (b *butlerCase) watchTerm(ctx workflow.Context) {
 	}
 	reported := func() bool { return len(b.openRequests()) == 0 && b.inbox.Len() == 0 }
 	if _, err := workflows.AwaitFor(ctx, cancelWait, "cancelled requests to report", reported); err != nil {
-		return
+		return false
 	}
 	now := workflow.Now(ctx)
 	for _, r := range b.openRequests() { // never reported: it counts as cancelled all the same
 		r.Stage, r.Status, r.Outcome, r.ClosedAt = RequestDone, workflows.StatusClosed, OutcomeCancelled, &now
 	}
-	b.EndAs(ctx, workflows.StageClosed)
-	events = append(events, b.NewEvent(ctx, workflows.EventTermEnded, workflows.ActorSystem, "term ended on "+b.termEndDate()))
+	b.st.TermEnded = true
+	if b.IsClosed() {
+		return false // the term report came while the requests were being cancelled
+	}
+	detail := "term ended on " + b.termEndDate()
+	if !sla.OwesTermReport(b.st.Edition) || !b.Accepted || b.st.TermReport > 0 {
+		if b.st.TermReport > 0 {
+			detail += fmt.Sprintf("; the term report (service report %d) was submitted", b.st.TermReport)
+		}
+		events = append(events, b.finalInspections(ctx)...)
+		b.EndAs(ctx, workflows.StageClosed)
+		events = append(events, b.NewEvent(ctx, workflows.EventTermEnded, workflows.ActorSystem, detail))
+		if err := b.Record(ctx, events...); err != nil {
+			b.Logger.Error("record term end", "Error", err)
+		}
+		b.Notify(ctx, "term-ended", notifications.SeverityInfo, true, label+" term ended", "The subscription's term ended on "+b.termEndDate()+"; the case is closed.")
+		return false
+	}
+	due, err := workflows.DeadlineFrom(ctx, sla.TermReportDeadline, b.st.TermEnd)
+	if err != nil {
+		b.Logger.Error("term report deadline", "Error", err)
+		due = b.st.TermEnd.Add(7 * sla.Day) // 5 working days are at least a week; never reached with valid calendars
+	}
+	b.st.TermReportDue, b.Stage = &due, StageTermReport
+	detail += fmt.Sprintf("; the partner's term report is due by %s (%s)", workflows.When(due), sla.TermReportDeadline)
+	events = append(events, b.NewEvent(ctx, workflows.EventTermEnded, workflows.ActorSystem, detail))
 	if err := b.Record(ctx, events...); err != nil {
 		b.Logger.Error("record term end", "Error", err)
 	}
-	b.Notify(ctx, "term-ended", notifications.SeverityInfo, true, label+" term ended", "The subscription's term ended on "+b.termEndDate()+"; the case is closed.")
+	b.Notify(ctx, "term-ended", notifications.SeverityInfo, true, label+" term ended; term report due",
+		fmt.Sprintf("The subscription's term ended on %s; partner %s owes the term report (report step, kind %s) by %s.",
+			b.termEndDate(), b.PartnerID, ReportTerm, workflows.When(due)))
+	return true
+}
+
+// awaitTermReport waits for the term report until it is due; without it by then operations and the
+// partner are alerted and the case closes: the term is over and nothing else is owed, and a case left
+// open for a report that may never come would hold the partner's capacity and wait forever. A report
+// still owed after that is a matter between operations and the partner.
+func (b *butlerCase) awaitTermReport(ctx workflow.Context) {
+	due := *b.st.TermReportDue
+	if _, err := workflows.AwaitUntil(ctx, due, "term report due ("+sla.TermReportDeadline.String()+" after the term)", b.IsClosed); err != nil || b.IsClosed() {
+		return
+	}
+	release := b.Hold()
+	defer release()
+	events := b.finalInspections(ctx)
+	b.EndAs(ctx, workflows.StageClosed)
+	detail := fmt.Sprintf("no term report %s after the term ended on %s (due %s); operations and partner %s alerted", sla.TermReportDeadline,
+		b.termEndDate(), workflows.When(due), b.PartnerID)
+	events = append(events,
+		b.NewEvent(ctx, workflows.EventTermReportMissed, workflows.ActorSystem, detail),
+		b.NewEvent(ctx, workflows.EventCaseExpired, workflows.ActorSystem, "closed without the term report"))
+	if err := b.Record(ctx, events...); err != nil {
+		b.Logger.Error("record missing term report", "Error", err)
+	}
+	b.Notify(ctx, "term-report-missed", notifications.SeverityWarning, true, label+" term report missing", detail+"; the case is closed without it.")
+}
+
+// watchInspections alerts operations and the partner of a day whose inspection was not recorded, at
+// 10:00 China time on the next working day (sla.InspectionCheck), for the editions with daily
+// inspections: the days owed run from the day after the plan was agreed to the last full day of the
+// term. It keeps one timer at a time, one per working day, which checks every day since the previous
+// working day (Monday's checks Friday to Sunday), and writes a timeline line and an alert only when a
+// check finds a day missing, so a year of inspections adds a few hundred timers to the history, spread
+// over its runs. Days whose check would come after the case closed are checked when it closes
+// (finalInspections).
+func (b *butlerCase) watchInspections(ctx workflow.Context) {
+	if !sla.DailyInspections(b.st.Edition) {
+		return
+	}
+	if err := workflow.Await(ctx, func() bool { return b.st.Plan != nil || b.IsClosed() }); err != nil || b.IsClosed() {
+		return
+	}
+	for next, last := b.inspectionsOwed(); next <= last; next, last = b.inspectionsOwed() {
+		at, workday, err := inspectionCheck(ctx, next)
+		if err != nil {
+			b.Logger.Error("daily inspection check", "Day", next, "Error", err)
+			return
+		}
+		days := dayRange(next, min(addDays(workday, -1), last))
+		what := "daily inspection of " + days[0]
+		if len(days) > 1 {
+			what = fmt.Sprintf("daily inspections of %s to %s", days[0], days[len(days)-1])
+		}
+		if _, err := workflows.AwaitUntil(ctx, at, "check the "+what, b.IsClosed); err != nil || b.IsClosed() {
+			return
+		}
+		release := b.Hold()
+		if ev := b.checkInspections(ctx, days, at, workday); ev != nil {
+			if err := b.Record(ctx, *ev); err != nil {
+				b.Logger.Error("record missing inspection", "Error", err)
+			}
+		}
+		release()
+	}
+}
+
+// inspectionsOwed are the first day owed a daily inspection and not yet checked, and the term's last
+// full day: none left when next is after last.
+func (b *butlerCase) inspectionsOwed() (next, last string) {
+	next, last = addDays(sla.ChinaDate(b.st.Plan.AgreedAt), 1), addDays(b.termEndDate(), -1)
+	if b.st.InspectionsChecked >= next {
+		next = addDays(b.st.InspectionsChecked, 1)
+	}
+	return next, last
+}
+
+// checkInspections checks days (ascending) at by: it marks them checked and, when some were not
+// inspected, returns the timeline line to record and alerts operations and the partner (key names the
+// check, once).
+func (b *butlerCase) checkInspections(ctx workflow.Context, days []string, by time.Time, key string) *activities.Event {
+	if len(days) == 0 {
+		return nil
+	}
+	b.st.InspectionsChecked = days[len(days)-1]
+	var missing []string
+	for _, d := range days {
+		if !slices.Contains(b.st.InspectedDates, d) {
+			missing = append(missing, d)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	b.st.MissedInspections = append(b.st.MissedInspections, missing...)
+	total := fmt.Sprintf("%d days", len(b.st.MissedInspections))
+	if len(b.st.MissedInspections) == 1 {
+		total = "1 day"
+	}
+	detail := fmt.Sprintf("no daily inspection recorded for %s by %s (%s missed this term)", workflows.JoinList(missing),
+		workflows.When(by), total)
+	b.Notify(ctx, "inspection-missed/"+key, notifications.SeverityWarning, true, label+" daily inspection missing", detail+".")
+	ev := b.NewEvent(ctx, workflows.EventInspectionMissed, workflows.ActorSystem, detail)
+	return &ev
+}
+
+// finalInspections checks, as the case closes after its term, the days owed whose check would have
+// come later: their timeline line, if one is missing, to record with the close.
+func (b *butlerCase) finalInspections(ctx workflow.Context) []activities.Event {
+	if !sla.DailyInspections(b.st.Edition) || b.st.Plan == nil {
+		return nil
+	}
+	next, last := b.inspectionsOwed()
+	if next > last {
+		return nil
+	}
+	if ev := b.checkInspections(ctx, dayRange(next, last), workflow.Now(ctx), "final"); ev != nil {
+		return []activities.Event{*ev}
+	}
+	return nil
+}
+
+// dayRange lists the days from first to last (YYYY-MM-DD), inclusive.
+func dayRange(first, last string) []string {
+	var out []string
+	for d := first; d <= last; d = addDays(d, 1) {
+		out = append(out, d)
+	}
+	return out
+}
+
+// inspectionCheck is sla.InspectionCheck in the worker's calendars, inside a side effect: a replay reuses
+// the instant computed the first time even if the holiday data has changed since.
+func inspectionCheck(ctx workflow.Context, day string) (time.Time, string, error) {
+	type result struct {
+		At      time.Time `json:"at"`
+		Workday string    `json:"workday"`
+		Err     string    `json:"err,omitempty"`
+	}
+	var r result
+	err := workflow.SideEffect(ctx, func(workflow.Context) any {
+		// The calendars are read inside the side effect; the checker cannot see that.
+		at, workday, err := sla.InspectionCheck(workflows.Calendars(), day) //workflowcheck:ignore
+		if err != nil {
+			return result{Err: err.Error()}
+		}
+		return result{At: at, Workday: workday}
+	}).Get(&r)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	if r.Err != "" {
+		return time.Time{}, "", errors.New(r.Err)
+	}
+	return r.At, r.Workday, nil
+}
+
+// addDays is the date n days after day (YYYY-MM-DD).
+func addDays(day string, n int) string {
+	t, _ := time.Parse(time.DateOnly, day)
+	return t.AddDate(0, 0, n).Format(time.DateOnly)
 }
 
 func (b *butlerCase) validateStep(ctx workflow.Context, in workflows.StepInput) error {
@@ -441,8 +668,12 @@ func (b *butlerCase) validateStep(ctx workflow.Context, in workflows.StepInput) 
 	if b.st.Edition == sla.EditionEmergency && in.Step == workflows.StepRequest && (b.IsClosed() || b.termOver || !now.Before(b.st.TermEnd)) {
 		return workflows.Conflictf("the 15-day guarantee ended on %s; a new purchase is needed", b.termEndDate())
 	}
-	if b.IsClosed() || b.termOver {
+	if b.IsClosed() {
 		return workflows.Conflictf("the case is closed (stage %s; the term ended on %s)", b.Stage, b.termEndDate())
+	}
+	// After the term: the term report, and the inspections of its last days while it is awaited.
+	if b.termOver && !(in.Step == workflows.StepReport && reportKind(in) == ReportTerm) && !(in.Step == StepInspection && b.Stage == StageTermReport) {
+		return workflows.Conflictf("the term ended on %s; only the term report (report, kind %s) is taken now", b.termEndDate(), ReportTerm)
 	}
 	switch in.Step {
 	case workflows.StepRequest:
@@ -506,27 +737,67 @@ func (b *butlerCase) validateStep(ctx workflow.Context, in workflows.StepInput) 
 		}
 		return workflows.DecodeValid[PlanInput](in.Payload)
 	case workflows.StepReport:
+		if err := workflows.DecodeValid[ReportInput](in.Payload); err != nil {
+			return err
+		}
+		if reportKind(in) == ReportTerm {
+			return b.checkTermReport(now)
+		}
 		if b.Stage != StageService {
 			return workflows.Conflictf("reports start once the plan is agreed; the case is in stage %s", b.Stage)
 		}
-		return workflows.DecodeValid[ReportInput](in.Payload)
+		return nil
 	case StepInspection:
 		return b.checkInspection(in, now)
 	}
 	return workflows.Conflictf("unknown step %q", in.Step)
 }
 
+// reportKind is the kind of the report a report step sends; monthly unless it says term.
+func reportKind(in workflows.StepInput) string {
+	if workflows.MustDecode[ReportInput](in.Payload).Kind == ReportTerm {
+		return ReportTerm
+	}
+	return ReportMonthly
+}
+
+// checkTermReport applies the term report's rules: a yearly edition's, once, after the plan and from
+// sla.TermReportOpens before the term ends.
+func (b *butlerCase) checkTermReport(now time.Time) error {
+	opens := b.st.TermEnd.Add(-sla.TermReportOpens)
+	switch {
+	case !sla.OwesTermReport(b.st.Edition):
+		return workflows.Conflictf("the %s edition has no term report: its days end with the incident's 《应急报告》", b.st.Edition)
+	case b.st.TermReport > 0:
+		return workflows.Conflictf("the term report was submitted (service report %d)", b.st.TermReport)
+	case b.Stage != StageService && b.Stage != StageTermReport:
+		return workflows.Conflictf("the term report follows the agreed plan; the case is in stage %s", b.Stage)
+	case now.Before(opens):
+		return workflows.Conflictf("the term report is taken from %s, the last %d days of the term (it ends on %s)",
+			workflows.When(opens), int(sla.TermReportOpens/sla.Day), b.termEndDate())
+	}
+	return nil
+}
+
 func (b *butlerCase) checkInspection(in workflows.StepInput, now time.Time) error {
 	if b.st.Edition == sla.EditionEmergency {
 		return workflows.Conflictf("the emergency edition has no daily inspection: its checks are tied to the incident")
 	}
-	if b.Stage != StageService {
+	if b.Stage != StageService && b.Stage != StageTermReport {
 		return workflows.Conflictf("daily inspections start once the plan is agreed; the case is in stage %s", b.Stage)
 	}
 	if err := workflows.DecodeValid[InspectionInput](in.Payload); err != nil {
 		return err
 	}
 	x := workflows.MustDecode[InspectionInput](in.Payload)
+	if b.Stage == StageTermReport {
+		if x.Date >= b.termEndDate() {
+			return workflows.Invalidf("date: %s is after the term, which ended on %s", x.Date, b.termEndDate())
+		}
+		if slices.ContainsFunc(x.Findings, func(f InspectionFinding) bool { return f.OpenVuln }) {
+			return workflows.Conflictf("the term ended on %s: a finding opens no request now (open_vuln)", b.termEndDate())
+		}
+	}
 	if slices.Contains(b.st.InspectedDates, x.Date) {
 		return workflows.Conflictf("the inspection of %s is already recorded", x.Date)
 	}
@@ -607,12 +878,29 @@ func (b *butlerCase) step(ctx workflow.Context, in workflows.StepInput) (workflo
 	case workflows.StepReport:
 		x := workflows.MustDecode[ReportInput](in.Payload)
 		r := Report{ReportInput: x, Number: len(b.st.Reports) + 1, SubmittedAt: now}
+		if r.Kind == "" {
+			r.Kind = ReportMonthly
+		}
 		if b.st.Edition == sla.EditionProfessional && len(b.st.Recipients) > 0 {
 			r.EmailedTo = slices.Clone(b.st.Recipients)
 		}
 		b.st.Reports, report = append(b.st.Reports, r), &r
-		add(workflows.EventReportSubmitted, workflows.ActorPartner, fmt.Sprintf("service report %d for %s: %s", r.Number, x.Period, x.Summary))
-		events[len(events)-1] = workflows.Tell(events[len(events)-1], workflows.NoticeMonthlyReport, "number", fmt.Sprint(r.Number), "period", x.Period)
+		if r.Kind != ReportTerm {
+			add(workflows.EventReportSubmitted, workflows.ActorPartner, fmt.Sprintf("service report %d for %s: %s", r.Number, x.Period, x.Summary))
+			events[len(events)-1] = workflows.Tell(events[len(events)-1], workflows.NoticeMonthlyReport, "number", fmt.Sprint(r.Number), "period", x.Period)
+			break
+		}
+		b.st.TermReport = r.Number
+		add(workflows.EventReportSubmitted, workflows.ActorPartner, fmt.Sprintf("term report (service report %d) for the term %s: %s", r.Number, b.termPeriod(), x.Summary))
+		events[len(events)-1] = workflows.Tell(events[len(events)-1], workflows.NoticeTermReport, "period", b.termPeriod())
+		if b.Stage == StageTermReport {
+			detail := fmt.Sprintf("the term report came %s after the term ended on %s (due %s); the case is closed",
+				workflows.Span(now.Sub(b.st.TermEnd)), b.termEndDate(), workflows.When(*b.st.TermReportDue))
+			events = append(events, b.finalInspections(ctx)...)
+			b.EndAs(ctx, workflows.StageClosed)
+			add(workflows.EventCaseClosed, workflows.ActorSystem, detail)
+			b.Notify(ctx, "term-report", notifications.SeverityInfo, true, label+" term report received; case closed", detail+".")
+		}
 	case StepInspection:
 		x := workflows.MustDecode[InspectionInput](in.Payload)
 		rec := Inspection{InspectionInput: x, RecordedAt: now}
@@ -777,8 +1065,22 @@ func (b *butlerCase) expect() string {
 	case workflows.StagePlanning:
 		return p + "the agreed service plan (" + workflows.StepPlan + ")"
 	case StageService:
-		return fmt.Sprintf("%smonthly reports and daily inspections (%s, %s) until %s; %d request(s) open",
-			p, workflows.StepReport, StepInspection, b.termEndDate(), len(b.openRequests()))
+		daily := " and daily inspections"
+		if !sla.DailyInspections(b.st.Edition) {
+			daily = ""
+		}
+		out := fmt.Sprintf("%smonthly reports%s (%s, %s) until %s; %d request(s) open",
+			p, daily, workflows.StepReport, StepInspection, b.termEndDate(), len(b.openRequests()))
+		if n := len(b.st.MissedInspections); n > 0 {
+			out += fmt.Sprintf("; %d daily inspection(s) missed, the latest %s", n, b.st.MissedInspections[n-1])
+		}
+		if sla.OwesTermReport(b.st.Edition) && b.st.TermReport == 0 {
+			out += fmt.Sprintf("; then the term report (%s, kind %s) by %s after the term", workflows.StepReport, ReportTerm, sla.TermReportDeadline)
+		}
+		return out
+	case StageTermReport:
+		return fmt.Sprintf("%sthe term report (%s, kind %s) by %s; without it the case closes then", p, workflows.StepReport, ReportTerm,
+			workflows.When(*b.st.TermReportDue))
 	}
 	return ""
 }
@@ -800,6 +1102,9 @@ func (b *butlerCase) slaStatus(now time.Time) (string, *time.Time) {
 	}
 	if next == nil && !b.IsClosed() {
 		end := b.st.TermEnd
+		if b.st.TermReportDue != nil {
+			end = *b.st.TermReportDue
+		}
 		next = &end
 	}
 	return status, next
@@ -810,7 +1115,8 @@ func (b *butlerCase) view(now time.Time) workflows.CaseView {
 	st := &b.st
 	v := b.BaseView(now, Details{Runs: b.Runs, Edition: st.Edition, TermEnd: st.TermEnd, ContactAt: st.ContactAt, Plan: st.Plan,
 		Reports: st.Reports, Overdue: st.Overdue, Inspections: st.Inspections, InspectedDates: st.InspectedDates, Requests: st.Requests,
-		Servers: st.Servers, Recipients: st.Recipients})
+		Servers: st.Servers, Recipients: st.Recipients, MissedInspections: st.MissedInspections, TermReportDue: st.TermReportDue,
+		TermReport: st.TermReport})
 	for _, r := range st.Requests {
 		for _, e := range r.SLA {
 			e.Clause = r.ID + "/" + e.Clause

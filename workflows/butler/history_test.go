@@ -34,6 +34,15 @@ type historyMeter struct {
 	interceptor.WorkerInterceptorBase
 	mu   sync.Mutex
 	runs []*meteredRun
+	// replan is every SlaReplan value the case set, in order.
+	replan [][]string
+}
+
+// replanUpserts returns the SlaReplan values upserted so far.
+func (m *historyMeter) replanUpserts() [][]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.replan)
 }
 
 type meteredRun struct {
@@ -172,6 +181,14 @@ func (o *meterOut) SideEffect(ctx workflow.Context, f func(workflow.Context) any
 
 func (o *meterOut) UpsertTypedSearchAttributes(ctx workflow.Context, attrs ...temporal.SearchAttributeUpdate) error {
 	o.count(1)
+	for _, a := range attrs {
+		sa := temporal.NewSearchAttributes(a)
+		if v, ok := sa.GetKeywordList(workflows.AttrSLAReplan); ok {
+			o.in.m.mu.Lock()
+			o.in.m.replan = append(o.in.m.replan, v)
+			o.in.m.mu.Unlock()
+		}
+	}
 	return o.Next.UpsertTypedSearchAttributes(ctx, attrs...)
 }
 
@@ -221,6 +238,7 @@ func TestButlerYearOfRequests(t *testing.T) {
 		}
 	}
 	h.At(2*time.Hour, func() { raise(0) })
+	ids = append(ids, h.termReport(sla.ButlerTermEnd(sla.EditionEscort, paid).Sub(paid)-sla.Day))
 	wall := time.Now()
 	res := h.run(input(sla.EditionEscort, paid))
 	h.RequireOK(ids...)

@@ -465,8 +465,8 @@ func suffix(note string) string {
 func (r *request) event(ctx workflow.Context, name workflows.Event, actor, detail string) activities.Event {
 	r.seq++
 	hook, _ := workflows.WebhookType(name)
-	return activities.Event{Key: fmt.Sprintf("%s/%03d/%s", r.wfID, r.seq, name), At: workflow.Now(ctx).UTC(), Actor: actor,
-		Event: string(name), Detail: r.in.RequestID + " " + detail, Webhook: hook}
+	return workflows.Authored(ctx, activities.Event{Key: fmt.Sprintf("%s/%03d/%s", r.wfID, r.seq, name), At: workflow.Now(ctx).UTC(), Actor: actor,
+		Event: string(name), Detail: r.in.RequestID + " " + detail, Webhook: hook})
 }
 
 // emit tells the case about a transition, by signal to its workflow ID (the current run); it waits until

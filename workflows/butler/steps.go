@@ -62,18 +62,36 @@ func (p PlanInput) Validate() error {
 	return workflows.CheckList("items", p.Items, true)
 }
 
-// ReportInput is a periodic service report.
+// Kinds of service report.
+const (
+	// ReportMonthly is a monthly service report, the default.
+	ReportMonthly = "monthly"
+	// ReportTerm is the term report of a yearly edition, 《安全管家年度服务报告》: due within
+	// sla.TermReportDeadline of the term's end, accepted from sla.TermReportOpens before it.
+	ReportTerm = "term"
+)
+
+// ReportInput is a service report: a monthly one, or the term report (Kind term).
 type ReportInput struct {
-	// Period is the month reported on, YYYY-MM.
-	Period  string   `json:"period"`
+	// Kind is monthly (or empty) or term.
+	Kind string `json:"kind,omitempty"`
+	// Period is the month reported on, YYYY-MM; a term report covers the term and gives none.
+	Period  string   `json:"period,omitempty"`
 	Summary string   `json:"summary"`
 	Items   []string `json:"items"`
 }
 
 // Validate checks the report's fields.
 func (r ReportInput) Validate() error {
-	if _, err := time.Parse("2006-01", r.Period); err != nil {
-		return errors.New("period: YYYY-MM")
+	switch {
+	case r.Kind != "" && r.Kind != ReportMonthly && r.Kind != ReportTerm:
+		return errors.New("kind: monthly or term")
+	case r.Kind == ReportTerm && r.Period != "":
+		return errors.New("period: not for a term report, which covers the whole term")
+	case r.Kind != ReportTerm:
+		if _, err := time.Parse("2006-01", r.Period); err != nil {
+			return errors.New("period: YYYY-MM")
+		}
 	}
 	if err := workflows.CheckText("summary", r.Summary, true); err != nil {
 		return err

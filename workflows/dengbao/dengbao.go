@@ -325,7 +325,7 @@ func (d *dengbaoCase) step(ctx workflow.Context, in workflows.StepInput) (workfl
 				d.st.WorkItems[i] = WorkItem{Item: w.Item, Owner: w.Owner, Status: w.Status, Evidence: w.Evidence, UpdatedAt: now}
 			}
 		}
-		add(workflows.EventWorkItemUpdated, workflows.ActorPartner, fmt.Sprintf("%s: %s (owner %s)", w.Item, w.Status, w.Owner))
+		add(workflows.EventWorkItemUpdated, workflows.ActorPartner, fmt.Sprintf("%s: %s", w.Item, w.Status)) // no owner's name: the line reaches the customer
 	case workflows.StepDeliverable:
 		x := workflows.MustDecode[DeliverableInput](in.Payload)
 		version := 1

@@ -1,8 +1,10 @@
 // Package engagement runs the services of the catalogue billed per engagement (or, for code audit, by
 // code volume) — consulting, training, assessment, code audit and product onboarding — on the case
 // kernel: partner assignment (skill = the service), schedule, delivery, the deliverable rendered as a
-// service report, then the customer's verdict. A rejection sends the case back to delivery; without a
-// verdict within sla.VerdictWindow the delivery is deemed accepted.
+// service report, then the customer's verdict. A schedule still missing sla.ScheduleDeadline (5 working
+// days) after acceptance alerts operations and the partner; a rejection sends the case back to delivery;
+// without a verdict within the service's verdict window (sla.Verdict, 7 natural days) the delivery is
+// deemed accepted.
 package engagement
 
 import (
@@ -62,6 +64,10 @@ var Updates = append(slices.Clone(Steps), StepAcceptDelivery, StepRejectDelivery
 // ClauseAcceptance names the verdict window's line in the case view's SLA list; it carries no refund.
 const ClauseAcceptance = "acceptance"
 
+// ClauseSchedule names the schedule's deadline (sla.ScheduleDeadline) in the case view's SLA list: breached
+// once it passed without a schedule, and carrying no refund.
+const ClauseSchedule = "schedule"
+
 // Lifecycle is how the worker and the API run engagement cases.
 var Lifecycle = workflows.Lifecycle{
 	Workflows: []workflows.Registration{{Name: WorkflowName, Workflow: Workflow}},
@@ -88,6 +94,8 @@ type Schedule struct {
 	ScheduleInput
 	Version int       `json:"version"`
 	SetAt   time.Time `json:"set_at"`
+	// FirstSetAt is when the first version was set, which met (or missed) the schedule's deadline.
+	FirstSetAt time.Time `json:"first_set_at"`
 }
 
 // Delivery is one round of delivered work.
@@ -115,15 +123,19 @@ type Verdict struct {
 // customer's verdicts. State carries it and Details shows it.
 type Work struct {
 	// KLOC is a code audit's volume, thousands of lines of code (the order's quantity).
-	KLOC         int        `json:"kloc,omitempty"`
-	Schedule     *Schedule  `json:"schedule,omitempty"`
-	Deliveries   []Delivery `json:"deliveries"`
-	Documents    []Document `json:"documents"`
-	Rejections   []Verdict  `json:"rejections"`
-	AcceptedAt   *time.Time `json:"accepted_at,omitempty"`
-	DeemedAccept bool       `json:"deemed_accepted,omitempty"`
-	Rating       int        `json:"rating,omitempty"`
-	Comment      string     `json:"comment,omitempty"`
+	KLOC       int        `json:"kloc,omitempty"`
+	Schedule   *Schedule  `json:"schedule,omitempty"`
+	Deliveries []Delivery `json:"deliveries"`
+	Documents  []Document `json:"documents"`
+	Rejections []Verdict  `json:"rejections"`
+	// ScheduleDue is when the schedule is due (sla.ScheduleDeadline from the partner's acceptance);
+	// ScheduleOverdue says operations and the partner were alerted that it passed without one.
+	ScheduleDue     *time.Time `json:"schedule_due,omitempty"`
+	ScheduleOverdue bool       `json:"schedule_overdue,omitempty"`
+	AcceptedAt      *time.Time `json:"accepted_at,omitempty"`
+	DeemedAccept    bool       `json:"deemed_accepted,omitempty"`
+	Rating          int        `json:"rating,omitempty"`
+	Comment         string     `json:"comment,omitempty"`
 }
 
 // State is what continue-as-new carries into the next run.
@@ -142,8 +154,9 @@ type Details struct {
 // starts it with; State is set only when a run continues as new.
 type Input struct {
 	workflows.CaseInput
-	// VerdictWindow is how long the customer has for a verdict before the deliverable is deemed accepted;
-	// zero means sla.VerdictWindow. The purchase API does not set it.
+	// VerdictWindow is how long, from a deliverable's delivery, the customer has for a verdict before it is
+	// deemed accepted; zero means the service's (sla.Verdict: 7 natural days). The purchase API does not set
+	// it; a run that continues as new carries the window it started with.
 	VerdictWindow time.Duration `json:"verdict_window,omitempty"`
 	State         *State        `json:"state,omitempty"`
 }
@@ -157,12 +170,16 @@ func Workflow(ctx workflow.Context, in Input) (Result, error) {
 		return Result{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("service: %q is not one of %s",
 			in.Service, strings.Join(Services, ", ")), workflows.RejectInvalid, nil)
 	}
-	e := &engagementCase{Case: workflows.NewCase(in.CaseInput, Label(in.Service)), window: in.VerdictWindow}
-	if e.window <= 0 {
-		e.window = sla.VerdictWindow
+	terms, err := sla.Verdict(in.Service)
+	if err == nil {
+		terms, err = terms.Override(in.VerdictWindow, 0)
 	}
+	if err != nil {
+		return Result{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.RejectInvalid, nil)
+	}
+	e := &engagementCase{Case: workflows.NewCase(in.CaseInput, Label(in.Service)), window: terms.Window}
 	e.SLAStatus, e.Expect = e.slaStatus, e.expect
-	ctx, err := e.setup(ctx, in.State)
+	ctx, err = e.setup(ctx, in.State)
 	if err != nil {
 		return Result{}, err
 	}
@@ -199,6 +216,7 @@ func (e *engagementCase) run(ctx workflow.Context) (Result, error) {
 		return Result{}, err
 	}
 	e.StartAssignment(ctx)
+	workflow.Go(ctx, e.watchSchedule)
 	workflow.Go(ctx, e.watchVerdict)
 	cont, err := e.AwaitEndOrContinue(ctx)
 	if err != nil {
@@ -211,6 +229,32 @@ func (e *engagementCase) run(ctx workflow.Context) (Result, error) {
 	return Result{CaseID: e.In.CaseID, Stage: e.Stage, State: st}, nil
 }
 
+// watchSchedule alerts operations and the partner, once, when the schedule is still missing at its due
+// instant (sla.ScheduleDeadline after acceptance). The case goes on waiting for it.
+func (e *engagementCase) watchSchedule(ctx workflow.Context) {
+	if err := workflow.Await(ctx, func() bool { return e.IsClosed() || e.ScheduleDue != nil }); err != nil || e.IsClosed() {
+		return
+	}
+	if e.ScheduleOverdue {
+		return // alerted in an earlier run
+	}
+	due := *e.ScheduleDue
+	set := func() bool { return e.IsClosed() || e.Schedule != nil }
+	if ok, err := workflows.AwaitUntil(ctx, due, "schedule due ("+sla.ScheduleDeadline.String()+" after acceptance)", set); err != nil || ok {
+		return
+	}
+	defer e.Hold()()
+	e.ScheduleOverdue = true
+	detail := fmt.Sprintf("no schedule %s after the partner accepted (due %s); operations and the partner were alerted",
+		sla.ScheduleDeadline, workflows.When(due))
+	if err := e.Record(ctx, e.NewEvent(ctx, workflows.EventScheduleOverdue, workflows.ActorSystem, detail)); err != nil {
+		e.Logger.Error("record overdue schedule", "Error", err)
+	}
+	e.Notify(ctx, "schedule-overdue", notifications.SeverityWarning, true, e.Label+" schedule overdue",
+		fmt.Sprintf("No schedule %s after %s accepted (due %s). The partner agrees the dates with the customer and sends POST /v1/cases/%s/steps/%s.",
+			sla.ScheduleDeadline, e.PartnerID, workflows.When(due), e.In.CaseID, StepSchedule))
+}
+
 // verdictDue is when the open deliverable is deemed accepted; zero outside stage acceptance.
 func (e *engagementCase) verdictDue() time.Time {
 	if e.Stage != StageAcceptance || len(e.Documents) == 0 {
@@ -219,7 +263,7 @@ func (e *engagementCase) verdictDue() time.Time {
 	return e.Documents[len(e.Documents)-1].DeliveredAt.Add(e.window)
 }
 
-// watchVerdict deems a deliverable accepted when the customer gives no verdict within sla.VerdictWindow.
+// watchVerdict deems a deliverable accepted when the customer gives no verdict within the verdict window.
 func (e *engagementCase) watchVerdict(ctx workflow.Context) {
 	for {
 		if err := workflow.Await(ctx, func() bool { return e.IsClosed() || e.Stage == StageAcceptance }); err != nil || e.IsClosed() {
@@ -319,17 +363,24 @@ func (e *engagementCase) step(ctx workflow.Context, in workflows.StepInput) (wor
 	var note func()
 	switch in.Step {
 	case workflows.StepAccept:
-		ev = e.Accept(ctx, in, StageScheduling, "")
+		due, err := workflows.DeadlineFrom(ctx, sla.ScheduleDeadline, workflows.StepInstant(in, now))
+		if err != nil {
+			return workflows.CaseView{}, err
+		}
+		e.ScheduleDue = &due
+		ev = e.Accept(ctx, in, StageScheduling, "schedule due by "+workflows.When(due))
 	case workflows.StepDecline:
 		e.Decline(in)
 		return e.view(now), nil
 	case StepSchedule:
 		s := workflows.MustDecode[ScheduleInput](in.Payload)
-		version, detail := 1, fmt.Sprintf("%s to %s: %s", s.StartsOn, s.EndsOn, s.Summary)
+		version, detail, first := 1, fmt.Sprintf("%s to %s: %s", s.StartsOn, s.EndsOn, s.Summary), now
 		if e.Schedule != nil {
-			version, detail = e.Schedule.Version+1, "rescheduled, "+detail
+			version, detail, first = e.Schedule.Version+1, "rescheduled, "+detail, e.Schedule.FirstSetAt
+		} else if e.ScheduleDue != nil && now.After(*e.ScheduleDue) {
+			detail += fmt.Sprintf(" (late: due %s)", workflows.When(*e.ScheduleDue))
 		}
-		e.Schedule = &Schedule{ScheduleInput: s, Version: version, SetAt: now}
+		e.Schedule = &Schedule{ScheduleInput: s, Version: version, SetAt: now, FirstSetAt: first}
 		e.Stage = StageDelivery
 		ev = e.NewEvent(ctx, workflows.EventScheduleSet, workflows.ActorPartner, detail)
 	case StepDeliver:
@@ -426,6 +477,9 @@ func (e *engagementCase) expect() string {
 	p := "partner " + e.PartnerID + ": "
 	switch e.Stage {
 	case StageScheduling:
+		if e.ScheduleDue != nil {
+			return p + "the agreed schedule (" + StepSchedule + ") by " + workflows.When(*e.ScheduleDue)
+		}
 		return p + "the agreed schedule (" + StepSchedule + ")"
 	case StageDelivery:
 		return p + "the delivery (" + StepDeliver + ")"
@@ -438,19 +492,42 @@ func (e *engagementCase) expect() string {
 	return ""
 }
 
-// slaStatus is always on track (no clause here carries a refund); the next deadline is the verdict's.
+// slaStatus is breached once the schedule went overdue, met once the delivery was accepted, on track
+// otherwise (no clause here carries a refund); the next deadline is the schedule's while it is awaited,
+// then the verdict's.
 func (e *engagementCase) slaStatus(time.Time) (string, *time.Time) {
-	if due := e.verdictDue(); !due.IsZero() {
-		return workflows.SLAOnTrack, &due
-	}
+	status := workflows.SLAOnTrack
 	if e.AcceptedAt != nil {
-		return workflows.SLAMet, nil
+		status = workflows.SLAMet
 	}
-	return workflows.SLAOnTrack, nil
+	if e.ScheduleOverdue {
+		status = workflows.SLABreached
+	}
+	if due := e.verdictDue(); !due.IsZero() {
+		return status, &due
+	}
+	if e.Schedule == nil && e.ScheduleDue != nil && !e.ScheduleOverdue && !e.IsClosed() {
+		due := *e.ScheduleDue
+		return status, &due
+	}
+	return status, nil
 }
 
 func (e *engagementCase) view(now time.Time) workflows.CaseView {
 	v := e.BaseView(now, Details{Runs: e.Runs, Work: e.Work})
+	if e.ScheduleDue != nil {
+		due := *e.ScheduleDue
+		var set *time.Time
+		if e.Schedule != nil {
+			first := e.Schedule.FirstSetAt
+			set = &first
+		}
+		entry := workflows.Judge(workflows.SLAEntry{Clause: ClauseSchedule, DueAt: &due, CompletedAt: set}, true, now)
+		if set == nil && e.IsClosed() {
+			entry.Status, entry.Breached, entry.Margin = workflows.SLAStopped, false, ""
+		}
+		v.SLA = append(v.SLA, entry)
+	}
 	if n := len(e.Documents); n > 0 {
 		due := e.Documents[n-1].DeliveredAt.Add(e.window)
 		v.SLA = append(v.SLA, workflows.Judge(workflows.SLAEntry{Clause: ClauseAcceptance, DueAt: &due, CompletedAt: e.AcceptedAt}, false, now))

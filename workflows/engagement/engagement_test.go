@@ -94,8 +94,12 @@ func TestServices(t *testing.T) {
 			assert.Equal(t, tt.service, h.Rows()[0].Service)
 			v := h.Views["deliverable@50h0m0s"]
 			assert.Equal(t, StageAcceptance, v.Stage)
-			require.Len(t, v.SLA, 1)
-			assert.True(t, v.SLA[0].DueAt.Equal(paid.Add(50*time.Hour+sla.VerdictWindow)))
+			require.Len(t, v.SLA, 2)
+			assert.True(t, casetest.SLAEntry(t, v.SLA, ClauseAcceptance).DueAt.Equal(paid.Add(50*time.Hour+sla.VerdictWindow)))
+			sched := casetest.SLAEntry(t, v.SLA, ClauseSchedule)
+			assert.Equal(t, workflows.SLAMet, sched.Status, "scheduled an hour after acceptance")
+			assert.True(t, sched.DueAt.Equal(casetest.CST(2026, 3, 9, 10).Add(time.Minute)), "5 working days after Monday 10:01: %v", sched.DueAt.In(sla.China))
+			assert.Empty(t, h.EventsNamed(workflows.EventScheduleOverdue))
 			assert.Equal(t, 1, v.Details.(Details).Runs)
 		})
 	}
@@ -246,4 +250,87 @@ func TestContinuesAsNew(t *testing.T) {
 	assert.Equal(t, []workflows.Event{workflows.EventDeliveryDeemedAccepted}, h2.EventNames(), "no second case_opened")
 	run1, run2 := h.Events(), h2.Events()
 	assert.Greater(t, run2[0].Key, run1[len(run1)-1].Key, "the timeline's sequence carries on")
+}
+
+// TestScheduleOverdue: a schedule still missing 5 working days (5x8, China's holidays and make-up days)
+// after the partner accepted alerts operations and the partner once, at the due instant; the schedule that
+// comes later is taken, marked late, and the case runs on. Accepted on 30 September 2026 at 16:00, the
+// National Day holiday (1–7 October) does not count and Saturday 10 October, a make-up day, does: due
+// Tuesday 13 October 16:00.
+func TestScheduleOverdue(t *testing.T) {
+	paid := casetest.CST(2026, 9, 30, 15).Add(59 * time.Minute)
+	due := casetest.CST(2026, 10, 13, 16)
+	lateBy := time.Hour
+	h := newHarness(t, paid, "p1")
+	h.Partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
+	at := due.Add(lateBy).Sub(paid)
+	h.Partner(at, "p1", StepSchedule, ScheduleInput{StartsOn: "2026-10-20", EndsOn: "2026-10-21", Summary: "two days on site"})
+	h.Partner(at+sla.Day, "p1", StepDeliver, DeliverInput{Summary: "work delivered"})
+	h.Partner(at+2*sla.Day, "p1", workflows.StepDeliverable, deliverable)
+	h.Market(at+3*sla.Day, StepAcceptDelivery, AcceptDeliveryInput{Rating: 4})
+	res := h.run(caseInput(sla.ServiceConsulting, 1, 2_000_000, paid))
+
+	assert.Equal(t, workflows.StageClosed, res.Stage)
+	overdue := h.EventsNamed(workflows.EventScheduleOverdue)
+	require.Len(t, overdue, 1)
+	assert.True(t, overdue[0].At.Equal(due), "alerted at %v; want %v", overdue[0].At.In(sla.China), due)
+	assert.Equal(t, "no schedule 5 working days after the partner accepted (due 2026-10-13 16:00 CST); operations and the partner were alerted", overdue[0].Detail)
+	assert.True(t, res.State.ScheduleOverdue)
+	require.Equal(t, 1, h.CountNotes("安全咨询 schedule overdue"))
+	for _, n := range h.Notes() {
+		if n.Message.Title == "安全咨询 schedule overdue" {
+			assert.Equal(t, "p1", n.PartnerID, "the partner is alerted too")
+		}
+	}
+	assert.Contains(t, h.EventsNamed(workflows.EventPartnerAccepted)[0].Detail, "schedule due by 2026-10-13 16:00 CST")
+	assert.Contains(t, h.EventsNamed(workflows.EventScheduleSet)[0].Detail, "(late: due 2026-10-13 16:00 CST)")
+	e := casetest.SLAEntry(t, h.Views[StepSchedule+"@"+at.String()].SLA, ClauseSchedule)
+	assert.True(t, e.Breached)
+	assert.Equal(t, "late by 1 h", e.Margin)
+	assert.Equal(t, workflows.SLABreached, h.LastRow().SLAStatus, "the overdue schedule stays on the case")
+	var sawDue bool
+	for _, r := range h.Rows() {
+		if r.NextDeadline != nil && r.NextDeadline.Equal(due) {
+			sawDue = true
+		}
+	}
+	assert.True(t, sawDue, "the schedule's due instant was the case's next deadline while it was awaited")
+}
+
+// TestScheduleInTime: a schedule before its due instant cancels the alert; none is raised later.
+func TestScheduleInTime(t *testing.T) {
+	paid := casetest.CST(2026, 3, 2, 10)
+	h := newHarness(t, paid, "p1")
+	h.Partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
+	h.Partner(4*sla.Day, "p1", StepSchedule, schedule) // Friday: inside the 5 working days
+	h.Partner(20*sla.Day, "p1", StepDeliver, DeliverInput{Summary: "work delivered"})
+	h.Partner(20*sla.Day+time.Hour, "p1", workflows.StepDeliverable, deliverable)
+	h.Market(21*sla.Day, StepAcceptDelivery, AcceptDeliveryInput{})
+	res := h.run(caseInput(sla.ServiceTraining, 1, 800_000, paid))
+	assert.Equal(t, workflows.StageClosed, res.Stage)
+	assert.True(t, h.Env.Now().Equal(paid.Add(21*sla.Day)), "closed at the acceptance, %v", h.Env.Now())
+	assert.Empty(t, h.EventsNamed(workflows.EventScheduleOverdue))
+	assert.Zero(t, h.CountNotes("安全培训 schedule overdue"))
+	assert.False(t, res.State.ScheduleOverdue)
+	assert.Equal(t, workflows.SLAMet, h.LastRow().SLAStatus)
+}
+
+// TestVerdictWindowFromInput: a case started with its own verdict window is deemed accepted at its end;
+// a run that continues as new keeps it; a window out of range fails the case.
+func TestVerdictWindowFromInput(t *testing.T) {
+	paid := casetest.CST(2026, 3, 2, 10)
+	h := newHarness(t, paid, "p1")
+	path(h, 0)
+	in := caseInput(sla.ServiceAssessment, 1, 1_500_000, paid)
+	in.VerdictWindow = 3 * sla.Day
+	res := h.run(in)
+	assert.True(t, res.State.DeemedAccept)
+	assert.True(t, h.Env.Now().Equal(paid.Add(50*time.Hour+3*sla.Day)), "deemed accepted at %v", h.Env.Now())
+	assert.Contains(t, h.EventsNamed(workflows.EventDeliveryDeemedAccepted)[0].Detail, "within 3 days")
+
+	h = newHarness(t, paid, "p1")
+	in.VerdictWindow = sla.MaxVerdictWindow + sla.Day
+	h.Execute(WorkflowName, in)
+	require.True(t, h.Env.IsWorkflowCompleted())
+	assert.Equal(t, workflows.RejectInvalid, casetest.RejectionType(h.Env.GetWorkflowError()))
 }

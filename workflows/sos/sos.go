@@ -56,6 +56,10 @@ const (
 	StepReportDispute = "report_dispute"
 )
 
+// ClauseVerdict names the customer's verdict window on the report in the case view's SLA list: a date of
+// the customer's (sla.Verdict), not a promise of the provider's, so it carries no refund.
+const ClauseVerdict = "verdict"
+
 // Steps lists the steps partner engineers send to an SOS case.
 var Steps = []string{workflows.StepAccept, workflows.StepDecline, workflows.StepContact, StepConfirm, workflows.StepContain,
 	StepEradicate, StepAnalyze, workflows.StepReport, workflows.StepClose}
@@ -73,26 +77,47 @@ type Result struct {
 	SLA       []workflows.SLAEntry `json:"sla"`
 }
 
+// Input starts an SOS case: the order, and the case's own verdict terms when they differ from the
+// service's. It marshals like a CaseInput, which is what the API starts it with.
+type Input struct {
+	workflows.CaseInput
+	// VerdictWindow is how long, from a report version's submission, the customer has to confirm or dispute
+	// it before it is deemed confirmed; zero means the service's (sla.Verdict: 7 natural days). The purchase
+	// API does not set it.
+	VerdictWindow time.Duration `json:"verdict_window,omitempty"`
+	// VerdictReminder is when, from the submission, a customer without a verdict is reminded; zero means the
+	// service's (3 natural days). A reminder not before the window's end is not sent.
+	VerdictReminder time.Duration `json:"verdict_reminder,omitempty"`
+}
+
 // Lifecycle is how the worker registers SOS cases and the API starts and steers them.
 var Lifecycle = workflows.Lifecycle{
 	Workflows: []workflows.Registration{{Name: WorkflowName, Workflow: Workflow}},
-	Input:     func(c workflows.CaseInput) any { return c },
+	Input:     func(c workflows.CaseInput) any { return Input{CaseInput: c} },
 	Steps:     Steps,
 	Updates:   Updates,
 	Specs:     Specs,
 }
 
 // Workflow runs one incident-response case: the asset window, partner assignment, the steps partners send
-// as updates, the SLA clocks and the refunds they owe.
-func Workflow(ctx workflow.Context, in workflows.CaseInput) (Result, error) {
+// as updates, the SLA clocks and the refunds they owe, and the customer's verdict on the report (reminded,
+// then deemed confirmed when it does not come).
+func Workflow(ctx workflow.Context, in Input) (Result, error) {
 	if !slices.Contains(Specs, in.Spec) { // the API checks it too; a case started another way is checked here
 		return Result{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("spec: %q is not an SOS spec; one of %s",
 			in.Spec, strings.Join(Specs, ", ")), workflows.RejectInvalid, nil)
 	}
-	s := &sosCase{Case: workflows.NewCase(in, "SOS")}
+	terms, err := sla.Verdict(sla.ServiceSOS)
+	if err == nil {
+		terms, err = terms.Override(in.VerdictWindow, in.VerdictReminder)
+	}
+	if err != nil {
+		return Result{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.RejectInvalid, nil)
+	}
+	s := &sosCase{Case: workflows.NewCase(in.CaseInput, "SOS"), verdict: terms}
 	s.NeedOnsite = in.Spec == sla.SpecAnalysisOnsite
-	s.Expect = s.expect
-	ctx, err := s.Setup(ctx, nil, s.view, Updates, s.step, s.validate)
+	s.Expect, s.SLAStatus = s.expect, s.slaStatus
+	ctx, err = s.Setup(ctx, nil, s.view, Updates, s.step, s.validate)
 	if err != nil {
 		return Result{}, err
 	}
@@ -112,9 +137,12 @@ type sosCase struct {
 	analysis      *AnalyzeInput
 	report        *ReportInput
 	reportVersion int
+	reportAt      time.Time // when the version waiting for a verdict was submitted
 	verdictAt     *time.Time
+	deemed        bool // the verdict is the window's, not the customer's
 	rating        int
 	process       []activities.ReportStep
+	verdict       sla.VerdictTerms
 }
 
 func (s *sosCase) run(ctx workflow.Context) (Result, error) {
@@ -132,6 +160,7 @@ func (s *sosCase) run(ctx workflow.Context) (Result, error) {
 	// window, also already over, closes the case.
 	workflow.Go(ctx, s.WatchClocks)
 	workflow.Go(ctx, s.watchAssetWindow)
+	workflow.Go(ctx, s.watchVerdict)
 	if err := s.Assign(ctx); err != nil {
 		return Result{}, err
 	}
@@ -181,6 +210,87 @@ func (s *sosCase) watchAssetWindow(ctx workflow.Context) {
 	}
 	s.Notify(ctx, "expired", notifications.SeverityWarning, false, "SOS case expired: no asset list",
 		"The customer did not submit the asset list within 5 natural days of payment; the case is closed. Tell the customer a new purchase is needed.")
+}
+
+// verdictDue is when the report waiting for the customer's verdict is deemed confirmed; zero when none waits.
+func (s *sosCase) verdictDue() time.Time {
+	if s.Stage != StageReview || s.verdictAt != nil || s.IsClosed() {
+		return time.Time{}
+	}
+	return s.verdict.Due(s.reportAt)
+}
+
+// watchVerdict waits for each report version's verdict: it reminds the customer once the reminder is due
+// (sla.Verdict: after 3 natural days) and deems the version confirmed when the window ends without a
+// verdict (7 natural days), which lets the partner close. A dispute, a confirmation or the case's end
+// cancels both timers; a new version after a dispute starts them again from its own submission.
+func (s *sosCase) watchVerdict(ctx workflow.Context) {
+	for {
+		if err := workflow.Await(ctx, func() bool { return s.IsClosed() || !s.verdictDue().IsZero() }); err != nil || s.IsClosed() {
+			return
+		}
+		version, due := s.reportVersion, s.verdictDue()
+		answered := func() bool { return s.verdictDue().IsZero() || s.reportVersion != version }
+		if remind, ok := s.verdict.ReminderAt(s.reportAt); ok {
+			if _, err := workflows.AwaitUntil(ctx, remind, fmt.Sprintf("report v%d: remind the customer of its verdict", version), answered); err != nil {
+				return
+			}
+			if !answered() && workflow.Now(ctx).Before(due) {
+				s.remindVerdict(ctx, version, due)
+			}
+		}
+		ok, err := workflows.AwaitUntil(ctx, due, fmt.Sprintf("report v%d: deemed confirmed without the customer's verdict", version), answered)
+		if err != nil {
+			return
+		}
+		if !ok {
+			s.deemConfirmed(ctx, version, due)
+		}
+	}
+}
+
+// remindVerdict tells the customer that report version still waits for their verdict, due by due.
+func (s *sosCase) remindVerdict(ctx workflow.Context, version int, due time.Time) {
+	defer s.Hold()()
+	waited := workflow.Now(ctx).Sub(s.reportAt)
+	days := (waited + sla.Day - 1) / sla.Day // whole days, for the customer
+	ev := workflows.Tell(s.NewEvent(ctx, workflows.EventReportReminded, workflows.ActorSystem,
+		fmt.Sprintf("report v%d has waited %s for the customer's verdict; the customer was reminded it counts as confirmed from %s",
+			version, workflows.Span(waited.Truncate(time.Minute)), workflows.When(due))),
+		workflows.NoticeReportReminder, "report", activities.ReportTitle, "version", fmt.Sprint(version),
+		"days", fmt.Sprint(int(days)), "due", workflows.When(due))
+	if err := s.Record(ctx, ev); err != nil {
+		s.Logger.Error("record verdict reminder", "Error", err)
+	}
+}
+
+// deemConfirmed takes report version as confirmed when its window ended at due without a verdict: the
+// timeline and the customer say so, and the partner is told to close.
+func (s *sosCase) deemConfirmed(ctx workflow.Context, version int, due time.Time) {
+	defer s.Hold()()
+	now := workflow.Now(ctx)
+	s.verdictAt, s.deemed = &now, true
+	detail := fmt.Sprintf("no verdict on report v%d within %s (by %s): deemed confirmed; the partner may close the case",
+		version, workflows.Span(s.verdict.Window), workflows.When(due))
+	ev := workflows.Tell(s.NewEvent(ctx, workflows.EventReportDeemedAccepted, workflows.ActorSystem, detail),
+		workflows.NoticeReportDeemedAccepted, "report", activities.ReportTitle, "version", fmt.Sprint(version), "due", workflows.When(due))
+	s.process = append(s.process, activities.ReportStep{At: ev.At, Step: ev.Event, Detail: ev.Detail})
+	if err := s.Record(ctx, ev); err != nil {
+		s.Logger.Error("record deemed confirmation", "Error", err)
+	}
+	s.Notify(ctx, fmt.Sprintf("report/%d/deemed", version), notifications.SeverityInfo, true, fmt.Sprintf("SOS report v%d deemed confirmed", version),
+		fmt.Sprintf("The customer gave no verdict within %s. Close the case with the follow-up: POST /v1/cases/%s/steps/%s.",
+			workflows.Span(s.verdict.Window), s.In.CaseID, workflows.StepClose))
+}
+
+// slaStatus is the clocks' status; the next deadline is the earlier of the clocks' and the verdict
+// window's end, when a report waits for one.
+func (s *sosCase) slaStatus(now time.Time) (string, *time.Time) {
+	status, next := s.Clocks.Status(now)
+	if due := s.verdictDue(); !due.IsZero() && (next == nil || due.Before(*next)) {
+		next = &due
+	}
+	return status, next
 }
 
 // stepStage is the stage each partner step after acceptance belongs to.
@@ -340,7 +450,7 @@ func (s *sosCase) step(ctx workflow.Context, in workflows.StepInput) (workflows.
 	case workflows.StepReport:
 		r := workflows.MustDecode[ReportInput](in.Payload)
 		s.reportVersion++
-		s.report, s.Stage, version = &r, StageReview, s.reportVersion
+		s.report, s.Stage, version, s.reportAt = &r, StageReview, s.reportVersion, at
 		detail := fmt.Sprintf("report v%d submitted", version)
 		if version == 1 {
 			detail += "; handling " + s.Clocks.Complete(sla.ClauseHandling, at, now)
@@ -418,6 +528,9 @@ func (s *sosCase) reportInput(v int, now time.Time) activities.ReportInput {
 		in.Summary, in.Recommendations = s.report.Summary, s.report.Recommendations
 	}
 	for _, e := range s.view(now).SLA {
+		if e.Clause == ClauseVerdict {
+			continue // the report's own verdict is no part of it
+		}
 		in.SLA = append(in.SLA, activities.ReportSLA{Clause: e.Clause, DueAt: e.DueAt, CompletedAt: e.CompletedAt, Breached: e.Breached, RefundPercent: e.RefundPercent})
 	}
 	return in
@@ -456,7 +569,8 @@ func (s *sosCase) expect() string {
 		return p + "the incident report (" + workflows.StepReport + "), which meets the handling clock"
 	case StageReview:
 		if s.verdictAt == nil {
-			return "customer, through the marketplace: confirm or dispute the report (" + StepReportConfirm + ", " + StepReportDispute + ")"
+			return "customer, through the marketplace: confirm or dispute the report (" + StepReportConfirm + ", " + StepReportDispute +
+				"); deemed confirmed at " + workflows.When(s.verdictDue())
 		}
 		return p + "close the case with the follow-up (" + workflows.StepClose + ")"
 	}
@@ -473,6 +587,16 @@ func (s *sosCase) view(now time.Time) workflows.CaseView {
 		assets.Status, assets.Margin = workflows.SLAStopped, ""
 	}
 	v.SLA = append([]workflows.SLAEntry{assets}, v.SLA...)
+	if s.reportVersion > 0 && (s.Stage == StageReview || s.verdictAt != nil) {
+		due := s.verdict.Due(s.reportAt)
+		e := workflows.Judge(workflows.SLAEntry{Clause: ClauseVerdict, DueAt: &due, CompletedAt: s.verdictAt}, false, now)
+		if s.deemed {
+			e.Margin = "deemed confirmed at the window's end"
+		} else if s.verdictAt == nil && s.IsClosed() {
+			e.Status, e.Margin = workflows.SLAStopped, ""
+		}
+		v.SLA = append(v.SLA, e)
+	}
 	if s.eradication != nil {
 		e := workflows.SLAEntry{Clause: sla.ClauseEffect, CompletedAt: s.eradicatedAt, Status: workflows.SLAMet}
 		if !*s.eradication.MalwareRemoved {

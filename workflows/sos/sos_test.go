@@ -584,7 +584,7 @@ func TestLifecycle(t *testing.T) {
 	require.Len(t, Lifecycle.Workflows, 1)
 	assert.Equal(t, "SOSWorkflow", Lifecycle.Workflows[0].Name)
 	in := order(sla.SpecAnalysisOnsite, time.Date(2026, 3, 2, 10, 0, 0, 0, sla.China), 1)
-	assert.Equal(t, in, Lifecycle.Input(in))
+	assert.Equal(t, Input{CaseInput: in}, Lifecycle.Input(in), "the API starts a case with the service's verdict terms")
 	assert.NoError(t, Lifecycle.Validate(in))
 	in.Spec = "deluxe"
 	assert.Error(t, Lifecycle.Validate(in))
@@ -716,4 +716,153 @@ func TestAssetReminders(t *testing.T) {
 		h.runUntil(sla.SpecHandling, paid, 1, time.Minute)
 		assert.NotContains(t, h.notices(), workflows.NoticeAssetsReminder, "day 3's reminder is past; day 4's not yet due")
 	})
+}
+
+// toReview drives a case to its first report at reportAt, every clause met.
+func toReview(h *harness, reportAt time.Duration) {
+	h.Partner(time.Minute, "p1", workflows.StepAccept, struct{}{})
+	h.Market(2*time.Minute, StepAssets, hosts(1))
+	h.Partner(5*time.Minute, "p1", workflows.StepContact, ContactInput{})
+	h.Partner(10*time.Minute, "p1", StepConfirm, confirmMalware)
+	h.Partner(20*time.Minute, "p1", StepEradicate, eradicated)
+	h.Partner(reportAt, "p1", workflows.StepReport, reportBody)
+}
+
+// eventTimes are when the lines named name were recorded, in China time.
+func (h *harness) eventTimes(name workflows.Event) []time.Time {
+	var out []time.Time
+	for _, e := range h.EventsNamed(name) {
+		out = append(out, e.At.In(sla.China))
+	}
+	return out
+}
+
+// TestVerdictDeemed: a customer who neither confirms nor disputes the report is reminded 3 natural days
+// after it was submitted and told 7 natural days after it that it counts as confirmed; the partner is
+// told to close, and does.
+func TestVerdictDeemed(t *testing.T) {
+	paid := time.Date(2026, 3, 2, 10, 0, 0, 0, sla.China)
+	reportAt := 20 * time.Hour
+	h := newHarness(t, paid, "p1")
+	toReview(h, reportAt)
+	h.Partner(reportAt+sla.VerdictReminder+time.Hour, "p1", workflows.StepClose, workflows.CloseInput{FollowUp: "x"}) // no verdict yet
+	closeAt := reportAt + sla.VerdictWindow + time.Hour
+	h.Market(closeAt-time.Minute, StepReportDispute, VerdictInput{Comment: "too late to dispute"})
+	h.Partner(closeAt, "p1", workflows.StepClose, workflows.CloseInput{FollowUp: "no recurrence in a week"})
+	res := h.run(sla.SpecHandling, paid)
+
+	assert.Equal(t, workflows.StageClosed, res.Stage)
+	assert.Equal(t, paid.Add(closeAt), h.Env.Now().In(sla.China), "the case ends at the partner's close")
+	assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Result(workflows.StepClose, reportAt+sla.VerdictReminder+time.Hour)))
+	assert.Equal(t, workflows.RejectConflict, casetest.RejectionType(h.Result(StepReportDispute, closeAt-time.Minute)), "a report deemed confirmed is no longer disputed")
+	h.RequireOK(workflows.StepClose + "@" + closeAt.String())
+	submitted := paid.Add(reportAt)
+	assert.Equal(t, []time.Time{submitted.Add(3 * sla.Day)}, h.eventTimes(workflows.EventReportReminded))
+	assert.Equal(t, []time.Time{submitted.Add(7 * sla.Day)}, h.eventTimes(workflows.EventReportDeemedAccepted))
+	assert.Equal(t, []workflows.Event{workflows.EventReportSubmitted, workflows.EventReportReminded, workflows.EventReportDeemedAccepted,
+		workflows.EventCaseClosed}, h.EventNames()[len(h.EventNames())-4:])
+	due := workflows.When(submitted.Add(sla.VerdictWindow))
+	assert.Equal(t, map[string]string{"report": activities.ReportTitle, "version": "1", "days": "3", "due": due},
+		h.notice(workflows.NoticeReportReminder).Args)
+	assert.Equal(t, map[string]string{"report": activities.ReportTitle, "version": "1", "due": due},
+		h.notice(workflows.NoticeReportDeemedAccepted).Args)
+	assert.Equal(t, "no verdict on report v1 within 7 d (by "+due+"): deemed confirmed; the partner may close the case",
+		h.event(workflows.EventReportDeemedAccepted).Detail)
+	var told *activities.NotifyInput
+	for _, n := range h.Notes() {
+		if n.Message.Title == "SOS report v1 deemed confirmed" {
+			told = &n
+		}
+	}
+	require.NotNil(t, told, "the partner is told to close")
+	assert.Equal(t, "p1", told.PartnerID)
+	assert.Contains(t, told.Message.Text, "/steps/close")
+
+	e := casetest.SLAEntry(t, res.SLA, ClauseVerdict)
+	assert.Equal(t, workflows.SLAMet, e.Status)
+	assert.False(t, e.Breached, "the customer's window carries no refund")
+	assert.True(t, e.DueAt.Equal(submitted.Add(sla.VerdictWindow)))
+	assert.Equal(t, "deemed confirmed at the window's end", e.Margin)
+	assert.Empty(t, h.Refunds())
+	assert.Zero(t, res.Refund.Percent)
+	for _, r := range h.Reports() {
+		assert.False(t, slices.ContainsFunc(r.SLA, func(x activities.ReportSLA) bool { return x.Clause == ClauseVerdict }), "the report leaves out its own verdict")
+	}
+	var nextAtReminder *time.Time
+	for _, r := range h.Rows() {
+		if r.UpdatedAt.Equal(submitted.Add(3 * sla.Day)) {
+			nextAtReminder = r.NextDeadline
+		}
+	}
+	require.NotNil(t, nextAtReminder, "the verdict's end is the case's next deadline while it waits")
+	assert.True(t, nextAtReminder.Equal(submitted.Add(sla.VerdictWindow)))
+}
+
+// TestVerdictInTime: a confirmation or a dispute before the deadline cancels the reminder and the
+// deemed confirmation; a new version after a dispute has a window of its own.
+func TestVerdictInTime(t *testing.T) {
+	paid := time.Date(2026, 3, 2, 10, 0, 0, 0, sla.China)
+	reportAt := 20 * time.Hour
+	t.Run("confirmed before the reminder", func(t *testing.T) {
+		h := newHarness(t, paid, "p1")
+		toReview(h, reportAt)
+		h.Market(reportAt+2*sla.Day, StepReportConfirm, VerdictInput{Rating: 4})
+		closeAt := reportAt + 10*sla.Day // long after both would have fired
+		h.Partner(closeAt, "p1", workflows.StepClose, workflows.CloseInput{FollowUp: "x"})
+		res := h.run(sla.SpecHandling, paid)
+		assert.Equal(t, workflows.StageClosed, res.Stage)
+		assert.Equal(t, paid.Add(closeAt), h.Env.Now().In(sla.China))
+		assert.Empty(t, h.eventTimes(workflows.EventReportReminded))
+		assert.Empty(t, h.eventTimes(workflows.EventReportDeemedAccepted))
+		assert.NotContains(t, h.notices(), workflows.NoticeReportReminder)
+		e := casetest.SLAEntry(t, res.SLA, ClauseVerdict)
+		assert.Equal(t, workflows.SLAMet, e.Status)
+		assert.True(t, e.CompletedAt.Equal(paid.Add(reportAt+2*sla.Day)))
+		v := h.Views[StepReportConfirm+"@"+(reportAt+2*sla.Day).String()]
+		assert.Equal(t, StageReview, v.Stage)
+		for _, r := range h.Rows() {
+			if r.UpdatedAt.After(paid.Add(reportAt + 2*sla.Day)) {
+				assert.Nil(t, r.NextDeadline, "no deadline after the verdict (row at %v)", r.UpdatedAt)
+			}
+		}
+	})
+	t.Run("disputed after the reminder", func(t *testing.T) {
+		h := newHarness(t, paid, "p1")
+		toReview(h, reportAt)
+		disputeAt := reportAt + 4*sla.Day
+		v2At := reportAt + 5*sla.Day
+		h.Market(disputeAt, StepReportDispute, VerdictInput{Comment: "the webshell is still there"})
+		h.Partner(v2At, "p1", workflows.StepReport, ReportInput{Summary: "webshell removed too", Recommendations: []string{"WAF"}})
+		h.Partner(v2At+8*sla.Day, "p1", workflows.StepClose, workflows.CloseInput{FollowUp: "x"})
+		res := h.run(sla.SpecHandling, paid)
+		assert.Equal(t, workflows.StageClosed, res.Stage)
+		v1, v2 := paid.Add(reportAt), paid.Add(v2At)
+		assert.Equal(t, []time.Time{v1.Add(3 * sla.Day), v2.Add(3 * sla.Day)}, h.eventTimes(workflows.EventReportReminded), "one reminder per version")
+		assert.Equal(t, []time.Time{v2.Add(7 * sla.Day)}, h.eventTimes(workflows.EventReportDeemedAccepted), "v1's window ended with the dispute")
+		assert.Contains(t, h.event(workflows.EventReportDeemedAccepted).Detail, "report v2")
+		assert.Equal(t, "1", h.EventsNamed(workflows.EventReportReminded)[0].Customer.Args["version"])
+		assert.Equal(t, "2", h.EventsNamed(workflows.EventReportReminded)[1].Customer.Args["version"])
+		h.RequireOK(StepReportDispute+"@"+disputeAt.String(), workflows.StepClose+"@"+(v2At+8*sla.Day).String())
+	})
+}
+
+// TestVerdictTermsFromInput: a case started with its own verdict window (shorter than the service's
+// reminder) is deemed confirmed at that window's end, without a reminder; bad terms fail the case.
+func TestVerdictTermsFromInput(t *testing.T) {
+	paid := time.Date(2026, 3, 2, 10, 0, 0, 0, sla.China)
+	reportAt := 20 * time.Hour
+	h := newHarness(t, paid, "p1")
+	toReview(h, reportAt)
+	h.Partner(reportAt+2*sla.Day+time.Minute, "p1", workflows.StepClose, workflows.CloseInput{FollowUp: "x"})
+	var res Result
+	h.Run(WorkflowName, Input{CaseInput: order(sla.SpecHandling, paid, 500000), VerdictWindow: 2 * sla.Day}, &res)
+	assert.Equal(t, workflows.StageClosed, res.Stage)
+	assert.Empty(t, h.eventTimes(workflows.EventReportReminded))
+	assert.Equal(t, []time.Time{paid.Add(reportAt + 2*sla.Day)}, h.eventTimes(workflows.EventReportDeemedAccepted))
+	assert.Contains(t, h.event(workflows.EventReportDeemedAccepted).Detail, "within 2 d")
+
+	h = newHarness(t, paid, "p1")
+	h.Execute(WorkflowName, Input{CaseInput: order(sla.SpecHandling, paid, 1), VerdictWindow: -time.Hour})
+	require.True(t, h.Env.IsWorkflowCompleted())
+	assert.Equal(t, workflows.RejectInvalid, casetest.RejectionType(h.Env.GetWorkflowError()))
 }
