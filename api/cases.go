@@ -72,7 +72,28 @@ func redactFor(p Principal, v workflows.CaseView) workflows.CaseView {
 		}
 	}
 	v.Timeline = kept
+	v.Details = dropForeignEngineers(v.Details, p.PartnerID)
 	return v
+}
+
+// dropForeignEngineers leaves out of a case's details the engineer named by any entry another company wrote
+// (an escort day checked in by the partner that held the case before): a partner sees only its own
+// company's engineers. An entry says whose it is with "partner_id".
+func dropForeignEngineers(details any, partnerID string) any {
+	switch d := details.(type) {
+	case map[string]any:
+		if owner, ok := d["partner_id"].(string); ok && owner != partnerID {
+			delete(d, "engineer")
+		}
+		for k, x := range d {
+			d[k] = dropForeignEngineers(x, partnerID)
+		}
+	case []any:
+		for i, x := range d {
+			d[i] = dropForeignEngineers(x, partnerID)
+		}
+	}
+	return details
 }
 
 // caseView asks the workflow for the live view and adds the timeline from the database, as reader may see

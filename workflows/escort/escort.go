@@ -115,7 +115,9 @@ type Day struct {
 	Start       time.Time  `json:"start"`
 	CheckedInAt *time.Time `json:"checked_in_at,omitempty"`
 	Engineer    string     `json:"engineer,omitempty"`
-	Notes       string     `json:"notes,omitempty"`
+	// PartnerID is the company whose engineer checked in: another company's reader does not see the name.
+	PartnerID string `json:"partner_id,omitempty"`
+	Notes     string `json:"notes,omitempty"`
 	// Late: the check-in came after 10:00. Alerted: operations were alerted at 10:00. Missed: the day
 	// ended without a check-in.
 	Late    bool `json:"late,omitempty"`
@@ -532,7 +534,7 @@ func (e *escortCase) step(ctx workflow.Context, in workflows.StepInput) (workflo
 	case StepCheckin:
 		c := workflows.MustDecode[CheckinInput](in.Payload)
 		d := e.dayOf(c.Day)
-		d.CheckedInAt, d.Engineer, d.Notes = &now, c.Engineer, c.Notes
+		d.CheckedInAt, d.Engineer, d.PartnerID, d.Notes = &now, c.Engineer, in.PartnerID, c.Notes
 		d.Late = !now.Before(d.Start.Add(e.checkinBy))
 		e.rev++
 		detail := fmt.Sprintf("%s: on duty, checked in at %s", d.Day, now.In(sla.China).Format("15:04")) // no name: the line reaches the customer
