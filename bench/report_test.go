@@ -142,20 +142,43 @@ func (r *report) markdown() string {
 	w("")
 	w("| figure | steward | raw SDK | ratio | target | met? |")
 	w("|---|---|---|---|---|---|")
-	startRatio := r.StartAPI / r.StartRaw
-	w("| 1. starts/s (`POST /v1/purchases` vs `ExecuteWorkflow`) | %.0f/s | %.0f/s | %.2f | ≥0.9 | %s |", r.StartAPI, r.StartRaw, startRatio, met(startRatio >= 0.9))
-	p50Ratio := float64(r.StepAPI.P50) / float64(r.StepRaw.P50)
-	p99Ratio := float64(r.StepAPI.P99) / float64(r.StepRaw.P99)
-	w("| 2. step round trip p50 (`POST …/steps/accept` vs `UpdateWorkflow`) | %s | %s | %.2f× | — | — |", ms(r.StepAPI.P50), ms(r.StepRaw.P50), p50Ratio)
-	w("| 2. step round trip p99 | %s | %s | %.2f× | ≤1.2× | %s |", ms(r.StepAPI.P99), ms(r.StepRaw.P99), p99Ratio, met(p99Ratio <= 1.2))
-	lifeRatio := r.LifeSteward.perMin() / r.LifeRaw.perMin()
-	w("| 3. lifecycles/min (SOS, every step, vs 8-update workflow) | %.0f/min | %.0f/min | %.2f | ≥0.7 | %s |", r.LifeSteward.perMin(), r.LifeRaw.perMin(), lifeRatio, met(lifeRatio >= 0.7))
-	w("| 3. steps/s | %.0f/s | %.0f/s | %.2f | — | — |", r.LifeSteward.stepsPerSec(), r.LifeRaw.stepsPerSec(), r.LifeSteward.stepsPerSec()/r.LifeRaw.stepsPerSec())
+	// A figure whose phase did not run (a partial or failed run) says so, rather than 0 or a ratio of zeros.
+	// cells are steward, raw SDK, ratio, target and met?.
+	const notRun = "not run"
+	row := func(ran bool, name string, cells ...string) {
+		if !ran {
+			for i := range cells {
+				if cells[i] != "—" && i != 3 { // the target (column 3) stands
+					cells[i] = notRun
+				}
+			}
+		}
+		w("| %s | %s |", name, strings.Join(cells, " | "))
+	}
+	startsRan := r.StartAPI > 0 && r.StartRaw > 0
+	startRatio := r.StartAPI / max(r.StartRaw, 1e-9)
+	row(startsRan, "1. starts/s (`POST /v1/purchases` vs `ExecuteWorkflow`)", fmt.Sprintf("%.0f/s", r.StartAPI), fmt.Sprintf("%.0f/s", r.StartRaw),
+		fmt.Sprintf("%.2f", startRatio), "≥0.9", met(startRatio >= 0.9))
+	stepsRan := r.StepAPI.N > 0 && r.StepRaw.N > 0
+	p50Ratio := float64(r.StepAPI.P50) / float64(max(r.StepRaw.P50, 1))
+	p99Ratio := float64(r.StepAPI.P99) / float64(max(r.StepRaw.P99, 1))
+	row(stepsRan, "2. step round trip p50 (`POST …/steps/accept` vs `UpdateWorkflow`)", ms(r.StepAPI.P50), ms(r.StepRaw.P50), fmt.Sprintf("%.2f×", p50Ratio), "—", "—")
+	row(stepsRan, "2. step round trip p99", ms(r.StepAPI.P99), ms(r.StepRaw.P99), fmt.Sprintf("%.2f×", p99Ratio), "≤1.2×", met(p99Ratio <= 1.2))
+	lifeRan := r.LifeSteward.Cases > 0 && r.LifeRaw.Cases > 0 && r.LifeSteward.Took > 0 && r.LifeRaw.Took > 0
+	lifeRatio, stepRatio := 0.0, 0.0
+	if lifeRan {
+		lifeRatio, stepRatio = r.LifeSteward.perMin()/r.LifeRaw.perMin(), r.LifeSteward.stepsPerSec()/r.LifeRaw.stepsPerSec()
+	}
+	row(lifeRan, "3. lifecycles/min (SOS, every step, vs 8-update workflow)", fmt.Sprintf("%.0f/min", r.LifeSteward.perMin()), fmt.Sprintf("%.0f/min", r.LifeRaw.perMin()),
+		fmt.Sprintf("%.2f", lifeRatio), "≥0.7", met(lifeRatio >= 0.7))
+	row(lifeRan, "3. steps/s", fmt.Sprintf("%.0f/s", r.LifeSteward.stepsPerSec()), fmt.Sprintf("%.0f/s", r.LifeRaw.stepsPerSec()), fmt.Sprintf("%.2f", stepRatio), "—", "—")
+	footRan := r.Foot.Open > 0 && r.Foot.Worker.RSS > 0
 	perCase := float64(r.Foot.AppDelta+r.Foot.TemporalDelta) / float64(max(1, r.Foot.Added))
-	w("| 4. worker RSS with %d open cases | %s | — | — | <1 GiB | %s |", r.Foot.Open, mib(r.Foot.Worker.RSS), met(r.Foot.Worker.RSS > 0 && r.Foot.Worker.RSS < 1<<30))
-	w("| 4. bytes per open case (app + Temporal database) | %.1f KiB | — | — | — | — |", perCase/1024)
-	w("| 5. breach-type notification lateness p50 (%d clocks in %s) | %s | — | — | — | — |", r.Late.N, r.Plan.LateSpread, ms(r.Late.Lat.P50))
-	w("| 5. notification lateness p99 | %s | — | — | ≤2 s | %s |", ms(r.Late.Lat.P99), met(r.Late.Arrived == r.Late.N && r.Late.Lat.P99 <= 2*time.Second))
+	row(footRan, fmt.Sprintf("4. worker RSS with %d open cases", r.Foot.Open), mib(r.Foot.Worker.RSS), "—", "—", "<1 GiB", met(r.Foot.Worker.RSS < 1<<30))
+	row(footRan && r.Foot.Added > 0, "4. bytes per open case (app + Temporal database)", fmt.Sprintf("%.1f KiB", perCase/1024), "—", "—", "—", "—")
+	lateRan := r.Late.N > 0 && r.Late.Arrived > 0
+	row(lateRan, fmt.Sprintf("5. breach-type notification lateness p50 (%d clocks in %s)", r.Late.N, r.Plan.LateSpread), ms(r.Late.Lat.P50), "—", "—", "—", "—")
+	row(lateRan, "5. notification lateness p99", ms(r.Late.Lat.P99), "—", "—", "≤2 s", met(r.Late.Arrived == r.Late.N && r.Late.Lat.P99 <= 2*time.Second))
 	w("| 6. sla hot paths (`go test -bench ./sla/`) | see below | — | — | — | — |")
 	w("")
 	if len(r.Errors) > 0 {
