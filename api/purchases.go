@@ -78,12 +78,20 @@ func (p PurchaseInput) Validate(now time.Time) error {
 	return nil
 }
 
-func (p PurchaseInput) caseInput() workflows.CaseInput {
-	return workflows.CaseInput{
-		CaseID: workflows.CaseWorkflowID(p.Service, p.OrderID), OrderID: p.OrderID, CustomerID: p.CustomerID,
-		Service: p.Service, Spec: p.Spec, Quantity: p.Quantity, AmountCents: p.AmountCents, Currency: p.Currency,
-		PaidAt: p.PaidAt.UTC(),
+// order is the order the purchase stores (without its body hash and times); the case starts from it,
+// through the same mapping the worker's reconciler uses (worker.CaseInputFromOrder).
+func (p PurchaseInput) order() *db.Order {
+	caseID := workflows.CaseWorkflowID(p.Service, p.OrderID)
+	return &db.Order{
+		OrderID: p.OrderID, CustomerID: p.CustomerID, Service: p.Service, Spec: p.Spec, Quantity: p.Quantity,
+		AmountCents: p.AmountCents, Currency: p.Currency, PaidAt: p.PaidAt.UTC(),
+		Contact: db.Contact{Name: p.Contact.Name, Phone: p.Contact.Phone, Email: p.Contact.Email},
+		CaseID:  caseID, WorkflowID: caseID,
 	}
+}
+
+func (p PurchaseInput) caseInput() workflows.CaseInput {
+	return worker.CaseInputFromOrder(p.order(), 0)
 }
 
 // bodyHash fingerprints a purchase by its decoded fields, so that the same order re-sent with other
@@ -114,14 +122,9 @@ func (s *Server) purchase(c echo.Context) error {
 	if !ok {
 		return problem(CodeInvalid, "service: %q is not offered yet", in.Service)
 	}
-	ci := in.caseInput()
-	ci.AcceptTimeout = s.accept
-	order := &db.Order{
-		OrderID: in.OrderID, CustomerID: in.CustomerID, Service: in.Service, Spec: in.Spec, Quantity: in.Quantity,
-		AmountCents: in.AmountCents, Currency: in.Currency, PaidAt: ci.PaidAt,
-		Contact:  db.Contact{Name: in.Contact.Name, Phone: in.Contact.Phone, Email: in.Contact.Email},
-		BodyHash: in.bodyHash(), CaseID: ci.CaseID, WorkflowID: ci.CaseID, CreatedAt: s.now().UTC(),
-	}
+	order := in.order()
+	order.BodyHash, order.CreatedAt = in.bodyHash(), s.now().UTC()
+	ci := worker.CaseInputFromOrder(order, s.accept)
 	// The order and the case's projection row are written in one transaction: the row exists from the
 	// start, so the case is listed and access-checked at once, and the workflow keeps it current from
 	// then on. A retried callback leaves an existing row alone.

@@ -279,8 +279,8 @@ func (s *Store) RobotSentSince(ctx context.Context, robot string, since time.Tim
 }
 
 // CompleteCustomerDelivery marks the delivery sent at at and writes the timeline line that says so
-// (event, detail), in one transaction. A delivery already sent is left alone, and so is its line.
-func (s *Store) CompleteCustomerDelivery(ctx context.Context, d CustomerDelivery, at time.Time, event, detail string) error {
+// (actor, event, detail), in one transaction. A delivery already sent is left alone, and so is its line.
+func (s *Store) CompleteCustomerDelivery(ctx context.Context, d CustomerDelivery, at time.Time, actor, event, detail string) error {
 	at = utcOrNow(at)
 	return s.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewUpdate().Model((*CustomerDelivery)(nil)).
@@ -292,7 +292,7 @@ func (s *Store) CompleteCustomerDelivery(ctx context.Context, d CustomerDelivery
 		if n, err := rowsAffected(res); err != nil || n == 0 {
 			return err
 		}
-		_, err = insertOnce(ctx, tx, &CaseEvent{Key: d.Key + "/" + d.Channel + "/sent", CaseID: d.CaseID, At: at, Actor: "system",
+		_, err = insertOnce(ctx, tx, &CaseEvent{Key: d.Key + "/" + d.Channel + "/sent", CaseID: d.CaseID, At: at, Actor: actor,
 			Event: event, Detail: detail}, "key", "customer message line "+d.Key)
 		return err
 	})

@@ -92,8 +92,8 @@ func TestCustomerMessagesOutbox(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, again, "leased")
 
-	require.NoError(t, s.CompleteCustomerDelivery(ctx, due[0].Delivery, now, "customer_notified", "sent to the customer's DingTalk group: 服务商已接单"))
-	require.NoError(t, s.CompleteCustomerDelivery(ctx, due[0].Delivery, now, "customer_notified", "again"), "a repeated mark is a no-op")
+	require.NoError(t, s.CompleteCustomerDelivery(ctx, due[0].Delivery, now, "system", "customer_notified", "sent to the customer's DingTalk group: 服务商已接单"))
+	require.NoError(t, s.CompleteCustomerDelivery(ctx, due[0].Delivery, now, "system", "customer_notified", "again"), "a repeated mark is a no-op")
 	n, at, err := s.RobotSentSince(ctx, due[0].Delivery.Robot, now.Add(-time.Minute))
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)

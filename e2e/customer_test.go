@@ -62,8 +62,8 @@ func (a *alerts) all() []notifications.Message {
 func (s *stack) runCustomerDispatcher(t *testing.T, robot *dingtalktest.Server, mail notifications.Mailer, ops *alerts) {
 	t.Helper()
 	d := &customer.Dispatcher{Store: s.store, Mailer: mail, Logger: s.logger, Poll: 50 * time.Millisecond,
-		DingTalk:      notifications.NewDingTalk(notifications.DingTalkOptions{APIURL: robot.URL(), Logger: s.logger}),
-		EventNotified: string(workflows.EventCustomerNotified), Alert: ops.add}
+		DingTalk: notifications.NewDingTalk(notifications.DingTalkOptions{APIURL: robot.URL(), Logger: s.logger}),
+		Alert:    ops.add}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = d.Run(ctx) }()

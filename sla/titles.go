@@ -26,20 +26,10 @@ var specTitles = map[string]string{
 }
 
 // ServiceTitle is service's name in Chinese and English ("应急响应 SOS"); an unknown service is its own name.
-func ServiceTitle(service string) string {
-	if t, ok := serviceTitles[service]; ok {
-		return t
-	}
-	return service
-}
+func ServiceTitle(service string) string { return titleOf(serviceTitles, service) }
 
 // SpecTitle is a spec's Chinese name (an SOS spec, a Butler edition); any other spec is its own name.
-func SpecTitle(spec string) string {
-	if t, ok := specTitles[spec]; ok {
-		return t
-	}
-	return spec
-}
+func SpecTitle(spec string) string { return titleOf(specTitles, spec) }
 
 // clauseTitles name clauses as a customer reads them, in Chinese.
 var clauseTitles = map[string]string{
@@ -60,12 +50,7 @@ var clauseTitles = map[string]string{
 }
 
 // ClauseTitle is a clause's Chinese name ("响应时效"); a clause without one is its own name.
-func ClauseTitle(clause string) string {
-	if t, ok := clauseTitles[clause]; ok {
-		return t
-	}
-	return clause
-}
+func ClauseTitle(clause string) string { return titleOf(clauseTitles, clause) }
 
 // classTitles are the incident classes' Chinese names (GB/Z 20986-2007).
 var classTitles = map[string]string{
@@ -76,9 +61,12 @@ var classTitles = map[string]string{
 }
 
 // ClassTitle is an incident class's Chinese name; an unknown class is its own name.
-func ClassTitle(class string) string {
-	if t, ok := classTitles[class]; ok {
+func ClassTitle(class string) string { return titleOf(classTitles, class) }
+
+// titleOf is name's title in titles, or name itself when it has none.
+func titleOf(titles map[string]string, name string) string {
+	if t, ok := titles[name]; ok {
 		return t
 	}
-	return class
+	return name
 }

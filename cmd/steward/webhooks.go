@@ -16,7 +16,6 @@ import (
 	"github.com/steward-oss/steward/notifications"
 	"github.com/steward-oss/steward/notifications/customer"
 	"github.com/steward-oss/steward/webhooks"
-	"github.com/steward-oss/steward/workflows"
 )
 
 const webhooksUsage = `steward webhooks manages the subscribers of the event webhooks (DATABASE_URL):
@@ -285,7 +284,7 @@ func startDispatcher(ctx context.Context, cfg *appConfig, store *db.Store, logge
 		mailer = cfg.mailer(logger)
 	}
 	cd := &customer.Dispatcher{Store: store, DingTalk: cfg.dingTalk(logger), Mailer: mailer, Logger: logger,
-		EventNotified: string(workflows.EventCustomerNotified), Alert: func(ctx context.Context, m notifications.Message) {
+		Alert: func(ctx context.Context, m notifications.Message) {
 			if err := notifier.Notify(ctx, m); err != nil {
 				logger.Error("customer messages: alerting ops failed", slog.String("title", m.Title), slog.Any("error", err))
 			}

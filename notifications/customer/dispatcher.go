@@ -20,6 +20,7 @@ import (
 
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/notifications"
+	"github.com/steward-oss/steward/workflows"
 )
 
 // Defaults of a Dispatcher.
@@ -45,12 +46,10 @@ type Dispatcher struct {
 	Mailer   notifications.Mailer
 	// Alert tells operations, once per delivery, that a channel refused a message for good (a removed
 	// robot, a refused signature). Nil only logs it.
-	Alert func(ctx context.Context, m notifications.Message)
-	// EventNotified is the timeline event a delivery writes (workflows.EventCustomerNotified).
-	EventNotified string
-	Logger        *slog.Logger
-	Poll, Lease   time.Duration
-	Batch         int
+	Alert       func(ctx context.Context, m notifications.Message)
+	Logger      *slog.Logger
+	Poll, Lease time.Duration
+	Batch       int
 	// PerMinute is a robot's limit over a minute; notifications.DefaultDingTalkPerMinute when zero.
 	PerMinute   int
 	GiveUpAfter time.Duration
@@ -105,20 +104,31 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	var errs []error
+	channels := map[string]channelRead{} // a round reads each case's channel once
 	for _, x := range due {
-		if err := d.deliver(ctx, x); err != nil {
+		if _, ok := channels[x.Delivery.CaseID]; !ok {
+			ch, err := d.Store.GetCustomerChannel(ctx, x.Delivery.CaseID)
+			channels[x.Delivery.CaseID] = channelRead{ch, err}
+		}
+		if err := d.deliver(ctx, x, channels[x.Delivery.CaseID]); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return len(due), errors.Join(errs...)
 }
 
-// deliver attempts one delivery and records its outcome; an error is the store's, the delivery's lease
-// brings it back.
-func (d *Dispatcher) deliver(ctx context.Context, x db.DueCustomerDelivery) error {
+// channelRead is a case's customer channel as the store answered it.
+type channelRead struct {
+	ch  *db.CustomerChannel
+	err error
+}
+
+// deliver attempts one delivery to the channel read and records its outcome; an error is the store's, the
+// delivery's lease brings it back.
+func (d *Dispatcher) deliver(ctx context.Context, x db.DueCustomerDelivery, read channelRead) error {
 	dl, m := x.Delivery, x.Message
 	log := d.logger().With(slog.String("key", dl.Key), slog.String("case_id", dl.CaseID), slog.String("channel", dl.Channel))
-	ch, err := d.Store.GetCustomerChannel(ctx, dl.CaseID)
+	ch, err := read.ch, read.err
 	switch {
 	case errors.Is(err, db.ErrNotFound):
 		_, err := d.Store.FailCustomerDelivery(ctx, dl, "the customer's channel was removed", d.now())
@@ -162,7 +172,7 @@ func (d *Dispatcher) deliver(ctx context.Context, x db.DueCustomerDelivery) erro
 	switch {
 	case sendErr == nil:
 		log.Info("customer message delivered", slog.String("kind", m.Kind))
-		return d.Store.CompleteCustomerDelivery(ctx, dl, now, d.EventNotified, detail)
+		return d.Store.CompleteCustomerDelivery(ctx, dl, now, workflows.ActorSystem, string(workflows.EventCustomerNotified), detail)
 	case notifications.Permanent(sendErr):
 		reason := notifications.Reason(sendErr)
 		first, err := d.Store.FailCustomerDelivery(ctx, dl, reason, now)

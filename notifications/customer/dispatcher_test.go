@@ -46,7 +46,7 @@ func newFixture(t *testing.T) *fixture {
 	// the database on the dispatcher's clock, so theirs are set out of its way.
 	f.robot = dingtalktest.NewServer(dingtalktest.Options{Now: f.clock.Now, PerMinute: 1000})
 	t.Cleanup(f.robot.Close)
-	f.d = &customer.Dispatcher{Store: f.store, Clock: f.clock.Now, EventNotified: "customer_notified", Batch: 100,
+	f.d = &customer.Dispatcher{Store: f.store, Clock: f.clock.Now, Batch: 100,
 		DingTalk: notifications.NewDingTalk(notifications.DingTalkOptions{APIURL: f.robot.URL(), PerMinute: 1000, Now: f.clock.Now}),
 		Alert:    func(_ context.Context, m notifications.Message) { f.alerts = append(f.alerts, m) }}
 	return f
