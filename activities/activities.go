@@ -5,6 +5,7 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,6 +36,9 @@ type Activities struct {
 	// Namespace is the Temporal namespace, for links to workflows.
 	Namespace string
 	Logger    *slog.Logger
+	// Wakeup, when set (buffered), is told when a record wrote notifications to the outbox, so that the
+	// NotificationDispatcher of this process delivers them at once rather than at its next poll.
+	Wakeup chan struct{}
 }
 
 // CaseRow is the projection of a case that listing and access checks read.
@@ -109,6 +113,9 @@ type RecordInput struct {
 	Refunds []RefundRow `json:"refunds,omitempty"`
 	// Clocks are the case's SLA clocks that changed since the last record, for the reports.
 	Clocks []ClockRow `json:"clocks,omitempty"`
+	// Notices are the notifications the transition sends: written to the outbox with it, delivered by the
+	// NotificationDispatcher (no activity of the case).
+	Notices []NotifyInput `json:"notices,omitempty"`
 }
 
 // ClockRow is one SLA clock as the reports read it (db.SLAClock); Key names it within the case.
@@ -173,8 +180,26 @@ func (a *Activities) Record(ctx context.Context, in RecordInput) error {
 		clocks[i] = db.SLAClock{Key: c.CaseID + "/clock/" + k.Key, CaseID: c.CaseID, Service: c.Service, Clause: k.Clause, PartnerID: k.PartnerID,
 			State: k.State, Status: k.Status, StartedAt: k.StartedAt, DueAt: k.DueAt, CompletedAt: k.CompletedAt, BreachedAt: k.BreachedAt, UpdatedAt: c.UpdatedAt}
 	}
-	if err := a.Store.RecordCase(ctx, row, events, refunds, out, clocks...); err != nil {
+	notices := make([]db.Notification, len(in.Notices))
+	for i, n := range in.Notices {
+		if n.Message.Key == "" {
+			return errors.New("record: notification without key")
+		}
+		msg, err := json.Marshal(n.Message)
+		if err != nil {
+			return temporal.NewNonRetryableApplicationError(err.Error(), "Notification", err)
+		}
+		notices[i] = db.Notification{Key: n.Message.Key, CaseID: n.Message.CaseID, Text: n.Message.Title, CreatedAt: c.UpdatedAt,
+			Message: string(msg), PartnerID: n.PartnerID}
+	}
+	if err := a.Store.RecordCaseNotifying(ctx, row, events, refunds, out, notices, clocks...); err != nil {
 		return fmt.Errorf("record case %s: %w", c.CaseID, err)
+	}
+	if len(notices) > 0 && a.Wakeup != nil {
+		select {
+		case a.Wakeup <- struct{}{}:
+		default: // already told
+		}
 	}
 	return nil
 }
@@ -229,17 +254,9 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
 	if m.Key == "" {
 		return errors.New("notify: message without key")
 	}
-	if in.PartnerID != "" && (m.PartnerChannel == "" || m.PartnerRobot == nil) {
-		p, err := a.Store.GetPartner(ctx, in.PartnerID)
-		if err != nil && !errors.Is(err, db.ErrNotFound) {
-			return fmt.Errorf("partner %s: %w", in.PartnerID, err)
-		}
-		if p != nil && m.PartnerChannel == "" {
-			m.PartnerChannel = p.SlackChannel
-		}
-		if p != nil && m.PartnerRobot == nil && p.HasDingTalkRobot() {
-			m.PartnerRobot = a.partnerRobot(ctx, p)
-		}
+	m, err := a.route(ctx, m, in.PartnerID)
+	if err != nil {
+		return err
 	}
 	n, _, err := a.Store.RecordNotification(ctx, &db.Notification{
 		Key: m.Key, CaseID: m.CaseID, Channel: m.PartnerChannel, Text: m.Title, Status: db.NotificationPending, CreatedAt: time.Now().UTC(),
@@ -247,6 +264,34 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
 	if err != nil {
 		return fmt.Errorf("record notification %s: %w", m.Key, err)
 	}
+	return a.send(ctx, m, n)
+}
+
+// route fills in the channels of partnerID (its Slack channel, its DingTalk robot) that m goes to as well;
+// they are looked up here, never carried in a workflow's history.
+func (a *Activities) route(ctx context.Context, m notifications.Message, partnerID string) (notifications.Message, error) {
+	if partnerID == "" || (m.PartnerChannel != "" && m.PartnerRobot != nil) {
+		return m, nil
+	}
+	p, err := a.Store.GetPartner(ctx, partnerID)
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return m, fmt.Errorf("partner %s: %w", partnerID, err)
+	}
+	if p != nil && m.PartnerChannel == "" {
+		m.PartnerChannel = p.SlackChannel
+	}
+	if p != nil && m.PartnerRobot == nil && p.HasDingTalkRobot() {
+		m.PartnerRobot = a.partnerRobot(ctx, p)
+	}
+	return m, nil
+}
+
+// send delivers m, recorded in the outbox as n, once, and marks it sent (a failed attempt counted in its
+// Attempts, with the error); a channel that refuses it for good
+// gives it up (marked, operations told, a non-retryable ErrTypeNotificationUndeliverable returned). A
+// temporary failure is returned as it is, or, from a throttled channel, as a retryable
+// ErrTypeNotificationRateLimited with the delay to wait.
+func (a *Activities) send(ctx context.Context, m notifications.Message, n *db.Notification) error {
 	if n.Status == db.NotificationSent {
 		return nil
 	}

@@ -193,6 +193,21 @@ func newMigrations() *migrate.Migrations {
 				return nil
 			})
 		}, Down: sqlMigration(credentialsDown)})
+	// Notifications leave from the outbox the record step writes (#21): a row carries its message and is
+	// claimed with a lease by a dispatcher, rather than sent by an activity of the case.
+	add("20261201000011", "notification outbox", []string{
+		`ALTER TABLE notifications ADD COLUMN message TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE notifications ADD COLUMN partner_id TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE notifications ADD COLUMN next_attempt_at {ts} NULL`,
+		`ALTER TABLE notifications ADD COLUMN lease_until {ts} NULL`,
+		`CREATE INDEX IF NOT EXISTS notifications_due_idx ON notifications (status, next_attempt_at)`,
+	}, []string{
+		`DROP INDEX IF EXISTS notifications_due_idx`,
+		`ALTER TABLE notifications DROP COLUMN lease_until`,
+		`ALTER TABLE notifications DROP COLUMN next_attempt_at`,
+		`ALTER TABLE notifications DROP COLUMN partner_id`,
+		`ALTER TABLE notifications DROP COLUMN message`,
+	})
 	return ms
 }
 

@@ -21,8 +21,12 @@ const (
 )
 
 // Notification is an outbox row for a chat message: recorded before sending, so a retried
-// activity sees that a message was already sent (Status "sent") and does not post it again,
+// attempt sees that a message was already sent (Status "sent") and does not post it again,
 // or that it was given up (Status "failed") and does not try again.
+//
+// A case's record step writes its notifications in the same transaction as its timeline (Message set,
+// NextAttemptAt its creation); a dispatcher claims them with a lease (ClaimNotifications) and delivers
+// them. A row without Message was recorded by the Notify activity, which delivers it itself.
 type Notification struct {
 	bun.BaseModel `bun:"table:notifications"`
 
@@ -39,6 +43,13 @@ type Notification struct {
 	// (never a token, never an address).
 	FailedAt      *time.Time `bun:"failed_at" json:"failed_at,omitempty"`
 	FailureReason string     `bun:"failure_reason" json:"failure_reason,omitempty"`
+	// Message is the message to deliver, as JSON (the caller's encoding), for the dispatcher; PartnerID the
+	// partner company whose channels it goes to as well.
+	Message   string `bun:"message" json:"-"`
+	PartnerID string `bun:"partner_id" json:"partner_id,omitempty"`
+	// NextAttemptAt is when the dispatcher may next claim it; LeaseUntil the end of a claim in progress.
+	NextAttemptAt *time.Time `bun:"next_attempt_at" json:"next_attempt_at,omitempty"`
+	LeaseUntil    *time.Time `bun:"lease_until" json:"-"`
 }
 
 var _ bun.AfterScanRowHook = (*Notification)(nil)
@@ -48,6 +59,8 @@ func (n *Notification) AfterScanRow(context.Context) error {
 	n.CreatedAt = n.CreatedAt.UTC()
 	n.SentAt = utcPtr(n.SentAt)
 	n.FailedAt = utcPtr(n.FailedAt)
+	n.NextAttemptAt = utcPtr(n.NextAttemptAt)
+	n.LeaseUntil = utcPtr(n.LeaseUntil)
 	return nil
 }
 
@@ -84,6 +97,86 @@ func (s *Store) RecordNotification(ctx context.Context, n *Notification) (*Notif
 	return stored, false, nil
 }
 
+// appendNotifications writes a record step's notifications to the outbox, each once by key, due at once.
+func appendNotifications(ctx context.Context, idb bun.IDB, ns []Notification) error {
+	for _, n := range ns {
+		if n.Key == "" || n.Message == "" {
+			return fmt.Errorf("outbox notification: empty key or message: %w", ErrInvalid)
+		}
+		row := Notification{Key: n.Key, CaseID: n.CaseID, Channel: n.Channel, Text: n.Text, Status: NotificationPending,
+			CreatedAt: utcOrNow(n.CreatedAt), Message: n.Message, PartnerID: n.PartnerID}
+		due := row.CreatedAt
+		row.NextAttemptAt = &due
+		if _, err := insertOnce(ctx, idb, &row, "key", "outbox notification "+n.Key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ClaimNotifications leases at most limit outbox notifications due at now, oldest first — pending ones, and
+// ones given up whose operators were not told yet (a row is done once SettleNotification or
+// MarkNotificationSent cleared its NextAttemptAt): each has
+// NextAttemptAt moved to now+lease (a claimer that dies leaves it to be claimed again then); Attempts
+// counts the failed attempts (MarkNotificationRetry). Concurrent claims never share a row (PostgreSQL: FOR UPDATE SKIP
+// LOCKED; SQLite: one writer at a time).
+func (s *Store) ClaimNotifications(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Notification, error) {
+	now = now.UTC()
+	due := func(q *bun.SelectQuery) *bun.SelectQuery {
+		return q.Where("status IN (?)", bun.List([]string{NotificationPending, NotificationFailed})).Where("next_attempt_at <= ?", now)
+	}
+	found, err := due(s.NewSelect().Model((*Notification)(nil))).Exists(ctx)
+	if err != nil || !found {
+		return nil, err
+	}
+	var out []Notification
+	err = s.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		out = nil
+		q := due(tx.NewSelect().Model(&out)).Order("next_attempt_at ASC", "created_at ASC", "key ASC").Limit(int64(limit))
+		if s.IsPostgres() {
+			q = q.For("UPDATE SKIP LOCKED")
+		}
+		if err := q.Scan(ctx); err != nil || len(out) == 0 {
+			return err
+		}
+		until := now.Add(lease)
+		keys := make([]string, len(out))
+		for i := range out {
+			keys[i] = out[i].Key
+			out[i].NextAttemptAt, out[i].LeaseUntil = &until, &until
+		}
+		_, err := tx.NewUpdate().Model((*Notification)(nil)).
+			Set("next_attempt_at = ?", until).Set("lease_until = ?", until).
+			Where("key IN (?)", bun.List(keys)).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim notifications: %w", err)
+	}
+	return out, nil
+}
+
+// RetryNotificationAt records a refused attempt of an outbox notification (errText, fit to show operators)
+// to be claimed again at next. A notification sent meanwhile stays as it is.
+func (s *Store) RetryNotificationAt(ctx context.Context, key, errText string, next time.Time) error {
+	_, err := s.NewUpdate().Model((*Notification)(nil)).
+		Set("next_attempt_at = ?", next.UTC()).Set("lease_until = NULL").Set("last_error = ?", errText).
+		Where("key = ? AND status <> ?", key, NotificationSent).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("retry notification %s: %w", key, err)
+	}
+	return nil
+}
+
+// SettleNotification ends the outbox's work on a notification given up and reported: it is not claimed again.
+func (s *Store) SettleNotification(ctx context.Context, key string) error {
+	if _, err := s.NewUpdate().Model((*Notification)(nil)).Set("next_attempt_at = NULL").Set("lease_until = NULL").
+		Where("key = ?", key).Exec(ctx); err != nil {
+		return fmt.Errorf("settle notification %s: %w", key, err)
+	}
+	return nil
+}
+
 // GetNotification returns the notification, or ErrNotFound.
 func (s *Store) GetNotification(ctx context.Context, key string) (*Notification, error) {
 	n := new(Notification)
@@ -113,7 +206,7 @@ func (s *Store) ListNotifications(ctx context.Context, status string, limit int)
 // MarkNotificationSent records that the message was delivered at at. ErrNotFound for an unknown key.
 func (s *Store) MarkNotificationSent(ctx context.Context, key string, at time.Time) error {
 	return s.updateNotification(ctx, key, "mark notification sent", func(q *bun.UpdateQuery) *bun.UpdateQuery {
-		return q.Set("status = ?", NotificationSent).Set("sent_at = ?", utcOrNow(at)).Set("last_error = ''")
+		return q.Set("status = ?", NotificationSent).Set("sent_at = ?", utcOrNow(at)).Set("last_error = ''").Set("lease_until = NULL").Set("next_attempt_at = NULL")
 	})
 }
 
@@ -136,7 +229,7 @@ func (s *Store) MarkNotificationRetry(ctx context.Context, key string, errText s
 func (s *Store) MarkNotificationUndeliverable(ctx context.Context, key, reason string, at time.Time) (bool, error) {
 	res, err := s.NewUpdate().Model((*Notification)(nil)).
 		Set("status = ?", NotificationFailed).Set("failed_at = ?", utcOrNow(at)).
-		Set("failure_reason = ?", reason).Set("last_error = ?", reason).Set("attempts = attempts + 1").
+		Set("failure_reason = ?", reason).Set("last_error = ?", reason).Set("attempts = attempts + 1").Set("lease_until = NULL").
 		Where("key = ?", key).Where("status <> ?", NotificationSent).
 		Where("(status <> ? OR failed_at IS NULL)", NotificationFailed).
 		Exec(ctx)

@@ -179,6 +179,12 @@ const recordAttempts = 5
 // (each once, by key), the case row (unless a later revision is stored) and the outbox events out, each
 // once by key, numbered and fanned out to the subscriptions that want them.
 func (s *Store) RecordCase(ctx context.Context, c *Case, events []CaseEvent, refunds []Refund, out []OutboxEvent, clocks ...SLAClock) error {
+	return s.RecordCaseNotifying(ctx, c, events, refunds, out, nil, clocks...)
+}
+
+// RecordCaseNotifying is RecordCase that also writes the notifications the step sends to the outbox (each
+// once by key), for the dispatcher to deliver.
+func (s *Store) RecordCaseNotifying(ctx context.Context, c *Case, events []CaseEvent, refunds []Refund, out []OutboxEvent, notices []Notification, clocks ...SLAClock) error {
 	for i := range refunds {
 		if refunds[i].Key == "" || refunds[i].CaseID == "" {
 			return fmt.Errorf("record refund: empty key or case id: %w", ErrInvalid)
@@ -215,6 +221,9 @@ func (s *Store) RecordCase(ctx context.Context, c *Case, events []CaseEvent, ref
 				return err
 			}
 			if err := upsertClocks(ctx, tx, clocks); err != nil {
+				return err
+			}
+			if err := appendNotifications(ctx, tx, notices); err != nil {
 				return err
 			}
 			return appendOutbox(ctx, tx, c.CaseID, c.OrderID, c.CustomerID, c.Service, out)

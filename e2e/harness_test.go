@@ -91,9 +91,11 @@ func newStackWith(t *testing.T, o stackOptions) *stack {
 		notifier = notifyBoth{notes, &notifications.Log{Logger: logger}}
 	}
 	// Report e-mail goes to a log mailer, as with steward dev when no SMTP server is set.
-	w := worker.New(c, &activities.Activities{Store: store, Notifier: notifier, Mailer: &notifications.LogMailer{Logger: logger}, Logger: logger}, sdkworker.Options{})
+	acts := &activities.Activities{Store: store, Notifier: notifier, Mailer: &notifications.LogMailer{Logger: logger}, Logger: logger, Wakeup: make(chan struct{}, 1)}
+	w := worker.New(c, acts, sdkworker.Options{})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
+	runNotifications(t, acts)
 
 	s := &stack{t: t, temporal: c, store: store, secret: []byte(o.secret), notes: notes, partners: map[string]string{}, logger: logger}
 	s.api = httptest.NewServer(api.New(api.Config{Temporal: c, Store: store, Logger: logger, MarketplaceSecret: s.secret}).Handler())
@@ -108,6 +110,20 @@ func newStackWith(t *testing.T, o stackOptions) *stack {
 	s.manager, _, err = store.IssueToken(ctx, db.RoleManager, "", "manager")
 	require.NoError(t, err)
 	return s
+}
+
+// runNotifications delivers the notifications the cases' records write to the outbox, as each steward
+// worker does, until the test ends.
+func runNotifications(t *testing.T, acts *activities.Activities) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	d := &activities.NotificationDispatcher{A: acts, Poll: 50 * time.Millisecond}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = d.Run(ctx)
+	}()
+	t.Cleanup(func() { stop(); <-done })
 }
 
 // response is an HTTP answer with its body read.

@@ -95,9 +95,11 @@ func TestReconcilerStartsPurchaseMadeWhileTemporalWasDown(t *testing.T) {
 	c, err := client.Dial(client.Options{HostPort: srv.FrontendHostPort(), Namespace: "default", Logger: sdklog.NewStructuredLogger(quiet)})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
-	w := worker.New(c, &activities.Activities{Store: store, Notifier: s.notes, Mailer: &notifications.LogMailer{Logger: quiet}, Logger: quiet}, sdkworker.Options{})
+	acts := &activities.Activities{Store: store, Notifier: s.notes, Mailer: &notifications.LogMailer{Logger: quiet}, Logger: quiet}
+	w := worker.New(c, acts, sdkworker.Options{})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
+	runNotifications(t, acts)
 	logs := &lockedBuffer{}
 	rctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup

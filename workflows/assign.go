@@ -36,7 +36,10 @@ func (c *Case) Assign(ctx workflow.Context) error {
 	for !c.IsClosed() && !c.Accepted {
 		var choice activities.ChoosePartnerResult
 		in := activities.ChoosePartnerInput{CaseID: c.In.CaseID, Service: c.In.Service, NeedOnsite: c.NeedOnsite, Exclude: c.offered}
-		if err := RunLocal(ctx, 30*time.Second, "choose a partner", a.ChoosePartner, in, &choice); err != nil {
+		c.choosing++
+		err := RunLocal(ctx, 30*time.Second, "choose a partner", a.ChoosePartner, in, &choice)
+		c.choosing--
+		if err != nil {
 			return err
 		}
 		if c.IsClosed() {
@@ -47,10 +50,10 @@ func (c *Case) Assign(ctx workflow.Context) error {
 			if !alerted {
 				alerted = true
 				detail := fmt.Sprintf("no partner with the %s skill and free capacity is left; retrying every %s", c.In.Service, Span(ReassignInterval))
+				c.Notify(ctx, "no-partner", notifications.SeverityCritical, false, "No partner available for this "+c.Label+" case", detail+". Add capacity or assign by hand.")
 				if err := c.Record(ctx, c.NewEvent(ctx, EventNoPartnerAvailable, ActorSystem, detail)); err != nil {
 					return err
 				}
-				c.Notify(ctx, "no-partner", notifications.SeverityCritical, false, "No partner available for this "+c.Label+" case", detail+". Add capacity or assign by hand.")
 			}
 			workflow.SetCurrentDetails(ctx, c.Details(workflow.Now(ctx), "Waiting for a partner; next try "+When(retry)+"."))
 			c.offered = nil
@@ -63,12 +66,13 @@ func (c *Case) Assign(ctx workflow.Context) error {
 		deadline := c.offeredAt.Add(c.In.AcceptTimeout)
 		c.PartnerID, c.PartnerName, c.answer, c.declineReason = choice.PartnerID, choice.PartnerName, "", ""
 		c.offered = append(c.offered, choice.PartnerID)
-		if err := c.Record(ctx, c.NewEvent(ctx, EventPartnerOffered, ActorSystem, fmt.Sprintf("offered to %s, load %d of %d; accept by %s",
-			partnerLabel(choice), choice.Load, choice.Capacity, When(deadline)))); err != nil {
-			return err
-		}
+		offered := c.NewEvent(ctx, EventPartnerOffered, ActorSystem, fmt.Sprintf("offered to %s, load %d of %d; accept by %s",
+			partnerLabel(choice), choice.Load, choice.Capacity, When(deadline)))
 		c.Notify(ctx, "offer/"+choice.PartnerID+"/"+fmt.Sprint(c.Seq), notifications.SeverityInfo, true, "New "+c.Label+" case offered to "+choice.PartnerID,
 			fmt.Sprintf("Accept by %s (POST /v1/cases/%s/steps/%s) or decline.", When(deadline), c.In.CaseID, StepAccept))
+		if err := c.Record(ctx, offered); err != nil {
+			return err
+		}
 		if _, err := AwaitUntil(ctx, deadline, fmt.Sprintf("offer to %s: accept by %s", choice.PartnerID, When(deadline)), func() bool { return c.answer != "" || c.IsClosed() }); err != nil {
 			return err
 		}
@@ -88,11 +92,11 @@ func (c *Case) Assign(ctx workflow.Context) error {
 		c.PartnerID, c.PartnerName = "", ""
 		answer := c.NewEvent(ctx, event, ActorSystem, detail)
 		answer.PartnerID = choice.PartnerID // the line is about the offered partner, no longer holding it
-		if err := c.Record(ctx, answer); err != nil {
-			return err
-		}
 		if event == EventOfferTimedOut {
 			c.Notify(ctx, "offer-timeout/"+choice.PartnerID+"/"+fmt.Sprint(c.Seq), notifications.SeverityWarning, false, "Partner did not accept this "+c.Label+" case", detail+"; offering the next partner.")
+		}
+		if err := c.Record(ctx, answer); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -317,6 +317,23 @@ type Watch struct {
 
 // Run watches until Done.
 func (w Watch) Run(ctx workflow.Context) {
+	// One timer for the next warning or breach, kept while a change of the clocks leaves that instant as
+	// it was (a step that stops another clock), so that the history holds no timer cancelled only to be
+	// started again for the same instant.
+	var (
+		timer  workflow.Future
+		cancel func()
+		at     time.Time
+		label  string
+	)
+	stop := func() {
+		if cancel != nil {
+			cancel()
+		}
+		timer, cancel = nil, nil
+	}
+	// Stopped on the way out, not deferred: a coroutine the SDK ends while it waits (the run is over)
+	// must not touch the timer as it unwinds (see AwaitFor).
 	for !w.Done() {
 		release := w.Hold()
 		if w.Replan != nil {
@@ -335,20 +352,39 @@ func (w Watch) Run(ctx workflow.Context) {
 				best, clause, found = e, c.Clause, true
 			}
 		}
-		var err error
 		if !found {
-			err = workflow.Await(ctx, changed)
-		} else {
-			summary := fmt.Sprintf("%s%s clock: breached unless met by %s", w.Label, clause, When(best.At.Add(-sla.Resolution)))
-			if best.Kind == sla.EventWarning {
-				summary = fmt.Sprintf("%s%s clock: %.0f%% elapsed at %s", w.Label, clause, best.Threshold*100, When(best.At))
+			stop()
+			if err := workflow.Await(ctx, changed); err != nil {
+				return
 			}
-			_, err = AwaitFor(ctx, best.At.Sub(now), summary, changed)
+			continue
 		}
-		if err != nil {
+		summary := fmt.Sprintf("%s%s clock: breached unless met by %s", w.Label, clause, When(best.At.Add(-sla.Resolution)))
+		if best.Kind == sla.EventWarning {
+			summary = fmt.Sprintf("%s%s clock: %.0f%% elapsed at %s", w.Label, clause, best.Threshold*100, When(best.At))
+		}
+		if timer == nil || !at.Equal(best.At) || label != summary {
+			stop()
+			if d := best.At.Sub(now); d > 0 {
+				tctx, c := workflow.WithCancel(ctx)
+				timer, cancel, at, label = workflow.NewTimerWithOptions(tctx, d, workflow.TimerOptions{Summary: Clip(summary, MaxSummary)}), c, best.At, summary
+			}
+		}
+		if timer == nil {
+			continue // due now: evaluate raises it
+		}
+		t := timer
+		if err := workflow.Await(ctx, func() bool { return changed() || t.IsReady() }); err != nil {
 			return
 		}
+		if t.IsReady() {
+			timer, cancel = nil, nil
+			if err := t.Get(ctx, nil); err != nil {
+				return
+			}
+		}
 	}
+	stop()
 }
 
 // evaluate raises each warning and breach that has come due, once.
@@ -401,18 +437,18 @@ func (c *Case) WatchClocks(ctx workflow.Context) {
 		Clocks: &c.Clocks, Done: c.IsClosed, Hold: c.Hold, Replan: c.ReplanClocks,
 		Warn: func(ctx workflow.Context, _ int, clock sla.Clock, th float64) {
 			detail := fmt.Sprintf("%s clock %.0f%% elapsed; due %s", clock.Clause, th*100, When(clock.DueAt()))
+			c.Notify(ctx, fmt.Sprintf("warn/%s@%.0f", clock.Clause, th*100), notifications.SeverityWarning, true,
+				fmt.Sprintf("%s %s clock at %.0f%%", c.Label, clock.Clause, th*100), detail)
 			if err := c.Record(ctx, c.NewEvent(ctx, EventSLAAtRisk, ActorSystem, detail)); err != nil {
 				c.Logger.Error("record warning", "Clause", clock.Clause, "Error", err)
 			}
-			c.Notify(ctx, fmt.Sprintf("warn/%s@%.0f", clock.Clause, th*100), notifications.SeverityWarning, true,
-				fmt.Sprintf("%s %s clock at %.0f%%", c.Label, clock.Clause, th*100), detail)
 		},
 		Breach: func(ctx workflow.Context, _ int, clock sla.Clock) {
 			ev, refunds := c.breach(ctx, clock.Clause, "not met by "+When(clock.DueAt()))
+			c.NotifyBreach(ctx, clock.Clause)
 			if err := c.RecordWith(ctx, []activities.Event{ev}, refunds); err != nil {
 				c.Logger.Error("record breach", "Clause", clock.Clause, "Error", err)
 			}
-			c.NotifyBreach(ctx, clock.Clause)
 		},
 	}.Run(ctx)
 }

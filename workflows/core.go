@@ -81,9 +81,16 @@ type Case struct {
 	answer        string
 	declineReason string
 
-	pending  int                            // transitions and notifications in flight that the run must wait for
-	recorded map[string]activities.ClockRow // clock rows last written, by key, so a record writes only changed ones
-	upserted *caseAttrs                     // search attributes last sent, so a write that changes none sends none
+	pending  int                      // transitions in flight that the run must wait for
+	notices  []activities.NotifyInput // notifications for the next record to write to the outbox
+	carry    []activities.Event       // timeline lines for the next record to write (RecordOpened)
+	choosing int                      // partner choices in flight, whose offer records what is carried
+	// recording counts the records in flight; attrsDirty says a record changed what the search attributes
+	// show since they were last sent.
+	recording  int
+	attrsDirty bool
+	recorded   map[string]activities.ClockRow // clock rows last written, by key, so a record writes only changed ones
+	upserted   *caseAttrs                     // search attributes last sent, so a write that changes none sends none
 	// root is the workflow's own context, which a cancellation request cancels; cancelTaken says the
 	// request was taken (WebUICancel ran), so the run never ends or continues as new before it is.
 	root        workflow.Context
@@ -139,6 +146,36 @@ func (c *Case) Setup(ctx workflow.Context, resume *CoreState, view func(now time
 	workflow.Go(run, func(g workflow.Context) {
 		ctx.Done().Receive(g, nil) // returns once the workflow's cancellation was requested
 		c.WebUICancel(g, slices.Contains(steps, StepCancel), step, validate)
+	})
+	// A notification (or a carried line) leaves with the record that follows it in the same workflow task;
+	// one that no record follows (a record came first) leaves with a record of its own as soon as the
+	// case's code waits for anything but a partner choice, whose offer is recorded next.
+	workflow.Go(run, func(g workflow.Context) {
+		for {
+			if err := workflow.Await(g, func() bool { return (len(c.notices) > 0 || len(c.carry) > 0) && c.choosing == 0 }); err != nil {
+				return
+			}
+			release := c.Hold()
+			if err := c.Record(g); err != nil {
+				c.Logger.Error("record notifications", "Error", err)
+			}
+			release()
+		}
+	})
+	// The search attributes go out once the records of a workflow task are done — one upsert however
+	// many lines the task recorded (a late purchase's breaches, its reminder, its offer) — and only when a
+	// value changed (upsert).
+	workflow.Go(run, func(g workflow.Context) {
+		for {
+			if err := workflow.Await(g, func() bool { return c.attrsDirty && c.recording == 0 && c.choosing == 0 }); err != nil {
+				return
+			}
+			c.attrsDirty = false
+			status, next := c.slaStatus(workflow.Now(g))
+			if err := c.upsert(g, status, next); err != nil {
+				c.Logger.Error("search attributes", "Error", err)
+			}
+		}
 	})
 	// A worker with holiday data this case's clocks were planned without wakes the clock watch, which
 	// re-plans them (ReplanClocks).
@@ -223,12 +260,15 @@ func (c *Case) RefuseClosed() error {
 	return nil
 }
 
-// RecordOpened records the case's first timeline line, on its first run only.
+// RecordOpened records the case's first timeline line, on its first run only, with the case's next record
+// in the same workflow task (the first offer, when assignment follows): one write, one search-attribute
+// update.
 func (c *Case) RecordOpened(ctx workflow.Context, detail string) error {
 	if c.Runs != 1 {
 		return nil
 	}
-	return c.Record(ctx, c.NewEvent(ctx, EventCaseOpened, ActorMarketplace, detail))
+	c.carry = append(c.carry, c.NewEvent(ctx, EventCaseOpened, ActorMarketplace, detail))
+	return nil
 }
 
 // Hold keeps the run from ending until the returned release is called: a goroutine that records or
@@ -238,12 +278,12 @@ func (c *Case) Hold() (release func()) {
 	return func() { c.pending-- }
 }
 
-// Finish waits for updates, records and notifications in flight, and for a cancellation requested of the
+// Finish waits for updates, records and notifications not yet recorded, and for a cancellation requested of the
 // workflow to be taken (WebUICancel), so none is lost when the run ends or continues as new.
 func (c *Case) Finish(ctx workflow.Context) error {
 	return workflow.Await(ctx, func() bool {
 		cancelPending := c.root != nil && c.root.Err() != nil && !c.cancelTaken
-		return c.pending == 0 && !cancelPending && workflow.AllHandlersFinished(ctx)
+		return c.pending == 0 && len(c.notices) == 0 && len(c.carry) == 0 && !c.attrsDirty && !cancelPending && workflow.AllHandlersFinished(ctx)
 	})
 }
 
@@ -319,16 +359,15 @@ func (c *Case) Record(ctx workflow.Context, events ...activities.Event) error {
 	return c.RecordWith(ctx, events, nil)
 }
 
-// RecordWith writes the case's projection, timeline lines and refunds as a local activity, inside the
-// workflow task that asks for it (Record is idempotent by key, so a write repeated after a worker crash
-// changes nothing), and keeps the search attributes and the Web UI's current details in step.
+// RecordWith writes the case's projection, timeline lines and refunds, and the notifications sent since
+// the last record (Notify) to the outbox, as a local activity, inside the workflow task that asks for it
+// (Record is idempotent by key, so a write repeated after a worker crash changes nothing), and keeps the
+// Web UI's current details in step and the search attributes (sent when the task's records are done).
 func (c *Case) RecordWith(ctx workflow.Context, events []activities.Event, refunds []activities.RefundRow) error {
 	now := workflow.Now(ctx)
 	c.Revision++
 	status, next := c.slaStatus(now)
-	if err := c.upsert(ctx, status, next); err != nil {
-		return err
-	}
+	c.attrsDirty = true // sent once the workflow task's records are done (Setup's upserter)
 	workflow.SetCurrentDetails(ctx, c.Details(now, ""))
 	row := activities.CaseRow{
 		CaseID: c.In.CaseID, Service: c.In.Service, Spec: c.In.Spec, Stage: c.Stage, Status: c.Status, PartnerID: c.PartnerID,
@@ -339,11 +378,21 @@ func (c *Case) RecordWith(ctx workflow.Context, events []activities.Event, refun
 	for i := range refunds {
 		refunds[i].Webhook = WebhookRefundOwed
 	}
+	notices := c.notices
+	c.notices = nil
+	if len(c.carry) > 0 {
+		events = append(c.carry, events...)
+		c.carry = nil
+	}
 	var a *activities.Activities
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: ActivityOptions.StartToCloseTimeout,
-		RetryPolicy: ActivityOptions.RetryPolicy, Summary: summaryOf(events)})
+		RetryPolicy: ActivityOptions.RetryPolicy, Summary: summaryOf(events, notices)})
 	clocks := c.changedClocks(now)
-	if err := workflow.ExecuteLocalActivity(lctx, a.Record, activities.RecordInput{Case: row, Events: events, Refunds: refunds, Clocks: clocks}).Get(ctx, nil); err != nil {
+	c.recording++
+	err := workflow.ExecuteLocalActivity(lctx, a.Record, activities.RecordInput{Case: row, Events: events, Refunds: refunds, Clocks: clocks,
+		Notices: notices}).Get(ctx, nil)
+	c.recording--
+	if err != nil {
 		return err
 	}
 	for _, k := range clocks {
@@ -457,19 +506,32 @@ func (c *Case) slaStatus(now time.Time) (string, *time.Time) {
 }
 
 // summaryOf is the Web UI's summary of a record: each timeline line in words ("customer contacted:
-// first contact with the customer; response met 7 min before due").
-func summaryOf(events []activities.Event) string {
-	if len(events) == 0 {
+// first contact with the customer; response met 7 min before due"), then whom its notifications tell
+// ("notify operations and p-alpha: New SOS case offered to p-alpha").
+func summaryOf(events []activities.Event, notices []activities.NotifyInput) string {
+	lines := make([]string, 0, len(events)+len(notices))
+	for _, e := range events {
+		line := strings.ReplaceAll(e.Event, "_", " ")
+		if e.Detail != "" {
+			line += ": " + e.Detail
+		}
+		lines = append(lines, line)
+	}
+	for _, n := range notices {
+		lines = append(lines, NotifySummary(n))
+	}
+	if len(lines) == 0 {
 		return "case view updated"
 	}
-	lines := make([]string, len(events))
-	for i, e := range events {
-		lines[i] = strings.ReplaceAll(e.Event, "_", " ")
-		if e.Detail != "" {
-			lines[i] += ": " + e.Detail
-		}
-	}
 	return Clip(strings.Join(lines, " — "), MaxSummary)
+}
+
+// NotifySummary says whom a notification tells, and what: "notify operations and p-alpha: …".
+func NotifySummary(in activities.NotifyInput) string {
+	if in.PartnerID != "" {
+		return "notify operations and " + in.PartnerID + ": " + in.Message.Title
+	}
+	return "notify operations: " + in.Message.Title
 }
 
 // MaxSummary bounds a summary in the Web UI, in bytes: the server's default limit on user metadata.
@@ -573,8 +635,10 @@ var NotifyOptions = workflow.ActivityOptions{
 	},
 }
 
-// Notify sends a notification without holding up the case; the case waits for it only before it ends.
-// toPartner routes it to the partner's channel too. key makes it once-only within the case.
+// Notify sends a notification to operations, and to the partner's channels too when toPartner: it is
+// written to the outbox with the case's next record — the one the caller makes next in the same workflow
+// task, or else one of its own as soon as the case's code waits — and delivered from there (the
+// activities' NotificationDispatcher), costing the case no activity. key makes it once-only within the case.
 func (c *Case) Notify(ctx workflow.Context, key string, sev notifications.Severity, toPartner bool, title, text string) {
 	in := activities.NotifyInput{Message: notifications.Message{
 		Key: c.In.CaseID + "/" + key, CaseID: c.In.CaseID, WorkflowID: c.In.CaseID, Service: c.In.Service,
@@ -584,21 +648,20 @@ func (c *Case) Notify(ctx workflow.Context, key string, sev notifications.Severi
 	if toPartner {
 		in.PartnerID = c.PartnerID
 	}
-	c.pending++
-	SendNotification(ctx, c.Logger, in, func() { c.pending-- })
+	c.Send(in)
 }
+
+// Send is Notify of a notification the lifecycle built itself.
+func (c *Case) Send(in activities.NotifyInput) { c.notices = append(c.notices, in) }
 
 // SendNotification runs the Notify activity for in in the background and calls done when it ended,
 // delivered or not: an undeliverable notification is logged (the activity marked it failed and told
-// operations), never retried forever.
+// operations), never retried forever. It is for a workflow that writes no case record (a Security Butler
+// request); a case sends with Notify, through the outbox.
 func SendNotification(ctx workflow.Context, logger log.Logger, in activities.NotifyInput, done func()) {
 	var a *activities.Activities
 	opts := NotifyOptions
-	opts.Summary = "notify operations: " + in.Message.Title
-	if in.PartnerID != "" {
-		opts.Summary = "notify operations and " + in.PartnerID + ": " + in.Message.Title
-	}
-	opts.Summary = Clip(opts.Summary, MaxSummary)
+	opts.Summary = Clip(NotifySummary(in), MaxSummary)
 	f := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.Notify, in)
 	workflow.Go(ctx, func(gctx workflow.Context) {
 		defer done()

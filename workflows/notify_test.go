@@ -2,21 +2,16 @@ package workflows_test
 
 import (
 	"context"
-	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/steward-oss/steward/activities"
-	"github.com/steward-oss/steward/db"
-	"github.com/steward-oss/steward/db/dbtest"
 	"github.com/steward-oss/steward/notifications"
 	"github.com/steward-oss/steward/workflows"
 )
@@ -30,9 +25,11 @@ func notifyCaseInput() workflows.CaseInput {
 	}
 }
 
-// notifyOnceWorkflow is the smallest case: it sends one notification and ends, waiting for it as every
-// case does before it ends.
-func notifyOnceWorkflow(ctx workflow.Context, in workflows.CaseInput) error {
+// notifyOnceWorkflow is the smallest case: it sends one notification and ends, as every case does only
+// once its notifications are recorded. With recordFirst set it records a timeline line first, so the
+// notification has no record of its own to leave with; otherwise it opens the case after it (RecordOpened,
+// whose line waits for the next record too).
+func notifyOnceWorkflow(ctx workflow.Context, in workflows.CaseInput, recordFirst bool) error {
 	c := workflows.NewCase(in, "SOS")
 	view := func(now time.Time) workflows.CaseView { return c.BaseView(now, nil) }
 	step := func(workflow.Context, workflows.StepInput) (workflows.CaseView, error) {
@@ -43,7 +40,17 @@ func notifyOnceWorkflow(ctx workflow.Context, in workflows.CaseInput) error {
 	if err != nil {
 		return err
 	}
+	if recordFirst {
+		if err := c.Record(ctx, c.NewEvent(ctx, workflows.EventCaseOpened, workflows.ActorMarketplace, "bought")); err != nil {
+			return err
+		}
+	}
 	c.Notify(ctx, "opened", notifications.SeverityInfo, true, "New SOS case", "A case was opened.")
+	if !recordFirst {
+		if err := c.RecordOpened(ctx, "bought"); err != nil {
+			return err
+		}
+	}
 	return c.Finish(ctx)
 }
 
@@ -57,70 +64,51 @@ func newNotifyTestEnv(t *testing.T, acts *activities.Activities) *testsuite.Test
 	return env
 }
 
-// TestNotifyUndeliverableEndsTheCase: a notification that can never be delivered fails non-retryably once;
-// the case logs it and ends instead of waiting for it forever.
-func TestNotifyUndeliverableEndsTheCase(t *testing.T) {
+// recorded runs notifyOnceWorkflow with the Record activity mocked and the Notify activity failing the
+// test if called, and returns what each Record was asked to write.
+func recorded(t *testing.T, recordFirst bool) []activities.RecordInput {
+	t.Helper()
 	var a *activities.Activities
 	env := newNotifyTestEnv(t, &activities.Activities{})
-	var calls atomic.Int32
-	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.NotifyInput) error {
-		calls.Add(1)
-		return temporal.NewNonRetryableApplicationError("notify "+in.Message.Key+": undeliverable to #partner-gone (slack channel_not_found)",
-			activities.ErrTypeNotificationUndeliverable, nil)
-	})
-	env.ExecuteWorkflow(notifyOnceWorkflow, notifyCaseInput())
-
-	require.True(t, env.IsWorkflowCompleted(), "the case waits for an undeliverable notification forever")
-	require.NoError(t, env.GetWorkflowError())
-	assert.Equal(t, int32(1), calls.Load(), "a non-retryable failure is not retried")
-	assert.Less(t, env.Now().Sub(notifyStart), time.Minute, "ended at once: env.Now() = %v", env.Now())
-}
-
-// TestNotifyRetriedUntilDelivered: a temporary failure is retried with NotifyOptions' backoff (1 s, 2 s, …)
-// and the case ends once the notification is delivered.
-func TestNotifyRetriedUntilDelivered(t *testing.T) {
-	var a *activities.Activities
-	env := newNotifyTestEnv(t, &activities.Activities{})
-	var calls atomic.Int32
-	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.NotifyInput) error {
-		if calls.Add(1) <= 2 {
-			return errors.New("notify: slack server error: 500 Internal Server Error")
-		}
+	var ins []activities.RecordInput
+	env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordInput) error {
+		ins = append(ins, in)
 		return nil
 	})
-	env.ExecuteWorkflow(notifyOnceWorkflow, notifyCaseInput())
-
+	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(context.Context, activities.NotifyInput) error {
+		t.Error("a case's notification went through the Notify activity")
+		return nil
+	})
+	env.ExecuteWorkflow(notifyOnceWorkflow, notifyCaseInput(), recordFirst)
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
-	assert.Equal(t, int32(3), calls.Load(), "two failures, then delivered")
-	elapsed := env.Now().Sub(notifyStart)
-	assert.GreaterOrEqual(t, elapsed, 3*time.Second, "backoff 1 s then 2 s: env.Now() = %v", env.Now())
-	assert.Less(t, elapsed, time.Minute)
+	return ins
 }
 
-// permanentNotifier refuses every message for good, as a chat whose token was revoked does.
-type permanentNotifier struct{ calls atomic.Int32 }
-
-func (p *permanentNotifier) Notify(_ context.Context, _ notifications.Message) error {
-	p.calls.Add(1)
-	return notifications.Undeliverable("slack token_revoked", errors.New("token_revoked"))
+// TestNotifyLeavesWithTheRecord: a notification and the opening line are written by one record — one
+// local activity for both, no activity task — before the case ends.
+func TestNotifyLeavesWithTheRecord(t *testing.T) {
+	ins := recorded(t, false)
+	require.Len(t, ins, 1, "one record carries the line and the notification")
+	require.Len(t, ins[0].Events, 1)
+	assert.Equal(t, string(workflows.EventCaseOpened), ins[0].Events[0].Event)
+	require.Len(t, ins[0].Notices, 1)
+	n := ins[0].Notices[0]
+	assert.Equal(t, "sos:O1/opened", n.Message.Key)
+	assert.Equal(t, "New SOS case", n.Message.Title)
+	assert.Equal(t, notifications.SeverityInfo, n.Message.Severity)
+	assert.Nil(t, n.Message.PartnerRobot, "no robot secret in history")
 }
 
-// TestNotifyUndeliverableWithTheActivity runs the real Notify activity on a chat that refuses for good: the
-// case ends, and the outbox row is failed with the reason.
-func TestNotifyUndeliverableWithTheActivity(t *testing.T) {
-	store := dbtest.MustOpen(t)
-	n := &permanentNotifier{}
-	env := newNotifyTestEnv(t, &activities.Activities{Store: store, Notifier: n})
-	env.ExecuteWorkflow(notifyOnceWorkflow, notifyCaseInput())
-
-	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
-	assert.Less(t, env.Now().Sub(notifyStart), time.Minute, "env.Now() = %v", env.Now())
-	// The notification once; the alert to operations once, refused too, so only logged.
-	assert.Equal(t, int32(2), n.calls.Load())
-	row, err := store.GetNotification(t.Context(), "sos:O1/opened")
-	require.NoError(t, err)
-	assert.Equal(t, db.NotificationFailed, row.Status)
-	assert.Equal(t, "slack token_revoked", row.FailureReason)
+// TestNotifyAfterTheRecordIsNotLost: a notification sent after the last record of a workflow task (here,
+// just before the case ends) gets a record of its own before the case ends.
+func TestNotifyAfterTheRecordIsNotLost(t *testing.T) {
+	ins := recorded(t, true)
+	require.Len(t, ins, 2)
+	assert.Len(t, ins[0].Events, 1)
+	assert.Empty(t, ins[0].Notices)
+	assert.Empty(t, ins[1].Events, "the second record only carries the notification")
+	require.Len(t, ins[1].Notices, 1)
+	assert.Equal(t, "sos:O1/opened", ins[1].Notices[0].Message.Key)
+	assert.Greater(t, ins[1].Case.Revision, ins[0].Case.Revision)
 }

@@ -114,7 +114,7 @@ func (c *appConfig) mailer(logger *slog.Logger) notifications.Mailer {
 
 func newActivities(c *appConfig, store *db.Store, logger *slog.Logger, uiURL, namespace string) *activities.Activities {
 	return &activities.Activities{Store: store, Notifier: c.notifier(logger), Mailer: c.mailer(logger), PDF: c.pdf.renderer(logger),
-		UIBaseURL: uiURL, Namespace: namespace, Logger: logger}
+		UIBaseURL: uiURL, Namespace: namespace, Logger: logger, Wakeup: make(chan struct{}, 1)}
 }
 
 // serveAPI serves the API on addr (port 0 picks a free one) until stop is called, then shuts down

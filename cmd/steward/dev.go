@@ -51,6 +51,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		dataDir, ip, secret, namespace string
 		webhookURL                     string
 		apiPort, uiPort, temporalPort  int
+		cache                          int
 		uiWrites                       bool
 		cfg                            appConfig
 		limits                         rateLimit
@@ -64,6 +65,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	f.str(&secret, "marketplace-secret", "STEWARD_MARKETPLACE_SECRET", "", "marketplace HMAC secret (default: generated once, kept in the data dir)")
 	f.str(&namespace, "namespace", "TEMPORAL_NAMESPACE", "default", "Temporal namespace")
 	f.str(&webhookURL, "webhook-url", "STEWARD_WEBHOOK_URL", "", "subscribe this URL to every webhook event (loopback allowed; its secret goes to dev-credentials.json as webhook_secret)")
+	workflowCacheFlag(f, &cache)
 	cfg.metricsAddr = defaultDevMetricsAddr
 	cfg.register(f)
 	limits.register(f)
@@ -71,6 +73,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if err := limits.validate(); err != nil {
+		return err
+	}
+	if err := setWorkflowCache(cache); err != nil {
 		return err
 	}
 	logger := newLogger(stderr, cfg.logLevel)
@@ -138,12 +143,13 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("temporal client: %w", err)
 	}
 	defer c.Close()
-	w := worker.New(c, newActivities(&cfg, store, logger, srv.UIURL(), namespace), sdkworker.Options{})
+	acts := newActivities(&cfg, store, logger, srv.UIURL(), namespace)
+	w := worker.New(c, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
 	defer w.Stop()
-	stopWebhooks := startDispatcher(ctx, &cfg, store, logger)
+	stopWebhooks := startDispatcher(ctx, &cfg, acts, logger)
 	defer stopWebhooks()
 	stopReconciler := startReconciler(ctx, &cfg, c, store, logger)
 	defer stopReconciler()

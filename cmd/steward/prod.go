@@ -355,6 +355,28 @@ func (d *prodDeps) readyTemporal(ctx context.Context, logger *slog.Logger, wait 
 // attribute is still waited for: namespaces and search attributes reach every frontend through its cache.
 const namespaceSettle = 5 * time.Second
 
+// DefaultWorkflowCache is how many cases a worker keeps in memory between their workflow tasks (the SDK's
+// sticky cache). A cached SOS case costs the worker about 80 KiB (docs/benchmarks.md, figure 4: 898 MiB
+// with 10,000 cached); 5,000 keeps that near 400 MiB, under half the worker's 1 GiB budget whatever the
+// number of open cases, and is far more than the cases that move within minutes of each other on one
+// worker. A case beyond it is evicted and replayed from its history when its next timer or step arrives.
+const DefaultWorkflowCache = 5000
+
+// workflowCacheFlag registers the worker's workflow cache size.
+func workflowCacheFlag(f flags, p *int) {
+	f.int(p, "workflow-cache", "STEWARD_WORKFLOW_CACHE", DefaultWorkflowCache,
+		"cases kept in memory between their workflow tasks; a case beyond it is replayed from its history when it next moves")
+}
+
+// setWorkflowCache bounds the process's workflow cache (the SDK keeps one per process, before any worker starts).
+func setWorkflowCache(n int) error {
+	if n < 1 {
+		return fmt.Errorf("--workflow-cache %d: at least 1", n)
+	}
+	sdkworker.SetStickyWorkflowCacheSize(n)
+	return nil
+}
+
 // waitFlag registers the start-up wait of the worker and the API.
 func waitFlag(f flags, p *time.Duration) {
 	f.DurationVar(p, "wait", envDuration("STEWARD_WAIT", 0), "how long to wait at start for the Temporal server and the database to answer, "+
@@ -367,12 +389,17 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 		dsn, uiURL string
 		cfg        appConfig
 		wait       time.Duration
+		cache      int
 	)
 	f.str(&dsn, "database-url", "DATABASE_URL", "", "PostgreSQL URL")
 	f.str(&uiURL, "ui-url", "STEWARD_UI_URL", "", "Temporal Web UI base URL, for links in notifications")
 	waitFlag(f, &wait)
+	workflowCacheFlag(f, &cache)
 	cfg.register(f)
 	if err := f.Parse(args); err != nil {
+		return err
+	}
+	if err := setWorkflowCache(cache); err != nil {
 		return err
 	}
 	logger := newLogger(stderr, cfg.logLevel)
@@ -384,8 +411,9 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := d.readyTemporal(ctx, logger, wait); err != nil {
 		return err
 	}
-	w := worker.New(d.temporal, newActivities(&cfg, d.store, logger, uiURL, d.target.namespace), sdkworker.Options{})
-	stopWebhooks := startDispatcher(ctx, &cfg, d.store, logger)
+	acts := newActivities(&cfg, d.store, logger, uiURL, d.target.namespace)
+	w := worker.New(d.temporal, acts, sdkworker.Options{})
+	stopWebhooks := startDispatcher(ctx, &cfg, acts, logger)
 	defer stopWebhooks()
 	stopReconciler := startReconciler(ctx, &cfg, d.temporal, d.store, logger)
 	defer stopReconciler()

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/steward-oss/steward/activities"
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/notifications"
 	"github.com/steward-oss/steward/notifications/customer"
@@ -267,10 +268,13 @@ func (w webhookAdmin) redeliver(ctx context.Context, id string) error {
 	return nil
 }
 
-// startDispatcher runs the webhook dispatcher beside a worker until stop is called, which waits for it.
+// startDispatcher runs the dispatchers of the outboxes the cases' record steps write — notifications to
+// operations and partners, webhooks, the customer's messages — beside a worker until stop is called,
+// which waits for them.
 // Given-up deliveries alert ops through the worker's notifier.
-func startDispatcher(ctx context.Context, cfg *appConfig, store *db.Store, logger *slog.Logger) (stop func()) {
-	notifier := cfg.notifier(logger)
+func startDispatcher(ctx context.Context, cfg *appConfig, acts *activities.Activities, logger *slog.Logger) (stop func()) {
+	store := acts.Store
+	notifier := acts.Notifier
 	d := &webhooks.Dispatcher{Store: store, Logger: logger, Alert: func(ctx context.Context, title, text string) {
 		if err := notifier.Notify(ctx, notifications.Message{Severity: notifications.SeverityCritical, Title: notifications.Redact(title), Text: notifications.Redact(text)}); err != nil {
 			logger.Error("webhooks: alerting ops failed", slog.String("title", title), slog.Any("error", err))
@@ -291,9 +295,11 @@ func startDispatcher(ctx context.Context, cfg *appConfig, store *db.Store, logge
 		}}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	nd := &activities.NotificationDispatcher{A: acts}
+	wg.Go(func() { _ = nd.Run(ctx) })
 	wg.Go(func() { _ = d.Run(ctx) })
 	wg.Go(func() { _ = cd.Run(ctx) })
-	logger.Info("webhook and customer message dispatchers started")
+	logger.Info("notification, webhook and customer message dispatchers started")
 	return func() {
 		cancel()
 		wg.Wait()

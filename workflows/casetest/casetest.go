@@ -27,7 +27,8 @@ import (
 )
 
 // Harness is one workflow run in the test environment. The activity mocks record what the case wrote
-// (timeline lines, refunds, projections), notified, asked of partner choice and rendered; read them with
+// (timeline lines, refunds, projections, the notifications recorded with them or sent by the Notify
+// activity), asked of partner choice and rendered; read them with
 // the accessors, which copy under the lock (mocks run on their own goroutines).
 type Harness struct {
 	T   *testing.T
@@ -127,6 +128,7 @@ func (h *Harness) record(_ context.Context, in activities.RecordInput) error {
 	h.refunds = append(h.refunds, in.Refunds...)
 	h.rows = append(h.rows, in.Case)
 	h.clocks = append(h.clocks, in.Clocks...)
+	h.notes = append(h.notes, in.Notices...) // a case's notifications leave with its records
 	return nil
 }
 

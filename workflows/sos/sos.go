@@ -205,11 +205,11 @@ func (s *sosCase) watchAssetWindow(ctx workflow.Context) {
 	ev := workflows.Tell(s.NewEvent(ctx, workflows.EventCaseExpired, workflows.ActorSystem,
 		"no asset list within 5 natural days of payment ("+workflows.When(due)+"); the customer needs a new purchase"),
 		workflows.NoticeAssetsWindowClosed, "due", workflows.When(due))
+	s.Notify(ctx, "expired", notifications.SeverityWarning, false, "SOS case expired: no asset list",
+		"The customer did not submit the asset list within 5 natural days of payment; the case is closed. Tell the customer a new purchase is needed.")
 	if err := s.Record(ctx, ev); err != nil {
 		s.Logger.Error("record expiry", "Error", err)
 	}
-	s.Notify(ctx, "expired", notifications.SeverityWarning, false, "SOS case expired: no asset list",
-		"The customer did not submit the asset list within 5 natural days of payment; the case is closed. Tell the customer a new purchase is needed.")
 }
 
 // verdictDue is when the report waiting for the customer's verdict is deemed confirmed; zero when none waits.
@@ -275,12 +275,12 @@ func (s *sosCase) deemConfirmed(ctx workflow.Context, version int, due time.Time
 	ev := workflows.Tell(s.NewEvent(ctx, workflows.EventReportDeemedAccepted, workflows.ActorSystem, detail),
 		workflows.NoticeReportDeemedAccepted, "report", activities.ReportTitle, "version", fmt.Sprint(version), "due", workflows.When(due))
 	s.process = append(s.process, activities.ReportStep{At: ev.At, Step: ev.Event, Detail: ev.Detail})
-	if err := s.Record(ctx, ev); err != nil {
-		s.Logger.Error("record deemed confirmation", "Error", err)
-	}
 	s.Notify(ctx, fmt.Sprintf("report/%d/deemed", version), notifications.SeverityInfo, true, fmt.Sprintf("SOS report v%d deemed confirmed", version),
 		fmt.Sprintf("The customer gave no verdict within %s. Close the case with the follow-up: POST /v1/cases/%s/steps/%s.",
 			workflows.Span(s.verdict.Window), s.In.CaseID, workflows.StepClose))
+	if err := s.Record(ctx, ev); err != nil {
+		s.Logger.Error("record deemed confirmation", "Error", err)
+	}
 }
 
 // slaStatus is the clocks' status; the next deadline is the earlier of the clocks' and the verdict
@@ -486,20 +486,16 @@ func (s *sosCase) step(ctx workflow.Context, in workflows.StepInput) (workflows.
 	case in.Step == workflows.StepContact || version == 1:
 		breaches, refunds = s.LateBreaches(ctx, now)
 	}
-	var report activities.ReportInput
-	var notice activities.NotifyInput
 	if version > 0 {
-		report, notice = s.reportInput(version, now), s.reportNotice(version)
+		// Rendered before the record, so that the notice the record sends finds the report stored.
+		var a *activities.Activities
+		if err := workflows.RunLocal(ctx, time.Minute, fmt.Sprintf("render report v%d", version), a.RenderReport, s.reportInput(version, now), nil); err != nil {
+			return workflows.CaseView{}, err
+		}
+		s.Send(s.reportNotice(version))
 	}
 	if err := s.RecordWith(ctx, append(events, breaches...), refunds); err != nil {
 		return workflows.CaseView{}, err
-	}
-	if version > 0 {
-		var a *activities.Activities
-		if err := workflows.RunLocal(ctx, time.Minute, fmt.Sprintf("render report v%d", version), a.RenderReport, report, nil); err != nil {
-			return workflows.CaseView{}, err
-		}
-		workflows.SendNotification(ctx, s.Logger, notice, s.Hold())
 	}
 	return s.view(now), nil
 }
