@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -116,6 +117,11 @@ func (d *NotificationDispatcher) deliver(ctx context.Context, n *db.Notification
 	if err != nil {
 		return d.A.Store.RetryNotificationAt(ctx, n.Key, notifications.Reason(err), d.now().Add(backoff(n.Attempts)))
 	}
+	if m.PartnerChannel != n.Channel && m.PartnerChannel != "" {
+		if err := d.A.Store.SetNotificationChannel(ctx, n.Key, m.PartnerChannel); err != nil {
+			return err
+		}
+	}
 	err = d.A.send(ctx, m, n) // a row given up whose operators were not told yet: send tells them
 
 	var ae *temporal.ApplicationError
@@ -137,7 +143,7 @@ func (d *NotificationDispatcher) deliver(ctx context.Context, n *db.Notification
 		return d.A.Store.SettleNotification(ctx, n.Key)
 	case !n.Undeliverable() && now.Sub(n.CreatedAt) >= giveUp:
 		// Given up first, so that the attempts to tell operations never send the notification again.
-		reason := fmt.Sprintf("not delivered within %s: %s", giveUp, notifications.Reason(err))
+		reason := fmt.Sprintf("not delivered within %s: %s", giveUp, lastErrors(err))
 		if _, err := d.A.Store.MarkNotificationUndeliverable(ctx, n.Key, reason, now); err != nil {
 			return err
 		}
@@ -154,6 +160,15 @@ func (d *NotificationDispatcher) deliver(ctx context.Context, n *db.Notification
 		next = now.Add(wait)
 	}
 	return d.A.Store.RetryNotificationAt(ctx, n.Key, notifications.Reason(err), next)
+}
+
+// lastErrors is a failed attempt's errors for operators, one line: "slack notify #p1: internal_error, …"
+// (without the "notify <key>:" that wraps them).
+func lastErrors(err error) string {
+	if inner := errors.Unwrap(err); inner != nil {
+		err = inner
+	}
+	return strings.ReplaceAll(notifications.Reason(err), "\n", ", ")
 }
 
 // backoff is the wait before the attempt after attempts failed ones: a second, doubling, at most five minutes.

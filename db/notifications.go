@@ -168,6 +168,15 @@ func (s *Store) RetryNotificationAt(ctx context.Context, key, errText string, ne
 	return nil
 }
 
+// SetNotificationChannel records the partner channel an outbox notification was routed to (looked up when
+// it is delivered), for whoever reads the outbox.
+func (s *Store) SetNotificationChannel(ctx context.Context, key, channel string) error {
+	if _, err := s.NewUpdate().Model((*Notification)(nil)).Set("channel = ?", channel).Where("key = ?", key).Exec(ctx); err != nil {
+		return fmt.Errorf("notification channel %s: %w", key, err)
+	}
+	return nil
+}
+
 // SettleNotification ends the outbox's work on a notification given up and reported: it is not claimed again.
 func (s *Store) SettleNotification(ctx context.Context, key string) error {
 	if _, err := s.NewUpdate().Model((*Notification)(nil)).Set("next_attempt_at = NULL").Set("lease_until = NULL").
