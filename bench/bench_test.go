@@ -19,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/steward-oss/steward/reliability"
@@ -40,6 +41,11 @@ const (
 	envOpen   = "STEWARD_BENCH_OPEN"
 	envLate   = "STEWARD_BENCH_LATE"
 	envStarts = "STEWARD_BENCH_STARTS"
+	// envCache sets the worker's --workflow-cache (default: the flag's own default, as `steward worker -h`
+	// prints it; smoke: 5, so that the cases are evicted and replayed even at its sizes).
+	envCache = "STEWARD_BENCH_CACHE"
+	// envFootCallers sets how many callers buy the footprint's cases.
+	envFootCallers = "STEWARD_BENCH_FOOT_CALLERS"
 	// envProfile names a directory for CPU profiles of the server, the API and the worker, taken during the
 	// lifecycle.
 	envProfile = "STEWARD_BENCH_PROFILE"
@@ -59,16 +65,40 @@ type plan struct {
 	Late        int // asset-window clocks falling due within LateSpread
 	LateLead    time.Duration
 	LateSpread  time.Duration
+
+	// FootConcurrency callers buy the footprint's cases, each waiting until its case is offered before it
+	// buys the next, so the stack works through them at its pace with no backlog piling up.
+	FootConcurrency int
+	// FootReserve is the time the footprint's buying leaves before the test's deadline for what comes after
+	// it: the eviction steps, the lateness figure, the sla benchmarks and, in the same go test, the scale-out
+	// figure.
+	FootReserve time.Duration
+	// Cache is the worker's --workflow-cache; 0 until newStack reads CacheDefault, the flag's default
+	// (DefaultWorkflowCache in cmd/steward), from `steward worker -h`.
+	Cache, CacheDefault int
+	CacheBy             string // what chose Cache when it is not the default
+	Evict               int    // at most this many of the oldest footprint cases, evicted, are stepped
 }
 
 func planFor(mode string) plan {
-	p := plan{Mode: mode, Concurrency: 16, Starts: 1000, Rounds: 4, Lifecycles: 1000, Open: 10_000, Late: 1000,
-		LateLead: 90 * time.Second, LateSpread: time.Minute}
+	// 24 callers buy the footprint's cases. Measured buying 1,500 (STEWARD_BENCH_ONLY=foot) on this 2-core
+	// machine, with other load at 0.0-0.2 cores: 16 callers 32/s, 24 38/s, 32 32/s, 64 10/s. The stack is
+	// CPU-bound at ~48 ms of CPU a case; more cases in flight only wait on each other (with 64, and 48 at
+	// 0.6 cores of other load, 15/s, offers took up to a minute and first workflow tasks timed out). A run
+	// of 3,000 open cases bought its 1,000 at 32/s (51 ms of CPU a case): 98,000 at 32-38/s take 43-51 min,
+	// the whole run about an hour of the Makefile's 90 minutes (FootReserve guards the rest).
+	p := plan{Mode: mode, Concurrency: 16, Starts: 1000, Rounds: 4, Lifecycles: 1000, Open: 100_000, FootConcurrency: 24,
+		FootReserve: 20 * time.Minute, Evict: 1000, Late: 1000, LateLead: 90 * time.Second, LateSpread: time.Minute}
 	if mode == "smoke" {
-		p = plan{Mode: mode, Concurrency: 4, Starts: 20, Rounds: 2, Lifecycles: 20, Open: 60, Late: 20,
-			LateLead: 20 * time.Second, LateSpread: 10 * time.Second}
+		p = plan{Mode: mode, Concurrency: 4, Starts: 20, Rounds: 2, Lifecycles: 20, Open: 60, FootConcurrency: 4,
+			FootReserve: 2 * time.Minute, Cache: 5, CacheBy: "smoke's, so that even its few cases are evicted", Evict: 1000,
+			Late: 20, LateLead: 20 * time.Second, LateSpread: 10 * time.Second}
 	}
-	for env, v := range map[string]*int{envCases: &p.Lifecycles, envOpen: &p.Open, envLate: &p.Late, envStarts: &p.Starts} {
+	if n, err := strconv.Atoi(os.Getenv(envCache)); err == nil && n > 0 {
+		p.Cache, p.CacheBy = n, "set by `"+envCache+"`"
+	}
+	for env, v := range map[string]*int{envCases: &p.Lifecycles, envOpen: &p.Open, envLate: &p.Late, envStarts: &p.Starts,
+		envFootCallers: &p.FootConcurrency} {
 		if n, err := strconv.Atoi(os.Getenv(env)); err == nil && n > 0 {
 			*v = n
 		}
@@ -95,7 +125,7 @@ func TestBench(t *testing.T) {
 	}
 	began := time.Now()
 	p := planFor(mode)
-	s := newStack(t)
+	s := newStack(t, &p)
 	r := &report{Plan: p, PG: s.pg, Began: began}
 	ctx := t.Context()
 	t.Logf("stack up in %s (database %s); plan %+v", time.Since(began).Round(time.Second), map[bool]string{true: "PostgreSQL", false: "SQLite"}[s.pg], p)
@@ -120,8 +150,10 @@ func TestBench(t *testing.T) {
 	}
 	if run("foot") {
 		o = s.othersFrom()
-		s.footprint(ctx, r, len(apiCases)+len(rawCases))
+		orders, partners := s.footprint(ctx, r, len(apiCases)+len(rawCases))
 		r.Others.Foot = o.cores()
+		// The oldest of its cases have left the worker's cache by now: their next step replays them.
+		s.evictionReplay(ctx, r, orders, partners)
 	}
 	if run("late") {
 		o = s.othersFrom()
@@ -129,6 +161,7 @@ func TestBench(t *testing.T) {
 		r.Others.Late = o.cores()
 	}
 	r.Others.All = all.cores()
+	r.checkReplay(run("foot"), run("late"))
 	if mode == "full" && only == "" {
 		r.SLABench, r.SLAErr = slaBenchmarks(ctx)
 	}
@@ -392,28 +425,73 @@ func (s *stack) lifecycle(ctx context.Context, r *report) {
 const rawSteps = 8
 
 // footprint opens cases through the API until open of them wait on their clocks (the ones already open
-// count), lets the stack settle, and reads the worker's memory and both databases' sizes.
-func (s *stack) footprint(ctx context.Context, r *report, alreadyOpen int) {
+// count), lets the stack settle, and reads the worker's memory and both databases' sizes. It returns the
+// cases it bought, oldest first, and the partner each was offered to.
+//
+// FootConcurrency callers buy them, each buying its next case once its last one was offered. Should the
+// buying run so long that the test's deadline comes within FootReserve, it stops there, so that the figures
+// after it still run and the report is still written, with an error saying how many were bought.
+func (s *stack) footprint(ctx context.Context, r *report, alreadyOpen int) (orders []order, partners []string) {
 	p := r.Plan
 	f := &r.Foot
-	f.Open = p.Open
-	f.Added = p.Open - alreadyOpen
+	want := p.Open - alreadyOpen
+	f.Callers = p.FootConcurrency
 	var err error
 	app0, tmp0 := s.appDBSize(ctx), dirSize(filepath.Join(s.dir, "temporal"))
 	paid := time.Now().Add(-time.Minute)
-	orders := make([]order, f.Added)
+	orders = make([]order, want)
 	for i := range orders {
-		orders[i] = order{ID: fmt.Sprintf("BENCH-F-%05d", i), PaidAt: paid}
+		orders[i] = order{ID: fmt.Sprintf("BENCH-F-%06d", i), PaidAt: paid}
 	}
+	partners = make([]string, len(orders))
+	buyUntil := time.Time{}
+	if d, ok := s.t.Deadline(); ok {
+		buyUntil = d.Add(-p.FootReserve)
+	}
+	m := startMeter(map[string]int{"temporal": s.temporal.PID(), "worker": s.worker.PID(), "api": s.api.PID(), "bench": os.Getpid()})
 	start := time.Now()
-	r.fail("footprint purchase", pool(len(orders), p.Concurrency, func(i int) error { return s.purchase(ctx, orders[i]) }))
-	wctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
-	r.fail("footprint offer", pool(len(orders), p.Concurrency, func(i int) error {
-		_, err := s.partnerOf(wctx, orders[i].caseID())
+	var (
+		mu               sync.Mutex
+		buyLat, offerLat []time.Duration
+		tried            = make([]bool, len(orders))
+	)
+	r.fail("footprint purchase", pool(len(orders), p.FootConcurrency, func(i int) error {
+		if !buyUntil.IsZero() && time.Now().After(buyUntil) {
+			return nil // out of time: this one and the rest are not bought
+		}
+		tried[i] = true
+		t0 := time.Now()
+		if err := s.purchase(ctx, orders[i]); err != nil {
+			return err
+		}
+		t1 := time.Now()
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		defer cancel()
+		var err error
+		partners[i], err = s.partnerOf(wctx, orders[i].caseID())
+		mu.Lock()
+		buyLat, offerLat = append(buyLat, t1.Sub(t0)), append(offerLat, time.Since(t1))
+		mu.Unlock()
 		return err
 	}))
-	cancel()
 	f.Settled = time.Since(start)
+	var bought []order
+	var to []string
+	for i, ok := range tried {
+		if ok {
+			bought, to = append(bought, orders[i]), append(to, partners[i])
+		}
+	}
+	if n := len(bought); n < want {
+		orders, partners = bought, to
+		r.Errors = append(r.Errors, fmt.Sprintf("footprint: %d of the %d cases to add were bought (%.0f/s) when the test's deadline came within %s; "+
+			"give go test a longer -timeout or set %s lower", n, want, float64(n)/f.Settled.Seconds(), p.FootReserve, envOpen))
+	}
+	f.Added = len(orders)
+	f.Open = alreadyOpen + f.Added
+	f.Buy = m.stop(max(1, f.Added), 0)
+	s.t.Logf("footprint: %d cases bought and offered in %s (%.0f/s) by %d callers: purchases answered in %+v, then offered in %+v",
+		f.Added, f.Settled.Round(time.Second), f.rate(), f.Callers, latencies(buyLat), latencies(offerLat))
 	time.Sleep(5 * time.Second) // notifications of the last offers
 	f.AppDB, f.TemporalDB = s.appDBSize(ctx), dirSize(filepath.Join(s.dir, "temporal"))
 	f.AppDelta, f.TemporalDelta = f.AppDB-app0, f.TemporalDB-tmp0
@@ -426,7 +504,8 @@ func (s *stack) footprint(ctx context.Context, r *report, alreadyOpen int) {
 	if dir := os.Getenv(envProfile); dir != "" {
 		s.saveProfile(ctx, "worker", "heap", filepath.Join(dir, "worker.heap.pprof"))
 	}
-	s.t.Logf("footprint: %+v", *f)
+	s.t.Logf("footprint: %+v (%.0f cases/s bought and offered)", *f, f.rate())
+	return orders, partners
 }
 
 // lateness opens cases whose asset-list window (5 natural days from payment, a 7x24 clock) falls due
@@ -443,6 +522,7 @@ func (s *stack) lateness(ctx context.Context, r *report) {
 		due[i] = first.Add(time.Duration(i) * p.LateSpread / time.Duration(p.Late))
 		orders[i] = order{ID: fmt.Sprintf("BENCH-T-%05d", i), PaidAt: due[i].Add(-sla.AssetWindow)}
 	}
+	before, _ := s.replayMetrics(ctx, r)
 	r.fail("lateness purchase", pool(len(orders), p.Concurrency, func(i int) error { return s.purchase(ctx, orders[i]) }))
 	l.OpenedBefore = time.Until(first)
 	if l.OpenedBefore < 0 {
@@ -450,7 +530,11 @@ func (s *stack) lateness(ctx context.Context, r *report) {
 	}
 	deadline := first.Add(p.LateSpread + 5*time.Minute)
 	var lat []time.Duration
+	counted := false
 	for {
+		if !counted && time.Until(first) < 3*time.Second { // just before, not to load the server while the clocks fire
+			l.Open, counted = s.openCases(ctx), true
+		}
 		lat = lat[:0]
 		for i, o := range orders {
 			if at, ok := s.slack.arrival(o.caseID() + "/expired"); ok {
@@ -478,6 +562,20 @@ func (s *stack) lateness(ctx context.Context, r *report) {
 		}
 	}
 	s.t.Logf("lateness: %+v", *l)
+	// Their timers were the next thing to arrive for them; cases the cache no longer held replayed.
+	s.timersReplayed(ctx, r, orders, before)
+}
+
+// openCases is how many SOS cases are open (running workflows, by the server's visibility); -1 when it
+// could not be read.
+func (s *stack) openCases(ctx context.Context) int64 {
+	res, err := s.tc.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+		Query: fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", sos.WorkflowName)})
+	if err != nil {
+		s.t.Logf("open cases: %v", err)
+		return -1
+	}
+	return res.GetCount()
 }
 
 // profile takes 30-second CPU profiles of the server, the API and the worker into dir, in the background.

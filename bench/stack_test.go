@@ -82,12 +82,17 @@ type stack struct {
 	pprof    map[string]string // process name → pprof address
 	http     *http.Client
 	retries  atomic.Int64 // purchase callbacks sent again after a 5xx or no answer
+
+	// metricsAddr is where the worker serves its Prometheus metrics (the SDK's sticky cache and task failures).
+	metricsAddr string
 }
 
 // envBin names a built steward binary (default: built into a temporary directory).
 const envBin = "STEWARD_BIN"
 
-func newStack(t *testing.T) *stack {
+// newStack starts the stack for plan pl: the worker runs with --workflow-cache pl.Cache, after pl.CacheDefault
+// is set to the flag's default (and pl.Cache too, when pl leaves it 0).
+func newStack(t *testing.T, pl *plan) *stack {
 	ctx := t.Context()
 	dir := t.TempDir()
 	s := &stack{t: t, dir: dir, slack: newSlackRecorder(), secret: []byte("bench-marketplace-secret-0123456789"),
@@ -96,6 +101,11 @@ func newStack(t *testing.T) *stack {
 	t.Cleanup(s.slack.Close)
 	bin, err := reliability.BuildSteward(ctx, os.Getenv(envBin), dir)
 	require.NoError(t, err)
+	pl.CacheDefault, err = workflowCacheDefault(ctx, bin)
+	require.NoError(t, err)
+	if pl.Cache == 0 {
+		pl.Cache = pl.CacheDefault
+	}
 
 	s.dsn = "sqlite:" + filepath.Join(dir, "steward.db")
 	if base := os.Getenv("TEST_DATABASE_URL"); base != "" {
@@ -143,7 +153,9 @@ func newStack(t *testing.T) *stack {
 		return p
 	}
 	s.temporal = mk("temporal", "temporal", "--data-dir", filepath.Join(dir, "temporal"), "--temporal-port", strconv.Itoa(tport), "--ui-port", "0", "--log-level", "warn")
-	s.worker = mk("worker", "worker")
+	s.worker = mk("worker", "worker", "--"+workflowCacheFlag, strconv.Itoa(pl.Cache))
+	s.metricsAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	s.worker.Env = append(s.worker.Env, "STEWARD_METRICS_ADDR="+s.metricsAddr)
 	s.api = mk("api", "api")
 	require.NoError(t, s.temporal.Start())
 	s.tc = dialTemporal(t, tport)
@@ -271,8 +283,10 @@ func (s *stack) step(ctx context.Context, caseID, partner, step string, body []b
 	return err
 }
 
-// partnerOf waits until the case has been offered to a partner and returns it.
+// partnerOf waits until the case has been offered to a partner and returns it. It looks every 100 ms at
+// first, then less often, so that many callers waiting on a busy stack do not load its database.
 func (s *stack) partnerOf(ctx context.Context, caseID string) (string, error) {
+	every := 100 * time.Millisecond
 	for {
 		row, err := s.store.GetCase(ctx, caseID)
 		if err == nil && row.PartnerID != "" {
@@ -284,8 +298,9 @@ func (s *stack) partnerOf(ctx context.Context, caseID string) (string, error) {
 		select {
 		case <-ctx.Done():
 			return "", fmt.Errorf("%s: no partner offered: %w", caseID, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(every):
 		}
+		every = min(every*3/2, time.Second)
 	}
 }
 
