@@ -21,7 +21,9 @@ func (c *Case) startAssignment(ctx workflow.Context, exclude []string) {
 		return
 	}
 	c.offered = exclude
+	c.choosing++ // from now: the first offer records what the case carries (RecordOpened)
 	workflow.Go(ctx, func(ctx workflow.Context) {
+		c.choosing-- // Assign counts its partner choice itself, before it waits
 		if err := c.Assign(ctx); err != nil {
 			c.Logger.Error("partner assignment", "Error", err)
 		}

@@ -359,11 +359,16 @@ func (c *Case) Record(ctx workflow.Context, events ...activities.Event) error {
 	return c.RecordWith(ctx, events, nil)
 }
 
-// RecordWith writes the case's projection, timeline lines and refunds, and the notifications sent since
+// RecordWith writes, after any record in flight, the case's projection, timeline lines and refunds, and the notifications sent since
 // the last record (Notify) to the outbox, as a local activity, inside the workflow task that asks for it
 // (Record is idempotent by key, so a write repeated after a worker crash changes nothing), and keeps the
 // Web UI's current details in step and the search attributes (sent when the task's records are done).
 func (c *Case) RecordWith(ctx workflow.Context, events []activities.Event, refunds []activities.RefundRow) error {
+	// One record at a time: records of one workflow task commit in the order the case made them, so its
+	// timeline, outbox and customer messages keep that order.
+	if err := workflow.Await(ctx, func() bool { return c.recording == 0 }); err != nil {
+		return err
+	}
 	now := workflow.Now(ctx)
 	c.Revision++
 	status, next := c.slaStatus(now)
