@@ -134,7 +134,12 @@ func TestCustomerHearsInChinese(t *testing.T) {
 	for _, m := range stored {
 		storedTitles = append(storedTitles, m.Title)
 	}
-	assert.Equal(t, storedTitles, titles, "delivered in the order the case recorded them")
+	// The reminder and the refund are recorded in the case's first workflow task at the same instant, by its
+	// two watchers, one record after the other; the outbox lists messages of one instant by key, not by
+	// record, so between those two only the set is compared. Every later message has its own instant.
+	require.Len(t, storedTitles, len(titles))
+	assert.ElementsMatch(t, storedTitles[:2], titles[:2])
+	assert.Equal(t, storedTitles[2:], titles[2:], "delivered in the order the case recorded them")
 	assert.ElementsMatch(t, append([]string{"退款通知", "请提交资产清单"}, want...), titles)
 	var chain []string
 	for _, ti := range titles {
