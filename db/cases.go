@@ -2,10 +2,13 @@ package db
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 )
 
 // Case statuses.
@@ -65,10 +68,13 @@ var caseMutable = []string{
 // UpsertCase inserts the case or, by CaseID, overwrites every mutable column with c's values (so
 // pass the whole projection, not a delta) unless the stored row has a higher Revision. An empty Status is "open"; zero OpenedAt and UpdatedAt
 // are now. A WorkflowID already used by another case is ErrConflict.
-func (s *Store) UpsertCase(ctx context.Context, c *Case) error { return upsertCase(ctx, s.DB, c) }
+func (s *Store) UpsertCase(ctx context.Context, c *Case) error {
+	return s.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return upsertCase(ctx, tx, c) })
+}
 
-// upsertCase is UpsertCase on idb (the store or a transaction).
-func upsertCase(ctx context.Context, idb bun.IDB, c *Case) error {
+// upsertCase is UpsertCase in a transaction, which also moves the case's count in partner_loads when its
+// partner or its status changes.
+func upsertCase(ctx context.Context, tx bun.Tx, c *Case) error {
 	if c.CaseID == "" || c.WorkflowID == "" {
 		return fmt.Errorf("upsert case: empty case or workflow id: %w", ErrInvalid)
 	}
@@ -84,16 +90,91 @@ func upsertCase(ctx context.Context, idb bun.IDB, c *Case) error {
 	c.NextDeadline = utcPtr(c.NextDeadline)
 	c.ClosedAt = utcPtr(c.ClosedAt)
 
-	q := idb.NewInsert().Model(c).On("CONFLICT (case_id) DO UPDATE")
+	before, err := loadOf(ctx, tx, c.CaseID)
+	if err != nil {
+		return fmt.Errorf("upsert case %s: %w", c.CaseID, err)
+	}
+	q := tx.NewInsert().Model(c).On("CONFLICT (case_id) DO UPDATE")
 	for _, col := range caseMutable {
 		q = q.Set("? = EXCLUDED.?", bun.Ident(col), bun.Ident(col))
 	}
 	q = q.Where("?TableAlias.revision <= EXCLUDED.revision")
-	if _, err := q.Exec(ctx); err != nil {
+	res, err := q.Exec(ctx)
+	if err != nil {
 		if isUniqueViolation(err) {
 			return fmt.Errorf("upsert case %s: workflow id %s in use: %w", c.CaseID, c.WorkflowID, ErrConflict)
 		}
 		return fmt.Errorf("upsert case %s: %w", c.CaseID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 { // a stale revision: the row stands as it was
+		return err
+	}
+	return moveLoad(ctx, tx, before, openLoad(c.PartnerID, c.Status))
+}
+
+// PartnerLoad is a partner's number of open cases, the load that partner assignment balances. Every write
+// of a case row keeps it in step, in the same transaction, so that choosing a partner reads one row per
+// partner instead of counting the open cases (which grows with them: at 100,000 open cases the count was
+// most of the worker's CPU).
+type PartnerLoad struct {
+	bun.BaseModel `bun:"table:partner_loads"`
+
+	PartnerID string `bun:"partner_id,pk"`
+	OpenCases int    `bun:"open_cases"`
+}
+
+// openLoad is the partner whose load a case row with this partner and status counts in, or "" for none.
+func openLoad(partnerID, status string) string {
+	if status == CaseOpen || status == "" {
+		return partnerID
+	}
+	return ""
+}
+
+// loadOf is the partner whose load the stored row of the case counts in ("" when none or no row), read with
+// the row locked on PostgreSQL so that a concurrent write of the same case waits for this transaction and
+// then sees its result. SQLite's write transactions are one at a time (immediate), so a plain read is enough.
+func loadOf(ctx context.Context, tx bun.Tx, caseID string) (string, error) {
+	var row struct {
+		PartnerID string `bun:"partner_id"`
+		Status    string `bun:"status"`
+	}
+	q := tx.NewSelect().Model((*Case)(nil)).Column("partner_id", "status").Where("case_id = ?", caseID)
+	if tx.Dialect().Name() == dialect.PG {
+		q = q.For("UPDATE")
+	}
+	if err := q.Scan(ctx, &row); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", nil
+		}
+		return "", fmt.Errorf("read load: %w", err)
+	}
+	return openLoad(row.PartnerID, row.Status), nil
+}
+
+// moveLoad moves one open case from partner from's load to partner to's ("" is none). The counters are
+// changed in partner order, so that two transactions moving cases between the same two partners in opposite
+// directions cannot deadlock on PostgreSQL.
+func moveLoad(ctx context.Context, tx bun.Tx, from, to string) error {
+	if from == to {
+		return nil
+	}
+	type delta struct {
+		partner string
+		n       int
+	}
+	ds := []delta{{from, -1}, {to, +1}}
+	if to < from {
+		ds[0], ds[1] = ds[1], ds[0]
+	}
+	for _, d := range ds {
+		if d.partner == "" {
+			continue
+		}
+		if _, err := tx.NewInsert().Model(&PartnerLoad{PartnerID: d.partner, OpenCases: d.n}).
+			On("CONFLICT (partner_id) DO UPDATE").Set("open_cases = ?TableAlias.open_cases + EXCLUDED.open_cases").Exec(ctx); err != nil {
+			return fmt.Errorf("partner load %s: %w", d.partner, err)
+		}
 	}
 	return nil
 }
@@ -101,10 +182,10 @@ func upsertCase(ctx context.Context, idb bun.IDB, c *Case) error {
 // InsertCaseIfAbsent writes the case's first projection and leaves an existing row as it is, so a
 // repeated purchase callback never rolls back a case the workflow has moved on.
 func (s *Store) InsertCaseIfAbsent(ctx context.Context, c *Case) error {
-	return insertCaseIfAbsent(ctx, s.DB, c)
+	return s.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return insertCaseIfAbsent(ctx, tx, c) })
 }
 
-func insertCaseIfAbsent(ctx context.Context, idb bun.IDB, c *Case) error {
+func insertCaseIfAbsent(ctx context.Context, tx bun.Tx, c *Case) error {
 	if c.CaseID == "" || c.WorkflowID == "" {
 		return fmt.Errorf("insert case: empty case or workflow id: %w", ErrInvalid)
 	}
@@ -113,13 +194,17 @@ func insertCaseIfAbsent(ctx context.Context, idb bun.IDB, c *Case) error {
 	}
 	c.OpenedAt = utcOrNow(c.OpenedAt)
 	c.UpdatedAt = utcOrNow(c.UpdatedAt)
-	if _, err := idb.NewInsert().Model(c).On("CONFLICT (case_id) DO NOTHING").Exec(ctx); err != nil {
+	res, err := tx.NewInsert().Model(c).On("CONFLICT (case_id) DO NOTHING").Exec(ctx)
+	if err != nil {
 		if isUniqueViolation(err) {
 			return fmt.Errorf("insert case %s: workflow id %s in use: %w", c.CaseID, c.WorkflowID, ErrConflict)
 		}
 		return fmt.Errorf("insert case %s: %w", c.CaseID, err)
 	}
-	return nil
+	if n, err := res.RowsAffected(); err != nil || n == 0 { // the case was there already
+		return err
+	}
+	return moveLoad(ctx, tx, "", openLoad(c.PartnerID, c.Status))
 }
 
 // GetCase returns the case, or ErrNotFound.
@@ -181,20 +266,15 @@ func (s *Store) ListCases(ctx context.Context, f CaseFilter) ([]Case, error) {
 	return cs, nil
 }
 
-// PartnerLoads counts each partner's open cases, the load that partner assignment balances.
+// PartnerLoads is each partner's number of open cases (partners with none left out), from partner_loads.
 func (s *Store) PartnerLoads(ctx context.Context) (map[string]int, error) {
-	var rows []struct {
-		PartnerID string `bun:"partner_id"`
-		N         int    `bun:"n"`
-	}
-	err := s.NewSelect().Model((*Case)(nil)).Column("partner_id").ColumnExpr("COUNT(*) AS n").
-		Where("status = ?", CaseOpen).Where("partner_id <> ''").Group("partner_id").Scan(ctx, &rows)
-	if err != nil {
+	var rows []PartnerLoad
+	if err := s.NewSelect().Model(&rows).Where("open_cases <> 0").Scan(ctx); err != nil {
 		return nil, fmt.Errorf("partner loads: %w", err)
 	}
 	out := make(map[string]int, len(rows))
 	for _, r := range rows {
-		out[r.PartnerID] = r.N
+		out[r.PartnerID] = r.OpenCases
 	}
 	return out, nil
 }

@@ -208,6 +208,18 @@ func newMigrations() *migrate.Migrations {
 		`ALTER TABLE notifications DROP COLUMN partner_id`,
 		`ALTER TABLE notifications DROP COLUMN message`,
 	})
+	add("20261201000012", "partner loads", []string{
+		`CREATE TABLE IF NOT EXISTS partner_loads (
+			partner_id TEXT PRIMARY KEY,
+			open_cases INTEGER NOT NULL DEFAULT 0
+		)`,
+		// Counted once from the cases; every write of a case row keeps it in step from here on.
+		`INSERT INTO partner_loads (partner_id, open_cases)
+			SELECT partner_id, COUNT(*) FROM cases WHERE status = 'open' AND partner_id <> '' GROUP BY partner_id
+			ON CONFLICT (partner_id) DO NOTHING`,
+	}, []string{
+		`DROP TABLE IF EXISTS partner_loads`,
+	})
 	return ms
 }
 

@@ -1020,6 +1020,119 @@ func TestPartnerLoads(t *testing.T) {
 	got, err := s.PartnerLoads(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]int{"p1": 2, "p2": 1}, got)
+
+	// The loads follow the cases as they move: c-0 goes from p1 to p2, c-3 (p2) closes, c-4 is offered to p1,
+	// a stale revision of c-1 (back to no partner) changes nothing, and a purchase repeated for c-1 neither.
+	move := func(id, partner, status string, revision int64) {
+		c := testCase(id, t0)
+		c.PartnerID, c.Status, c.Revision = partner, status, revision
+		require.NoError(t, s.UpsertCase(ctx, c))
+	}
+	move("c-1", "p1", db.CaseOpen, 5)
+	move("c-0", "p2", db.CaseOpen, 1)
+	move("c-3", "p2", db.CaseClosed, 1)
+	move("c-4", "p1", db.CaseOpen, 1)
+	move("c-1", "", db.CaseOpen, 4)
+	require.NoError(t, s.InsertCaseIfAbsent(ctx, testCase("c-1", t0)))
+	c := testCase("c-5", t0)
+	c.PartnerID = "p3" // a case the marketplace's callback writes with its partner already (a hand assignment)
+	require.NoError(t, s.InsertCaseIfAbsent(ctx, c))
+	require.NoError(t, s.InsertCaseIfAbsent(ctx, c))
+	got, err = s.PartnerLoads(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"p1": 2, "p2": 1, "p3": 1}, got)
+	assert.Equal(t, countOpenCases(t, s), got)
+}
+
+// countOpenCases counts each partner's open cases from the cases themselves.
+func countOpenCases(t *testing.T, s *db.Store) map[string]int {
+	t.Helper()
+	var rows []struct {
+		PartnerID string `bun:"partner_id"`
+		N         int    `bun:"n"`
+	}
+	require.NoError(t, s.NewSelect().Model((*db.Case)(nil)).Column("partner_id").ColumnExpr("COUNT(*) AS n").
+		Where("status = ?", db.CaseOpen).Where("partner_id <> ''").Group("partner_id").Scan(ctxT(t), &rows))
+	out := map[string]int{}
+	for _, r := range rows {
+		out[r.PartnerID] = r.N
+	}
+	return out
+}
+
+// Records of many cases at once, moving them between the same partners both ways and closing some, leave
+// every partner's load equal to its open cases (and, on PostgreSQL, deadlock nobody).
+func TestPartnerLoadsConcurrent(t *testing.T) {
+	s := dbtest.MustOpen(t)
+	ctx := ctxT(t)
+	partners := []string{"p1", "p2", "p3"}
+	const cases, moves = 24, 6
+	var wg sync.WaitGroup
+	errs := make(chan error, cases)
+	for i := range cases {
+		wg.Go(func() {
+			for k := range moves {
+				c := testCase(fmt.Sprintf("c-%02d", i), t0)
+				c.Revision = int64(k)
+				c.PartnerID = partners[(i+k*(1+i%2))%len(partners)] // odd cases walk the partners one way, even ones the other
+				if k == moves-1 && i%3 == 0 {
+					c.Status = db.CaseClosed
+				}
+				if err := s.UpsertCase(ctx, c); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	got, err := s.PartnerLoads(ctx)
+	require.NoError(t, err)
+	want := countOpenCases(t, s)
+	assert.Equal(t, want, got)
+	total := 0
+	for _, n := range want {
+		total += n
+	}
+	assert.Equal(t, cases-cases/3, total, "every case open but the closed third")
+}
+
+// The migration that brings partner_loads counts the open cases already there.
+func TestPartnerLoadsMigration(t *testing.T) {
+	ctx := ctxT(t)
+	var s *db.Store
+	var err error
+	if base := os.Getenv(dbtest.EnvURL); base != "" {
+		dsn, _ := dbtest.SchemaURL(ctx, t, base, "test_")
+		s, err = db.Open(ctx, dsn)
+	} else {
+		s, err = db.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "old.db"))
+	}
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	require.NoError(t, s.MigrateBefore(ctx, "20261201000012"))
+	for i, pc := range []struct{ partner, status string }{
+		{"p1", db.CaseOpen}, {"p1", db.CaseOpen}, {"p1", db.CaseClosed}, {"p2", db.CaseOpen}, {"", db.CaseOpen},
+	} {
+		c := testCase(fmt.Sprintf("c-%d", i), t0)
+		c.PartnerID, c.Status, c.UpdatedAt = pc.partner, pc.status, t0
+		_, err := s.NewInsert().Model(c).Exec(ctx) // as the release before wrote it: no partner_loads yet
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.Migrate(ctx))
+	got, err := s.PartnerLoads(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"p1": 2, "p2": 1}, got)
+	c := testCase("c-0", t0)
+	c.PartnerID, c.Status, c.Revision = "p1", db.CaseClosed, 1
+	require.NoError(t, s.UpsertCase(ctx, c))
+	got, err = s.PartnerLoads(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"p1": 1, "p2": 1}, got)
 }
 
 func TestUpsertCaseRevision(t *testing.T) {
