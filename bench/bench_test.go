@@ -172,10 +172,12 @@ func TestBench(t *testing.T) {
 	text := r.markdown()
 	t.Log("\n" + text)
 	if out := os.Getenv(envReport); out != "" && mode == "full" && only == "" {
+		// The progression (earlier runs' figures, kept by hand) and the scale-out figure (TestBenchScaleOut,
+		// PostgreSQL only) stay as they are.
 		if s.pg { // the SQLite figures stay where they are
 			out = strings.TrimSuffix(out, ".md") + "-postgresql.md"
 		}
-		require.NoError(t, os.WriteFile(out, []byte(text+keptSection(out, "scaleout")), 0o644))
+		require.NoError(t, os.WriteFile(out, []byte(text+keptSection(out, "progression")+keptSection(out, "scaleout")), 0o644))
 	}
 	require.Empty(t, r.Errors, "errors during the run")
 }
@@ -244,8 +246,8 @@ func (s *stack) startOverhead(ctx context.Context, r *report) (apiCases, rawCase
 	p := r.Plan
 	paid := time.Now().Add(-time.Minute)
 	for i := range p.Starts {
-		apiCases = append(apiCases, order{ID: fmt.Sprintf("BENCH-SA-%05d", i), PaidAt: paid})
-		rawCases = append(rawCases, order{ID: fmt.Sprintf("BENCH-SR-%05d", i), PaidAt: paid})
+		apiCases = append(apiCases, order{ID: fmt.Sprintf("BENCH-%sSA-%05d", s.tag, i), PaidAt: paid})
+		rawCases = append(rawCases, order{ID: fmt.Sprintf("BENCH-%sSR-%05d", s.tag, i), PaidAt: paid})
 	}
 	var apiDur, rawDur time.Duration
 	apiSide := func(batch []order) {
@@ -345,7 +347,7 @@ func (s *stack) stepRoundTrip(ctx context.Context, r *report, apiCases, rawCases
 func (s *stack) lifecycle(ctx context.Context, r *report) {
 	p := r.Plan
 	bots := s.bots()
-	procs := map[string]int{"temporal": s.temporal.PID(), "worker": s.worker.PID(), "api": s.api.PID(), "bench": os.Getpid()}
+	procs := s.pids()
 
 	var stopProfile func()
 	if dir := os.Getenv(envProfile); dir != "" {
@@ -355,7 +357,7 @@ func (s *stack) lifecycle(ctx context.Context, r *report) {
 	paid := time.Now().Add(-time.Minute)
 	var ids []string
 	for i := range p.Lifecycles {
-		ids = append(ids, fmt.Sprintf("BENCH-L-%05d", i))
+		ids = append(ids, fmt.Sprintf("BENCH-%sL-%05d", s.tag, i))
 	}
 	r.fail("lifecycle", pool(p.Lifecycles, p.Concurrency, func(i int) error {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
@@ -392,7 +394,7 @@ func (s *stack) lifecycle(ctx context.Context, r *report) {
 	m = startMeter(procs)
 	var steps atomic.Int64
 	r.fail("raw lifecycle", pool(p.Lifecycles, p.Concurrency, func(i int) error {
-		run, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("bench-raw-%05d", i), TaskQueue: rawTaskQueue}, RawLifecycle, rawSteps)
+		run, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("bench-raw-%s%05d", s.tag, i), TaskQueue: rawTaskQueue}, RawLifecycle, rawSteps)
 		if err != nil {
 			return err
 		}
@@ -415,7 +417,7 @@ func (s *stack) lifecycle(ctx context.Context, r *report) {
 		return nil
 	}))
 	r.LifeRaw = m.stop(p.Lifecycles, int(steps.Load()))
-	if r.LifeRaw.History, err = s.historyShape(ctx, "bench-raw-00000"); err != nil {
+	if r.LifeRaw.History, err = s.historyShape(ctx, fmt.Sprintf("bench-raw-%s%05d", s.tag, 0)); err != nil {
 		r.fail("history", []error{err})
 	}
 	s.t.Logf("lifecycle raw: %+v", r.LifeRaw)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/db/dbtest"
@@ -21,34 +22,44 @@ import (
 	"github.com/steward-oss/steward/workflows"
 )
 
-// scaleOutPlan is the scale-out figure's size: cases per side (one worker, then two) at a concurrency.
+// scaleOutPlan is the scale-out figure's size: figures 1–3 of TestBench a side (starts and steps, lifecycles)
+// at a concurrency.
 type scaleOutPlan struct {
-	Cases, Concurrency int
+	Starts, Cases, Concurrency int
 }
 
 func scaleOutPlanFor(mode string) scaleOutPlan {
-	p := scaleOutPlan{Cases: 500, Concurrency: 16}
+	p := scaleOutPlan{Starts: 250, Cases: 250, Concurrency: 16} // a round's; four rounds
 	if mode == "smoke" {
-		p = scaleOutPlan{Cases: 10, Concurrency: 4}
+		p = scaleOutPlan{Starts: 10, Cases: 10, Concurrency: 4}
 	}
 	if n, err := strconv.Atoi(os.Getenv(envCases)); err == nil && n > 0 {
 		p.Cases = n
 	}
+	if n, err := strconv.Atoi(os.Getenv(envStarts)); err == nil && n > 0 {
+		p.Starts = n
+	}
 	return p
 }
 
-// scaleOutSide is one side of the figure: how many workers served the cases, and what it took.
+// scaleOutRounds are the figure's rounds, by how many workers serve each.
+var scaleOutRounds = []int{1, 2, 2, 1}
+
+// scaleOutSide is one round of the figure: how many workers served the cases, and figures 1–3 with them.
 type scaleOutSide struct {
 	Workers int
-	phase
-	Others float64 // cores other processes on the machine kept busy meanwhile
+	phase   // steward's lifecycles (figure 3)
+	R       *report
+	Others  float64 // cores other processes on the machine (PostgreSQL among them) kept busy during figure 3
 }
 
-// TestBenchScaleOut is `make bench`'s scale-out figure: SOS lifecycles through the API against the cluster
-// topology (the official temporal-server on PostgreSQL, as `make cluster` runs it; two `steward api`s the bots
-// spread over), first with one `steward worker`, then with two, with the CPU each process spent per case. It
-// runs with STEWARD_BENCH (full: make bench, smoke: make bench-smoke) on PostgreSQL (TEST_DATABASE_URL); in
-// full it writes its section of docs/benchmarks.md (STEWARD_BENCH_REPORT), after TestBench has written the rest.
+// TestBenchScaleOut is `make bench`'s scale-out figure: TestBench's figures 1–3 (starts, step round trip and
+// SOS lifecycles through the API, each against the raw SDK on the same server) against the cluster topology
+// (the official temporal-server on PostgreSQL, as `make cluster` runs it; two `steward api`s the bots spread
+// over), first with one `steward worker`, then with two, with the CPU each process spent per case. The raw side
+// has as many SDK workers, in the benchmark's process. It runs with STEWARD_BENCH (full: make bench, smoke:
+// make bench-smoke) on PostgreSQL (TEST_DATABASE_URL); in full it writes its section of docs/benchmarks.md
+// (STEWARD_BENCH_REPORT), after TestBench has written the rest.
 func TestBenchScaleOut(t *testing.T) {
 	mode := os.Getenv(envMode)
 	base := os.Getenv(dbtest.EnvURL)
@@ -86,66 +97,103 @@ func TestBenchScaleOut(t *testing.T) {
 		"STEWARD_LOG_LEVEL=warn", "STEWARD_MARKETPLACE_SECRET=" + secret, "STEWARD_RATE_LIMIT=0", "STEWARD_ACCEPT_TIMEOUT=24h",
 	}})
 	t.Logf("cluster up in %s: %s", time.Since(began).Round(time.Second), c.HostPort)
-	bots := &reliability.Client{BaseURLs: c.APIURLs, Secret: []byte(secret), Manager: manager, Partners: partners,
-		HTTP: &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	tc, err := reliability.DialTemporal(ctx, c.HostPort)
+	require.NoError(t, err)
+	defer tc.Close()
+	httpc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 
-	run := func(name string, workers, cases int) scaleOutSide {
-		procs := map[string]int{"temporal-server": c.Temporal.PID(), "bench": os.Getpid()}
-		for i, w := range c.Workers[:workers] {
-			procs[fmt.Sprintf("worker-%d", i+1)] = w.PID()
+	// on is the benchmark's stack for TestBench's figures on the cluster with its first n workers running,
+	// and as many raw SDK workers; stop stops the raw ones.
+	on := func(tag string, n int) (s *stack, stop func()) {
+		s = &stack{t: t, dir: dir, dsn: dsn, pg: true, store: store, slack: slack, tc: tc, baseURLs: c.APIURLs, tag: tag,
+			secret: []byte(secret), manager: manager, partners: partners, http: httpc}
+		s.pids = func() map[string]int {
+			procs := map[string]int{"temporal-server": c.Temporal.PID(), "bench": os.Getpid()}
+			for i, w := range c.Workers[:n] {
+				procs[fmt.Sprintf("worker-%d", i+1)] = w.PID()
+			}
+			for i, a := range c.APIs {
+				procs[fmt.Sprintf("api-%d", i+1)] = a.PID()
+			}
+			return procs
 		}
-		for i, a := range c.APIs {
-			procs[fmt.Sprintf("api-%d", i+1)] = a.PID()
+		var raws []sdkworker.Worker
+		for range n {
+			w := sdkworker.New(tc, rawTaskQueue, sdkworker.Options{})
+			w.RegisterWorkflow(RawLifecycle)
+			require.NoError(t, w.Start())
+			raws = append(raws, w)
 		}
-		busy0, ours0 := machineBusy(), cpuOf(procs)
-		m := startMeter(procs)
-		paid := time.Now().Add(-time.Minute)
-		errs := pool(cases, p.Concurrency, func(i int) error {
-			cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-			defer cancel()
-			_, err := bots.RunSOS(cctx, reliability.SOSOrder{OrderID: fmt.Sprintf("BENCH-S%s-%05d", name, i), PaidAt: paid, AmountCents: 500_000})
-			return err
-		})
-		side := scaleOutSide{Workers: workers, phase: m.stop(cases, 0)}
-		wall := side.Took.Seconds()
-		side.Others = max(0, ((machineBusy()-busy0)-(cpuOf(procs)-ours0)).Seconds()/wall)
-		require.Empty(t, errs, "%d worker(s): cases that did not finish", workers)
-		t.Logf("%d worker(s): %d cases in %s, CPU %v", workers, cases, side.Took.Round(time.Millisecond), side.CPU)
+		return s, func() {
+			for _, w := range raws {
+				w.Stop()
+			}
+		}
+	}
+	run := func(tag string, workers int) scaleOutSide {
+		s, stop := on(tag, workers)
+		defer stop()
+		r := &report{Plan: plan{Mode: mode, Concurrency: p.Concurrency, Starts: p.Starts, Rounds: 4, Lifecycles: p.Cases}}
+		apiCases, rawCases := s.startOverhead(ctx, r)
+		s.stepRoundTrip(ctx, r, apiCases, rawCases)
+		o := s.othersFrom()
+		s.lifecycle(ctx, r)
+		require.Empty(t, r.Errors, "%d worker(s)", workers)
+		side := scaleOutSide{Workers: workers, phase: r.LifeSteward, R: r, Others: o.cores()}
+		t.Logf("%d worker(s): starts %.0f/s (raw %.0f/s), step p99 %s (raw %s), %d lifecycles in %s (raw %s), CPU %v", workers,
+			r.StartAPI, r.StartRaw, r.StepAPI.P99, r.StepRaw.P99, p.Cases, side.Took.Round(time.Millisecond), r.LifeRaw.Took.Round(time.Millisecond), side.CPU)
 		return side
 	}
 
 	// Warm up (connections, caches, the server's task queues) with both workers, then one worker, then two.
 	warmup := max(p.Cases/5, 4)
-	run("W", 2, warmup)
-	t0 := time.Now()
-	c.Workers[1].Stop()
-	t.Logf("worker-2 stopped in %s", time.Since(t0).Round(time.Millisecond))
-	one := run("1", 1, p.Cases)
-	restarted := time.Now()
-	require.NoError(t, c.Workers[1].Start())
-	tc, err := reliability.DialTemporal(ctx, c.HostPort)
-	require.NoError(t, err)
-	defer tc.Close()
-	rctx, cancel := context.WithTimeout(ctx, time.Minute)
-	require.NoError(t, reliability.WaitFor(rctx, func(ctx context.Context) error {
-		// The new worker-2 polls: a poller with its identity (pid@host@), which the SDK gives every worker.
-		res, err := tc.DescribeTaskQueue(ctx, workflows.TaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
-		if err != nil {
-			return err
+	bots := &reliability.Client{BaseURLs: c.APIURLs, Secret: []byte(secret), Manager: manager, Partners: partners, HTTP: httpc}
+	paid := time.Now().Add(-time.Minute)
+	require.Empty(t, pool(warmup, p.Concurrency, func(i int) error {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		defer cancel()
+		_, err := bots.RunSOS(cctx, reliability.SOSOrder{OrderID: fmt.Sprintf("BENCH-SW-%05d", i), PaidAt: paid, AmountCents: 500_000})
+		return err
+	}), "warm-up")
+	// workers runs worker-2 or stops it, so that n workers serve the next round.
+	workers := func(n int) {
+		if running := c.Workers[1].Running(); n == 1 && running {
+			t0 := time.Now()
+			c.Workers[1].Stop()
+			t.Logf("worker-2 stopped in %s", time.Since(t0).Round(time.Millisecond))
+			return
+		} else if n == 1 || running {
+			return
 		}
-		prefix := strconv.Itoa(c.Workers[1].PID()) + "@"
-		for _, p := range res.GetPollers() {
-			if strings.HasPrefix(p.GetIdentity(), prefix) {
-				return nil
+		restarted := time.Now()
+		require.NoError(t, c.Workers[1].Start())
+		rctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		require.NoError(t, reliability.WaitFor(rctx, func(ctx context.Context) error {
+			// The new worker-2 polls: a poller with its identity (pid@host@), which the SDK gives every worker.
+			res, err := tc.DescribeTaskQueue(ctx, workflows.TaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+			if err != nil {
+				return err
 			}
-		}
-		return fmt.Errorf("worker-2 (pid %s) not polling yet", prefix)
-	}))
-	cancel()
-	t.Logf("worker-2 polling %s after its start", time.Since(restarted).Round(time.Millisecond))
-	two := run("2", 2, p.Cases)
+			prefix := strconv.Itoa(c.Workers[1].PID()) + "@"
+			for _, p := range res.GetPollers() {
+				if strings.HasPrefix(p.GetIdentity(), prefix) {
+					return nil
+				}
+			}
+			return fmt.Errorf("worker-2 (pid %s) not polling yet", prefix)
+		}))
+		t.Logf("worker-2 polling %s after its start", time.Since(restarted).Round(time.Millisecond))
+	}
+	// The rounds go one worker, two, two, one, so that what changes over the run (the cases and rows piling up
+	// on the server and in PostgreSQL) weighs on both alike.
+	var sides []scaleOutSide
+	for k, n := range scaleOutRounds {
+		workers(n)
+		sides = append(sides, run(fmt.Sprintf("S%d-", k+1), n))
+	}
 
-	text := scaleOutMarkdown(p, warmup, one, two, time.Since(began))
+	text := scaleOutMarkdown(p, warmup, sides, time.Since(began))
 	t.Log("\n" + text)
 	if out := os.Getenv(envReport); out != "" && mode == "full" {
 		require.NoError(t, writeSection(out, "scaleout", text))
@@ -163,9 +211,9 @@ func cpuOf(procs map[string]int) time.Duration {
 	return total
 }
 
-func scaleOutMarkdown(p scaleOutPlan, warmup int, one, two scaleOutSide, took time.Duration) string {
+func scaleOutMarkdown(p scaleOutPlan, warmup int, sides []scaleOutSide, took time.Duration) string {
 	var s strings.Builder
-	perMin := func(x scaleOutSide) float64 { return float64(x.Cases) / x.Took.Minutes() }
+	perMin := func(x phase) float64 { return float64(x.Cases) / x.Took.Minutes() }
 	msPerCase := func(x scaleOutSide, name string) float64 {
 		return float64(x.CPU[name].Microseconds()) / 1000 / float64(x.Cases)
 	}
@@ -177,43 +225,87 @@ func scaleOutMarkdown(p scaleOutPlan, warmup int, one, two scaleOutSide, took ti
 		}
 		return c
 	}
+	// mean is f's mean over the rounds with n workers.
+	mean := func(n int, f func(scaleOutSide) float64) float64 {
+		var sum float64
+		k := 0
+		for _, x := range sides {
+			if x.Workers == n {
+				sum += f(x)
+				k++
+			}
+		}
+		return sum / float64(max(k, 1))
+	}
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
 	fmt.Fprintf(&s, "## Scale-out: one worker vs two against the cluster\n\n")
 	fmt.Fprintf(&s, "Written by `make bench` (package `bench`, `TestBenchScaleOut`) from a run on %s; it took %s. The cluster topology\n",
 		time.Now().UTC().Format("2006-01-02, 15:04 UTC"), took.Round(time.Second))
 	fmt.Fprintf(&s, "of `make cluster`: the official temporal-server (deploy/temporal/config.yaml) on PostgreSQL for persistence and SQL\n")
-	fmt.Fprintf(&s, "visibility, two `steward api`s the bots spread their calls over, the app database on the same PostgreSQL; %d SOS\n", p.Cases)
-	fmt.Fprintf(&s, "cases a side driven through every step by %d bots, first with one `steward worker` (the second stopped), then with\n", p.Concurrency)
-	fmt.Fprintf(&s, "both, after a warm-up of %d cases. %d CPUs, %s. CPU per case is each process's CPU time during the side over its\n", warmup, runtime.NumCPU(), runtime.Version())
-	fmt.Fprintf(&s, "cases (/proc/<pid>/stat), with the cores it kept busy on average in brackets; \"bench\" is the bots.\n\n")
-	fmt.Fprintf(&s, "| | one worker | two workers | ratio |\n|---|---|---|---|\n")
-	fmt.Fprintf(&s, "| lifecycles/min | %.0f/min | %.0f/min | %.2f |\n", perMin(one), perMin(two), perMin(two)/perMin(one))
-	fmt.Fprintf(&s, "| wall time for %d cases | %s | %s | — |\n", p.Cases, one.Took.Round(100*time.Millisecond), two.Took.Round(100*time.Millisecond))
-	names := []string{"temporal-server", "worker-1", "worker-2", "api-1", "api-2", "bench"}
-	for _, name := range names {
-		o, t := "—", "—"
-		if _, ok := one.CPU[name]; ok {
-			o = fmt.Sprintf("%.1f ms (%.2f cores)", msPerCase(one, name), cores(one, name))
-		}
-		if _, ok := two.CPU[name]; ok {
-			t = fmt.Sprintf("%.1f ms (%.2f cores)", msPerCase(two, name), cores(two, name))
-		}
-		fmt.Fprintf(&s, "| CPU per case: %s | %s | %s | — |\n", name, o, t)
+	fmt.Fprintf(&s, "visibility, two `steward api`s the bots spread their calls over, the app database on the same PostgreSQL. Figures 1–3\n")
+	fmt.Fprintf(&s, "as above, each steward against the raw SDK on the same server, in %d rounds after a warm-up of %d lifecycles: one\n", len(sides), warmup)
+	fmt.Fprintf(&s, "`steward worker` (the second stopped), two, two, then one again, so that what piles up over the run weighs on both\n")
+	fmt.Fprintf(&s, "alike. Each round: %d starts and %d steps a side, then %d SOS cases a side driven through every step, %d callers.\n", p.Starts, p.Starts, p.Cases, p.Concurrency)
+	fmt.Fprintf(&s, "The raw side has as many SDK workers as steward has, in the benchmark's process. %d CPUs, %s. CPU per case is each\n", runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(&s, "process's CPU time during steward's lifecycles over its cases (/proc/<pid>/stat), with the cores it kept busy on\n")
+	fmt.Fprintf(&s, "average in brackets; \"bench\" is the bots. The last column is the mean of the two-worker rounds over the mean of\n")
+	fmt.Fprintf(&s, "the one-worker rounds.\n\n")
+	header, rule := "| round |", "|---|"
+	for k, x := range sides {
+		header += fmt.Sprintf(" %d: %d worker%s |", k+1, x.Workers, map[bool]string{true: "s", false: ""}[x.Workers > 1])
+		rule += "---|"
 	}
-	fmt.Fprintf(&s, "| cores busy: the stack and the bots / other processes (PostgreSQL among them) | %.2f / %.2f | %.2f / %.2f | — |\n\n",
-		total(one), one.Others, total(two), two.Others)
-	server := cores(two, "temporal-server")
-	workers := cores(two, "worker-1") + cores(two, "worker-2")
+	fmt.Fprintf(&s, "%s two ÷ one |\n%s---|\n", header, rule)
+	row := func(name string, cell func(scaleOutSide) string, f func(scaleOutSide) float64) {
+		fmt.Fprintf(&s, "| %s |", name)
+		for _, x := range sides {
+			fmt.Fprintf(&s, " %s |", cell(x))
+		}
+		if f == nil {
+			fmt.Fprintf(&s, " — |\n")
+			return
+		}
+		fmt.Fprintf(&s, " %.2f |\n", mean(2, f)/mean(1, f))
+	}
+	startRatio := func(x scaleOutSide) float64 { return x.R.StartAPI / x.R.StartRaw }
+	stepRatio := func(x scaleOutSide) float64 { return float64(x.R.StepAPI.P99) / float64(x.R.StepRaw.P99) }
+	lifeRatio := func(x scaleOutSide) float64 { return perMin(x.R.LifeSteward) / perMin(x.R.LifeRaw) }
+	row("1. starts/s, steward vs raw: ratio (target ≥0.9)", func(x scaleOutSide) string {
+		return fmt.Sprintf("%.0f/s vs %.0f/s: **%.2f**", x.R.StartAPI, x.R.StartRaw, startRatio(x))
+	}, func(x scaleOutSide) float64 { return x.R.StartAPI })
+	row("2. step round trip p99, steward vs raw (target ≤1.2×)", func(x scaleOutSide) string {
+		return fmt.Sprintf("%s vs %s: **%.2f×**", ms(x.R.StepAPI.P99), ms(x.R.StepRaw.P99), stepRatio(x))
+	}, func(x scaleOutSide) float64 { return float64(x.R.StepAPI.P99) })
+	row("3. lifecycles/min, steward vs raw (target ≥0.6)", func(x scaleOutSide) string {
+		return fmt.Sprintf("%.0f/min vs %.0f/min: **%.2f**", perMin(x.R.LifeSteward), perMin(x.R.LifeRaw), lifeRatio(x))
+	}, func(x scaleOutSide) float64 { return perMin(x.phase) })
+	row("wall time for the steward lifecycles", func(x scaleOutSide) string { return x.Took.Round(100 * time.Millisecond).String() }, nil)
+	for _, name := range []string{"temporal-server", "worker-1", "worker-2", "api-1", "api-2", "bench"} {
+		row("CPU per case: "+name, func(x scaleOutSide) string {
+			if _, ok := x.CPU[name]; !ok {
+				return "—"
+			}
+			return fmt.Sprintf("%.1f ms (%.2f cores)", msPerCase(x, name), cores(x, name))
+		}, nil)
+	}
+	row("cores busy during steward's lifecycles: the stack and the bots", func(x scaleOutSide) string { return fmt.Sprintf("%.2f", total(x)) }, nil)
+	row("cores busy during figure 3 (both sides): other processes, PostgreSQL among them", func(x scaleOutSide) string { return fmt.Sprintf("%.2f", x.Others) }, nil)
+	fmt.Fprintf(&s, "\nMeans by rounds, one worker → two: starts %.2f → %.2f of raw, step p99 %.2f× → %.2f× raw, lifecycles %.2f → %.2f of raw.\n",
+		mean(1, startRatio), mean(2, startRatio), mean(1, stepRatio), mean(2, stepRatio), mean(1, lifeRatio), mean(2, lifeRatio))
+	server := mean(2, func(x scaleOutSide) float64 { return cores(x, "temporal-server") })
+	workers := mean(2, func(x scaleOutSide) float64 { return cores(x, "worker-1") + cores(x, "worker-2") })
 	if server >= workers {
 		fmt.Fprintf(&s, "On this %d-core machine the Temporal server is the limit, not the worker: with two workers it uses %.2f cores\n", runtime.NumCPU(), server)
 	} else {
 		fmt.Fprintf(&s, "On this %d-core machine the workers used more CPU than the Temporal server: with two workers it uses %.2f cores\n", runtime.NumCPU(), server)
 	}
 	fmt.Fprintf(&s, "(%.0f ms of CPU per case) while the workers together use %.2f, and the whole stack %.2f of %d. A second worker adds\n",
-		msPerCase(two, "temporal-server"), workers, total(two), runtime.NumCPU())
+		mean(2, func(x scaleOutSide) float64 { return msPerCase(x, "temporal-server") }), workers, mean(2, total), runtime.NumCPU())
 	fmt.Fprintf(&s, "capacity only where there are cores for it; here it shares the same ones with the server and PostgreSQL, so the\n")
 	fmt.Fprintf(&s, "ratio above is bounded by the server's share of this machine, not by what a second machine would add. What scales\n")
 	fmt.Fprintf(&s, "out is the worker's share: %.1f ms per case on one worker, %.1f + %.1f ms on two.\n",
-		msPerCase(one, "worker-1"), msPerCase(two, "worker-1"), msPerCase(two, "worker-2"))
+		mean(1, func(x scaleOutSide) float64 { return msPerCase(x, "worker-1") }),
+		mean(2, func(x scaleOutSide) float64 { return msPerCase(x, "worker-1") }), mean(2, func(x scaleOutSide) float64 { return msPerCase(x, "worker-2") }))
 	return s.String()
 }
 

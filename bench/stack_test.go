@@ -76,6 +76,15 @@ type stack struct {
 	tc       client.Client
 	raw      sdkworker.Worker
 	baseURL  string
+	// baseURLs, when set, are several APIs: each request goes to the next of them (the cluster's two).
+	baseURLs []string
+	nextURL  atomic.Uint64
+	// tag tells this stack's cases from another's on the same server and database (the scale-out figure
+	// runs the comparisons once with one worker and once with two).
+	tag string
+	// pids names the processes whose CPU and memory the figures read: the server, the worker(s), the
+	// API(s) and the benchmark itself.
+	pids     func() map[string]int
 	secret   []byte
 	manager  string
 	partners map[string]string // partner ID → token
@@ -167,6 +176,9 @@ func newStack(t *testing.T, pl *plan) *stack {
 	defer cancel()
 	require.NoError(t, reliability.WaitFor(rctx, s.apiReady))
 
+	s.pids = func() map[string]int {
+		return map[string]int{"temporal": s.temporal.PID(), "worker": s.worker.PID(), "api": s.api.PID(), "bench": os.Getpid()}
+	}
 	s.raw = sdkworker.New(s.tc, rawTaskQueue, sdkworker.Options{})
 	s.raw.RegisterWorkflow(RawLifecycle)
 	require.NoError(t, s.raw.Start())
@@ -190,7 +202,15 @@ func (s *stack) apiReady(ctx context.Context) error { return reliability.APIRead
 
 // bots is a reliability client on this stack, for whole SOS cases.
 func (s *stack) bots() *reliability.Client {
-	return &reliability.Client{BaseURL: s.baseURL, Secret: s.secret, Manager: s.manager, Partners: s.partners, HTTP: s.http}
+	return &reliability.Client{BaseURL: s.baseURL, BaseURLs: s.baseURLs, Secret: s.secret, Manager: s.manager, Partners: s.partners, HTTP: s.http}
+}
+
+// url is where the next request goes: the API, or the next of the APIs.
+func (s *stack) url() string {
+	if len(s.baseURLs) == 0 {
+		return s.baseURL
+	}
+	return s.baseURLs[(s.nextURL.Add(1)-1)%uint64(len(s.baseURLs))]
 }
 
 // order is one SOS purchase.
@@ -219,7 +239,7 @@ func (o order) caseInput() workflows.CaseInput {
 
 // do sends one request once and wants the status; with want 0 any status is returned in *got instead.
 func (s *stack) do(ctx context.Context, method, path string, body []byte, want int, decorate func(*http.Request), got ...*int) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, s.baseURL+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, s.url()+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -426,13 +446,7 @@ type others struct {
 }
 
 func (s *stack) ourCPU() time.Duration {
-	var total time.Duration
-	for _, pid := range []int{s.temporal.PID(), s.worker.PID(), s.api.PID(), os.Getpid()} {
-		if st, err := readProc(pid); err == nil {
-			total += st.CPU
-		}
-	}
-	return total
+	return cpuOf(s.pids())
 }
 
 func (s *stack) othersFrom() others {

@@ -26,16 +26,27 @@ type signature struct {
 // SignatureTTL are forgotten.
 func (s *Store) ClaimSignature(ctx context.Context, sig, scope string, at time.Time) (bool, error) {
 	at = at.UTC()
-	if _, err := s.NewDelete().Model((*signature)(nil)).Where("seen_at < ?", at.Add(-SignatureTTL)).Exec(ctx); err != nil {
-		return false, fmt.Errorf("prune signatures: %w", err)
-	}
-	row := &signature{Signature: sig, Scope: scope, SeenAt: at}
-	if _, err := s.NewInsert().Model(row).On("CONFLICT (signature) DO NOTHING").Exec(ctx); err != nil {
-		return false, fmt.Errorf("claim signature: %w", err)
-	}
-	var got signature
-	if err := s.NewSelect().Model(&got).Where("signature = ?", sig).Scan(ctx); err != nil {
-		return false, fmt.Errorf("claim signature: %w", err)
-	}
-	return got.Scope == scope, nil
+	// One write transaction for the pruning and the claim: each purchase callback makes one fewer commit, and
+	// so takes SQLite's write lock once less (the worker's records wait on the same lock).
+	var claimed bool
+	err := s.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewDelete().Model((*signature)(nil)).Where("seen_at < ?", at.Add(-SignatureTTL)).Exec(ctx); err != nil {
+			return fmt.Errorf("prune signatures: %w", err)
+		}
+		res, err := tx.NewInsert().Model(&signature{Signature: sig, Scope: scope, SeenAt: at}).On("CONFLICT (signature) DO NOTHING").Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("claim signature: %w", err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 1 {
+			claimed = true
+			return nil
+		}
+		var got signature
+		if err := tx.NewSelect().Model(&got).Where("signature = ?", sig).Scan(ctx); err != nil {
+			return fmt.Errorf("claim signature: %w", err)
+		}
+		claimed = got.Scope == scope
+		return nil
+	})
+	return claimed, err
 }
