@@ -237,7 +237,7 @@ func (r *report) markdown() string {
 		cache = fmt.Sprintf("%s; the flag's default is %d", p.CacheBy, p.CacheDefault)
 	}
 	w("   The worker runs with `--workflow-cache %d` (%s): it keeps up to that many cases in memory", p.Cache, cache)
-	w("   between their workflow tasks (each SOS case holds three coroutines and its state), so its memory grows with the")
+	w("   between their workflow tasks (each SOS case holds eight coroutines and its state), so its memory grows with the")
 	w("   open cases up to there and then stays flat; cases beyond it are evicted and replayed from their history when")
 	w("   their next timer or step arrives (%s cached when the footprint was read).", cachedAtRead(rp))
 	w("%s%s", replayLead, rp.text(p))
@@ -318,11 +318,11 @@ Taken with ` + "`STEWARD_BENCH_PROFILE`" + ` (30 s CPU profiles of ` + "`steward
 
 - **Both sides are CPU-bound, so the ratio is the ratio of CPU per case.** During figure 3 the steward side kept
   1.8 of the 2 cores busy and the raw side 1.75: at the same concurrency, cases/min is cores ÷ CPU per case. A
-  raw 8-update workflow costs 39 ms of CPU (server 31, its worker and callers 8). A steward case costs the server
+  steward case costs the server
   for its 10 steps, plus the API (HTTP, token or signature check, the case row, the timeline) and the worker
   (the projection and timeline writes, partner choice, notifications, the report). The figure's own lines above give
   the per-process split of this run.
-- **Where the server's time goes** (its profile): visibility writes 17% (one per search-attribute upsert, each a
+- **Where the server's time goes** (its profile, 2026-11-25): visibility writes 17% (one per search-attribute upsert, each a
   ` + "`REPLACE INTO executions_visibility`" + ` whose SQL SQLite parses anew every time: parsing alone is 14% of the server),
   completing workflow tasks 15%, starting them 8%, garbage collection 9%, updates 4%, activity completions 3%.
   So a case's cost follows its history: the events, workflow tasks and upserts it makes the server write.
@@ -352,6 +352,16 @@ Taken with ` + "`STEWARD_BENCH_PROFILE`" + ` (30 s CPU profiles of ` + "`steward
      once the records of a workflow task are done (one upsert per task); the case's opening line rides with its
      first offer; and the clock watch keeps its timer when a step leaves the next due instant as it was. One SOS
      happy-path case: 102 → 90 events (12 → 11 workflow tasks, 2 → 0 activities, 17 → 15 markers, 11 → 10 upserts).
+  7. Partner choice counted every partner's open cases at each offer (a GROUP BY over the open cases), so an
+     offer cost more the more cases were open: at 15,000 open it was 58% of the worker's CPU, and buying the
+     footprint's cases slowed as they piled up (32–38/s at a few thousand open; 98,000 would not have fitted in
+     the run). ` + "`partner_loads`" + ` now holds each partner's count, moved in the same transaction as every write of a case
+     row (migration 20261201000012 counts the cases already there): 98,000 cases bought at 55/s, as fast at the
+     last as at the first, the worker at 8 ms of CPU a case.
+  8. A purchase's marketplace-signature claim pruned old claims and claimed in two commits, each taking SQLite's
+     write lock the worker's records also wait on; it is one transaction now. Figure 1 alone
+     (` + "`STEWARD_BENCH_ONLY=start`" + `, 1,000 starts a side, same machine, one after the other): 0.92, 0.90, 0.90 and 0.95
+     before; 0.99, 1.00 and 0.97 after.
 - **The floor of a case's history.** Each of the 10 steps is an update: its workflow task (3 events), the update
   accepted and completed (2), the record's local-activity marker (the timeline, projection and outbox write, 1)
   and, when the stage moved, the search-attribute upsert (1): about 7 events, 68 for the 10 steps. With the start,
@@ -360,14 +370,38 @@ Taken with ` + "`STEWARD_BENCH_PROFILE`" + ` (30 s CPU profiles of ` + "`steward
   is about 90 events; 70 would need steps that write nothing to the history — the projection and timeline written
   from the update's result outside the workflow, or the search attributes dropped — which the Web UI story and
   "nothing lost" rule out.
-- **Why the lifecycle ratio is bounded.** For 0.6 a steward case may cost 39 ÷ 0.6 ≈ 65 ms of CPU in all. The
-  server's share for 10 updates, each writing a local-activity marker, is already about 10/8 of the raw workflow's
-  31 ms before any search attribute or timer, and the API and worker together spend 30 ms or more on HTTP,
-  authentication and the app database (SQLite parsing each statement anew is about a seventh of the API's time).
+- **Why the lifecycle ratio is bounded.** Both sides are CPU-bound, so the ratio is raw CPU per case over
+  steward's. In the 2026-12-01 22:51 run a raw case cost 59 ms (server 48, its worker and callers 11) and a steward
+  case 201 ms (server 123, worker 53, API 19, bots 6); 0.6 allows 98 ms. The server alone is past that: steward's
+  10 updates cost it at least what raw's 8 do per update (10/8 × 48 = 60 ms) before their markers, upserts and
+  timers, and the API's 11 HTTP calls (purchase and 10 steps, each with its token or signature check and
+  app-database work) cost 19 ms. Were every other event, the worker (the records' SQLite transactions: timeline,
+  projection, outbox, customer messages, partner loads; the notification, webhook and customer dispatchers; the
+  workflow code) and the bots free, a case would cost 60 + 19 = 79 ms: 0.75 of raw. With the worker at even half
+  its cost the ratio is below 0.6. Since the 2026-11-25 run the server's share rose 86 → 97–123 ms and the worker's
+  32 → 43–53 ms (two full runs on 2026-12-01, whose raw sides cost the server 42 and 48 ms: this machine varies by
+  a sixth between runs) while the history shrank 102 → 90 events: the features landed in between (customer
+  messages in Chinese, webhooks, ratings, the credentials' audit fields) make each record bigger. What would move
+  it: a server that costs less per update, or steps that write nothing to the history (see above). At 400 a side
+  (` + "`STEWARD_BENCH_ONLY=life STEWARD_BENCH_CASES=400`" + `, 2026-12-01) the ratio is 0.42: 597/min vs 1,430/min, steward 186
+  ms of CPU a case (server 110, worker 50, API 20, bots 6), raw 75 ms (server 60, callers 15), the raw side's
+  start-up weighing more at that size. The worker's profile there: the records' transactions 31% of its CPU (the
+  webhook event feed 7%, the case row with its partner load 8%), the notification dispatcher 7%, the workflow
+  code under 10%.
+- **Memory at 100,000 open cases.** The worker's RSS follows the cases it caches, not the cases open: with
+  ` + "`--workflow-cache 5000`" + ` it read 886–891 MiB with 100,000 open in two runs (its peak while buying 934 MiB), as
+  898 MiB had with 10,000 open and the SDK's cache of 10,000.
+  A heap and goroutine profile of the worker with the cache full (2026-12-01, during figure 4) gives where it goes:
+  each cached SOS case holds 8 coroutines (the kernel's four: the Web UI cancellation, the record flusher, the
+  search-attribute upserter and the holiday-data signal; the clock watch; the case's own code and its offer, each
+  in a timed wait; the report verdict's watch), so 40,000 goroutines, 268 MB of stacks; the Go heap held 440 MB in use (225 MB live at the
+  last collection, the rest garbage the collector lets grow to twice the live heap). Fewer coroutines per case
+  (one coroutine doing the kernel's four tasks) or a memory limit for the collector (` + "`GOMEMLIMIT`" + `) would lower it; a
+  smaller ` + "`--workflow-cache`" + ` does, at the cost of replaying more cases from their history.
 - **Start overhead** (figure 1): a purchase is an HTTP request with its HMAC signature, a replay claim
-  (` + "`ClaimSignature`" + `, its own commit), the order and case transaction, then ` + "`ExecuteWorkflow`" + `. The server is
-  the shared bottleneck (both sides' starts run the same SOS workflow on the same worker), so the API's own CPU and
-  its two commits are what separates the sides.`
+  (` + "`ClaimSignature`" + `, one commit), the order and case transaction, then ` + "`ExecuteWorkflow`" + `. The server is the shared
+  bottleneck (both sides' starts run the same SOS workflow on the same worker), so the API's own CPU and its two
+  commits, each waiting for SQLite's write lock with the worker's records, are what separates the sides.`
 
 // historyLine sums up a phase's sample history: its events, and of them the server's tasks and writes.
 func (p phase) historyLine() string {

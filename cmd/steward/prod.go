@@ -356,10 +356,11 @@ func (d *prodDeps) readyTemporal(ctx context.Context, logger *slog.Logger, wait 
 const namespaceSettle = 5 * time.Second
 
 // DefaultWorkflowCache is how many cases a worker keeps in memory between their workflow tasks (the SDK's
-// sticky cache). A cached SOS case costs the worker about 80 KiB (docs/benchmarks.md, figure 4: 898 MiB
-// with 10,000 cached); 5,000 keeps that near 400 MiB, under half the worker's 1 GiB budget whatever the
-// number of open cases, and is far more than the cases that move within minutes of each other on one
-// worker. A case beyond it is evicted and replayed from its history when its next timer or step arrives.
+// sticky cache). A cached SOS case costs the worker about 160 KiB of memory: its eight coroutines' stacks,
+// its state and the garbage collector's headroom (docs/benchmarks.md, figure 4 and the profile notes: 891 MiB
+// with 5,000 cached of 100,000 open). 5,000 keeps the worker under its 1 GiB budget whatever the number of
+// open cases, and is far more than the cases that move within minutes of each other on one worker. A case
+// beyond it is evicted and replayed from its history when its next timer or step arrives.
 const DefaultWorkflowCache = 5000
 
 // workflowCacheFlag registers the worker's workflow cache size.
