@@ -897,9 +897,10 @@ func TestChannelDeliveries(t *testing.T) {
 	assert.Equal(t, 3, rows[1].Attempts, "a channel given up is not attempted")
 }
 
-// TestNotificationFailuresMigration: rows that an older version marked "failed" after a temporary failure
-// are pending again (notifications) and refused (channels), so they are retried rather than read as given up.
-func TestNotificationFailuresMigration(t *testing.T) {
+// openMigratedBefore opens a database of its own (PostgreSQL when TEST_DATABASE_URL is set, else SQLite) with
+// the migrations before the named one applied: the schema an earlier release left.
+func openMigratedBefore(t *testing.T, migration string) *db.Store {
+	t.Helper()
 	ctx := ctxT(t)
 	var s *db.Store
 	var err error
@@ -911,7 +912,15 @@ func TestNotificationFailuresMigration(t *testing.T) {
 	}
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
-	require.NoError(t, s.MigrateBefore(ctx, "20261126000001"))
+	require.NoError(t, s.MigrateBefore(ctx, migration))
+	return s
+}
+
+// TestNotificationFailuresMigration: rows that an older version marked "failed" after a temporary failure
+// are pending again (notifications) and refused (channels), so they are retried rather than read as given up.
+func TestNotificationFailuresMigration(t *testing.T) {
+	ctx := ctxT(t)
+	s := openMigratedBefore(t, "20261126000001")
 	for _, stmt := range []string{
 		`INSERT INTO notifications (key, case_id, channel, text, status, attempts, last_error, created_at) VALUES ('k1', 'c1', '#p1', 't', 'failed', 1, 'slack server error: 500', ?)`,
 		`INSERT INTO notifications (key, case_id, channel, text, status, attempts, last_error, created_at) VALUES ('k2', 'c1', '#p1', 't', 'sent', 1, '', ?)`,
@@ -1104,17 +1113,7 @@ func TestPartnerLoadsConcurrent(t *testing.T) {
 // The migration that brings partner_loads counts the open cases already there.
 func TestPartnerLoadsMigration(t *testing.T) {
 	ctx := ctxT(t)
-	var s *db.Store
-	var err error
-	if base := os.Getenv(dbtest.EnvURL); base != "" {
-		dsn, _ := dbtest.SchemaURL(ctx, t, base, "test_")
-		s, err = db.Open(ctx, dsn)
-	} else {
-		s, err = db.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "old.db"))
-	}
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
-	require.NoError(t, s.MigrateBefore(ctx, "20261201000012"))
+	s := openMigratedBefore(t, "20261201000012")
 	for i, pc := range []struct{ partner, status string }{
 		{"p1", db.CaseOpen}, {"p1", db.CaseOpen}, {"p1", db.CaseClosed}, {"p2", db.CaseOpen}, {"", db.CaseOpen},
 	} {
