@@ -508,21 +508,28 @@ func (b *battery) outages(ctx context.Context) {
 	}
 
 	time.Sleep(2 * time.Second)
-	// Each fault lasts its planned time, and longer (up to half a minute) until a post met it: the cases
-	// notify only now and then (an offer, a report), so a short window can fall between two posts.
-	refused := func(f func(SlackStats) int) {
+	// Each fault lasts its planned time, and longer until a post meets it: the cases notify only now and then
+	// (an offer, a report), and after the restarts above the first posts can take a while, so a fixed window
+	// can fall between two posts. The wait is bounded by a case's timeout: the bots keep buying cases through
+	// the phase, so a post not arriving by then means a stalled stack, which the bots' failures report.
+	refused := func(fault string, f func(SlackStats) int) {
 		before, t0 := f(b.slack.Stats()), time.Now()
 		time.Sleep(b.plan.SlackOutage)
-		for f(b.slack.Stats()) == before && time.Since(t0) < 30*time.Second {
+		for f(b.slack.Stats()) == before && time.Since(t0) < b.plan.CaseTimeout && ctx.Err() == nil {
 			time.Sleep(100 * time.Millisecond)
 		}
+		if f(b.slack.Stats()) == before {
+			b.t.Errorf("Slack %s for %s and no post met it", fault, time.Since(t0).Round(time.Second))
+			return
+		}
+		b.logEvent("Slack %s met %d posts in %s", fault, f(b.slack.Stats())-before, time.Since(t0).Round(100*time.Millisecond))
 	}
 	b.slack.SetMode(SlackDown)
 	b.logEvent("Slack answers 500 for %s or until a post meets it", b.plan.SlackOutage)
-	refused(func(s SlackStats) int { return s.Served500 })
+	refused("answered 500", func(s SlackStats) int { return s.Served500 })
 	b.slack.SetMode(SlackRateLimited)
 	b.logEvent("Slack answers 429 (Retry-After %s) for %s or until a post meets it", b.slack.RetryAfter, b.plan.SlackOutage)
-	refused(func(s SlackStats) int { return s.Served429 })
+	refused("answered 429", func(s SlackStats) int { return s.Served429 })
 	b.slack.SetMode(SlackOK)
 	b.logEvent("Slack healthy again")
 }

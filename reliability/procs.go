@@ -7,12 +7,15 @@ package reliability
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -114,14 +117,32 @@ func (p *Proc) Counts() (starts, kills int) {
 	return p.starts, p.kills
 }
 
-// FreePort returns a TCP port on 127.0.0.1 nothing listens on now.
+// FreePort returns a TCP port on 127.0.0.1 that nothing listens on now, from 20000 up and below the kernel's
+// ephemeral range. The tests bind such a port later (a server started after its clients), and again after a
+// SIGKILL; a port in the ephemeral range (32768-60999 by default, what a listen on port 0 returns) can meanwhile
+// become the source port of any outgoing connection on the machine, and the bind fails with "address already in
+// use". Below 32768 also suits the Temporal server's membership ports, which it keeps in a smallint column.
 func FreePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	limit := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var low, high int
+		if _, err := fmt.Sscan(string(b), &low, &high); err == nil && low > 20100 && low < limit {
+			limit = low
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	for range 200 {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(limit-20000)))
+		if err != nil {
+			return 0, err
+		}
+		p := 20000 + int(n.Int64())
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err == nil {
+			_ = ln.Close()
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("no free port from 20000 to %d", limit)
 }
 
 // WaitFor polls ready every 100 ms until it returns nil or ctx ends; the last error is returned then.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/db/dbtest"
 	"github.com/steward-oss/steward/devserver"
+	"github.com/steward-oss/steward/reliability"
 	"github.com/steward-oss/steward/workflows"
 )
 
@@ -42,12 +42,13 @@ func startServer(t *testing.T, port int, sas bool) *devserver.Server {
 	return srv
 }
 
+// freeTCPPort is a port the test binds later: outside the kernel's ephemeral range (reliability.FreePort says
+// why), so no outgoing connection takes it meanwhile.
 func freeTCPPort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := reliability.FreePort()
 	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // TestSetupCreatesTheNamespace: against a server without the namespace, `steward setup` creates it with the
