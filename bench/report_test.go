@@ -358,10 +358,10 @@ Taken with ` + "`STEWARD_BENCH_PROFILE`" + ` (30 s CPU profiles of ` + "`steward
      the run). ` + "`partner_loads`" + ` now holds each partner's count, moved in the same transaction as every write of a case
      row (migration 20261201000012 counts the cases already there): 98,000 cases bought at 55/s, as fast at the
      last as at the first, the worker at 8 ms of CPU a case.
-  8. A purchase's marketplace-signature claim pruned old claims and claimed in two commits, each taking SQLite's
-     write lock the worker's records also wait on; it is one transaction now. Figure 1 alone
-     (` + "`STEWARD_BENCH_ONLY=start`" + `, 1,000 starts a side, same machine, one after the other): 0.92, 0.90, 0.90 and 0.95
-     before; 0.99, 1.00 and 0.97 after.
+  8. A v1-signed purchase's replay claim pruned old claims and claimed in two commits; it is one transaction now.
+     The benchmark's marketplace signs v2 (bound to method and path), which is never claimed, so this does not
+     show in figure 1: the figure-1 runs read before and after it (0.92, 0.90, 0.90, 0.95; 0.99, 1.00, 0.97,
+     1,000 starts a side, ` + "`STEWARD_BENCH_ONLY=start`" + `) are the machine's spread, not the change.
 - **The floor of a case's history.** Each of the 10 steps is an update: its workflow task (3 events), the update
   accepted and completed (2), the record's local-activity marker (the timeline, projection and outbox write, 1)
   and, when the stage moved, the search-attribute upsert (1): about 7 events, 68 for the 10 steps. With the start,
@@ -398,10 +398,17 @@ Taken with ` + "`STEWARD_BENCH_PROFILE`" + ` (30 s CPU profiles of ` + "`steward
   last collection, the rest garbage the collector lets grow to twice the live heap). Fewer coroutines per case
   (one coroutine doing the kernel's four tasks) or a memory limit for the collector (` + "`GOMEMLIMIT`" + `) would lower it; a
   smaller ` + "`--workflow-cache`" + ` does, at the cost of replaying more cases from their history.
-- **Start overhead** (figure 1): a purchase is an HTTP request with its HMAC signature, a replay claim
-  (` + "`ClaimSignature`" + `, one commit), the order and case transaction, then ` + "`ExecuteWorkflow`" + `. The server is the shared
-  bottleneck (both sides' starts run the same SOS workflow on the same worker), so the API's own CPU and its two
-  commits, each waiting for SQLite's write lock with the worker's records, are what separates the sides.`
+- **Start overhead** (figure 1): a v2-signed purchase is an HTTP request with its HMAC check, the order and case
+  transaction, then ` + "`ExecuteWorkflow`" + `. The server is the shared bottleneck (both sides start the same SOS
+  workflow on the same worker). Timed inside the API (2026-12-02, 1,000 purchases, 16 callers, ratio 0.95 in that
+  run): ` + "`ExecuteWorkflow`" + ` 89.5 ms mean, as long as the raw side's (16 callers ÷ 173/s = 92 ms); the order and case
+  transaction 1.7 ms mean (p50 0.4, p99 22 ms: SQLite's write lock, which the worker's records hold too); the
+  rest of a purchase's 97 ms, about 6 ms, is the HTTP hop: the API's own CPU is about 1.5 ms a purchase, the
+  remainder waiting for a core while the server holds 1.1 of the 2. That puts steward at about 0.92 of raw, and
+  the raw side's rate varies more between runs than steward's (figure 1 of full runs, 2026-12-01/02: raw 198, 182, 206, 233/s;
+  steward 183, 182, 183, 198/s), so a run reads 0.83–1.00. What would move it: the HTTP hop and the transaction
+  overlapping the start (the transaction cannot move after the start without a case existing before its
+  order), or a less loaded server.`
 
 // historyLine sums up a phase's sample history: its events, and of them the server's tasks and writes.
 func (p phase) historyLine() string {
