@@ -29,8 +29,8 @@ type timerStats struct {
 	dues   []time.Time
 }
 
-// timerCases buys the plan's timer cases, due between one second after killAt and one second before the
-// server comes back, and waits until each is offered (its workflow has run, its timers are set).
+// timerCases buys the plan's timer cases, due from one second after killAt to the planned end of the outage
+// (the server comes back later than that: the restart follows the SIGKILL's own time), and waits until each is offered (its workflow has run, its timers are set).
 func (b *battery) timerCases(ctx context.Context, killAt time.Time) {
 	n := b.plan.TimerCases
 	if n == 0 {
@@ -39,7 +39,12 @@ func (b *battery) timerCases(ctx context.Context, killAt time.Time) {
 	span := b.plan.TemporalDown - 2*time.Second
 	tm := &b.timers
 	for i := range n {
-		due := killAt.Add(time.Second + time.Duration(i)*span/time.Duration(max(n-1, 1))).Truncate(time.Second)
+		// Whole seconds, rounded up: rounded down, the first could fall before the SIGKILL has landed (DownAt)
+		// and count as due before the outage while it fires after it.
+		due := killAt.Add(time.Second + time.Duration(i)*span/time.Duration(max(n-1, 1)))
+		if whole := due.Truncate(time.Second); whole.Before(due) {
+			due = whole.Add(time.Second)
+		}
 		tm.orders = append(tm.orders, SOSOrder{OrderID: fmt.Sprintf("REL-TIMER-%04d", i+1), PaidAt: due.Add(-sla.AssetWindow), AmountCents: 500_000})
 		tm.dues = append(tm.dues, due)
 	}
