@@ -30,7 +30,8 @@ type timerStats struct {
 }
 
 // timerCases buys the plan's timer cases, due from one second after killAt to the planned end of the outage
-// (the server comes back later than that: the restart follows the SIGKILL's own time), and waits until each is offered (its workflow has run, its timers are set).
+// (the server comes back later than that: the restart follows the SIGKILL's own time), and waits until each
+// is offered (its workflow has run, its timers are set).
 func (b *battery) timerCases(ctx context.Context, killAt time.Time) {
 	n := b.plan.TimerCases
 	if n == 0 {
@@ -41,10 +42,7 @@ func (b *battery) timerCases(ctx context.Context, killAt time.Time) {
 	for i := range n {
 		// Whole seconds, rounded up: rounded down, the first could fall before the SIGKILL has landed (DownAt)
 		// and count as due before the outage while it fires after it.
-		due := killAt.Add(time.Second + time.Duration(i)*span/time.Duration(max(n-1, 1)))
-		if whole := due.Truncate(time.Second); whole.Before(due) {
-			due = whole.Add(time.Second)
-		}
+		due := killAt.Add(2*time.Second - time.Nanosecond + time.Duration(i)*span/time.Duration(max(n-1, 1))).Truncate(time.Second)
 		tm.orders = append(tm.orders, SOSOrder{OrderID: fmt.Sprintf("REL-TIMER-%04d", i+1), PaidAt: due.Add(-sla.AssetWindow), AmountCents: 500_000})
 		tm.dues = append(tm.dues, due)
 	}
