@@ -24,7 +24,7 @@ import (
 // it starts, it tells the running cases whose clocks were planned without holiday data its calendars
 // (workflows.Calendars, set before) have to re-plan them (Replanner).
 func New(c client.Client, acts *activities.Activities, opts sdkworker.Options) sdkworker.Worker {
-	w := sdkworker.New(c, workflows.TaskQueue, opts)
+	w := sdkworker.New(c, workflows.TaskQueue, pollerOptions(opts))
 	Register(w, acts)
 	var logger *slog.Logger
 	if acts != nil {
@@ -80,4 +80,17 @@ func Validate(in workflows.CaseInput) error {
 		return workflows.ValidateCaseInput(in) // names the unknown service
 	}
 	return lc.Validate(in)
+}
+
+// pollerOptions is opts with autoscaling workflow-task pollers, unless opts chose its own. The SDK's default
+// is two mixed pollers that both poll the sticky queue for as long as it reports a backlog: when many
+// cached cases' clocks fall due at once (a morning of response clocks), nobody polls the normal queue, where
+// a new case's first task and an evicted case's next one wait, and buying stalls until the wave has drained
+// (TestNewCaseStartsDuringAClockWave; figure 4 of the benchmark saw first tasks wait 60-220 s). Autoscaling
+// pollers poll the two queues separately and always keep one on the normal queue.
+func pollerOptions(opts sdkworker.Options) sdkworker.Options {
+	if opts.MaxConcurrentWorkflowTaskPollers == 0 && opts.WorkflowTaskPollerBehavior == nil {
+		opts.WorkflowTaskPollerBehavior = sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{})
+	}
+	return opts
 }
