@@ -15,9 +15,11 @@ run: build
 build:
 	$(GO) build -o $(BIN) ./cmd/steward
 
-## test: every test, with the race detector (PostgreSQL too when TEST_DATABASE_URL is set)
+## test: every test, with the race detector (PostgreSQL too when TEST_DATABASE_URL is set), then the test
+## that measures queueing, which skips itself under the race detector, without it
 test:
 	$(GO) test -race -count=1 ./...
+	$(GO) test -count=1 -run '^TestNewCaseStartsDuringAClockWave$$' ./worker/
 
 ## test-short: the fast packages only (no embedded Temporal server)
 test-short:

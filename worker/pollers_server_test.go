@@ -44,13 +44,17 @@ func clockWave(ctx workflow.Context, due time.Time, rounds int) error {
 func newCase(workflow.Context) error { return nil }
 
 // TestNewCaseStartsDuringAClockWave: while a wave of cached cases' clocks keeps the worker's sticky queue
-// backlogged, a new case's first workflow task (on the normal queue) still starts within seconds. With
+// backlogged, a new case's first workflow task (on the normal queue) still starts without waiting for it. With
 // the SDK's default mixed pollers, both pollers go to the sticky queue for as long as it reports a
 // backlog, and the new case waits for the whole wave to drain (figure 4 of the benchmark: first tasks
-// waited 60-220 s and buying stalled when the footprint's response clocks fell due).
+// waited 78-223 s on average and buying stalled when the footprint's response clocks fell due).
 func TestNewCaseStartsDuringAClockWave(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
+	}
+	if raceDetector {
+		// `make test` runs this test a second time, without -race.
+		t.Skip("measures queueing; the race detector slows the in-process server so much that every queue waits on it")
 	}
 	ctx := context.Background()
 	srv, err := devserver.Start(ctx, devserver.Options{InMemory: true, FrontendPort: devserver.PickFreePort, Namespace: "wave"})
@@ -61,8 +65,8 @@ func TestNewCaseStartsDuringAClockWave(t *testing.T) {
 	t.Cleanup(c.Close)
 
 	const queue = "wave-test"
-	// Two workflow-task slots, each task ~20 ms: the worker takes ~100 tasks a second, so the wave's
-	// cases × rounds tasks take 6-12 s to drain.
+	// Two workflow-task slots, each task ~20 ms: the wave's 600 tasks take ~10 s to drain with the mixed
+	// pollers and ~20 s with autoscaling ones, which keep one slot for their normal-queue poll.
 	w := sdkworker.New(c, queue, pollerOptions(sdkworker.Options{
 		MaxConcurrentWorkflowTaskExecutionSize: 2, MaxConcurrentLocalActivityExecutionSize: 2}))
 	w.RegisterWorkflowWithOptions(clockWave, workflow.RegisterOptions{Name: "clockWave"})
@@ -97,7 +101,7 @@ func TestNewCaseStartsDuringAClockWave(t *testing.T) {
 		probes = append(probes, probe)
 		time.Sleep(200 * time.Millisecond)
 	}
-	pctx, cancel := context.WithTimeout(ctx, time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Minute) // other tests' load slows the wave
 	defer cancel()
 	var wait time.Duration // the longest a new case's first task waited
 	var lastBought time.Time
@@ -119,10 +123,13 @@ func TestNewCaseStartsDuringAClockWave(t *testing.T) {
 			lastClosed = ct
 		}
 	}
-	t.Logf("new cases' first tasks waited up to %s; the wave's last case closed %s after the last new case was bought", wait, lastClosed.Sub(lastBought))
+	drain := lastClosed.Sub(lastBought)
+	t.Logf("new cases' first tasks waited up to %s; the wave's last case closed %s after the last new case was bought", wait, drain)
 	// The wave was still draining when the last new case was bought: otherwise the test measured an idle worker.
-	require.Greater(t, lastClosed.Sub(lastBought), 2*time.Second, "the wave had drained before the new cases were bought")
-	require.Less(t, wait, 2*time.Second, "a new case's first workflow task waited behind the sticky queue's backlog")
+	require.Greater(t, drain, 2*time.Second, "the wave had drained before the new cases were bought")
+	// Behind the sticky backlog, the last new case waits about as long as the wave takes to drain after it; with
+	// a poller kept on the normal queue, only a small part of that, however slow the machine.
+	require.Less(t, 4*wait, drain, "a new case's first workflow task waited behind the sticky queue's backlog")
 }
 
 // firstTaskTimes is when a workflow's first workflow task was scheduled and when a worker picked it up.

@@ -1,0 +1,6 @@
+//go:build race
+
+package worker
+
+// raceDetector: the test binary was built with -race, which slows the in-process Temporal server several times over.
+const raceDetector = true
