@@ -2,5 +2,6 @@
 
 package worker
 
-// raceDetector: the test binary was built with -race, which slows the in-process Temporal server several times over.
+// raceDetector tells whether the test binary was built with -race, which slows the in-process Temporal server
+// several times over.
 const raceDetector = false

@@ -57,12 +57,7 @@ func TestNewCaseStartsDuringAClockWave(t *testing.T) {
 		t.Skip("measures queueing; the race detector slows the in-process server so much that every queue waits on it")
 	}
 	ctx := context.Background()
-	srv, err := devserver.Start(ctx, devserver.Options{InMemory: true, FrontendPort: devserver.PickFreePort, Namespace: "wave"})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = srv.Stop() })
-	c, err := client.Dial(client.Options{HostPort: srv.FrontendHostPort(), Namespace: "wave"})
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
+	c := serverClient(t, devserver.Options{Namespace: "wave"})
 
 	const queue = "wave-test"
 	// Two workflow-task slots, each task ~20 ms: the wave's 600 tasks take ~10 s to drain with the mixed

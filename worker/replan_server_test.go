@@ -31,13 +31,7 @@ func TestReplannerOnServer(t *testing.T) {
 		t.Skip("starts a Temporal server")
 	}
 	ctx := context.Background()
-	srv, err := devserver.Start(ctx, devserver.Options{InMemory: true, FrontendPort: devserver.PickFreePort, Namespace: "replan",
-		SearchAttributes: workflows.SearchAttributes()})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = srv.Stop() })
-	c, err := client.Dial(client.Options{HostPort: srv.FrontendHostPort(), Namespace: "replan"})
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
+	c := serverClient(t, devserver.Options{Namespace: "replan", SearchAttributes: workflows.SearchAttributes()})
 
 	w := sdkworker.New(c, "replan-test", sdkworker.Options{})
 	w.RegisterWorkflowWithOptions(awaitCalendar, workflow.RegisterOptions{Name: "awaitCalendar"})
@@ -61,4 +55,18 @@ func TestReplannerOnServer(t *testing.T) {
 	var u workflows.CalendarUpdate
 	require.NoError(t, waiting.Get(ctx, &u))
 	assert.Contains(t, u.Versions[len(u.Versions)-1], "cn-2027@")
+}
+
+// serverClient starts an in-memory Temporal server with opts (its namespace, search attributes) on a free
+// port and returns a client of its namespace; both end with the test.
+func serverClient(t *testing.T, opts devserver.Options) client.Client {
+	t.Helper()
+	opts.InMemory, opts.FrontendPort = true, devserver.PickFreePort
+	srv, err := devserver.Start(context.Background(), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Stop() })
+	c, err := client.Dial(client.Options{HostPort: srv.FrontendHostPort(), Namespace: opts.Namespace})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c
 }

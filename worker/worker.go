@@ -86,7 +86,7 @@ func Validate(in workflows.CaseInput) error {
 // is two mixed pollers that both poll the sticky queue for as long as it reports a backlog: when many
 // cached cases' clocks fall due at once (a morning of response clocks), nobody polls the normal queue, where
 // a new case's first task and an evicted case's next one wait, and buying stalls until the wave has drained
-// (TestNewCaseStartsDuringAClockWave; figure 4 of the benchmark saw first tasks wait 60-220 s). Autoscaling
+// (TestNewCaseStartsDuringAClockWave; figure 4 of the benchmark saw first tasks wait 78-223 s on average). Autoscaling
 // pollers poll the two queues separately and always keep one on the normal queue.
 func pollerOptions(opts sdkworker.Options) sdkworker.Options {
 	if opts.MaxConcurrentWorkflowTaskPollers == 0 && opts.WorkflowTaskPollerBehavior == nil {
