@@ -495,6 +495,15 @@ func (s *stack) footprint(ctx context.Context, r *report, alreadyOpen int) (orde
 	s.t.Logf("footprint: %d cases bought and offered in %s (%.0f/s) by %d callers: purchases answered in %+v, then offered in %+v",
 		f.Added, f.Settled.Round(time.Second), f.rate(), f.Callers, latencies(buyLat), latencies(offerLat))
 	time.Sleep(5 * time.Second) // notifications of the last offers
+	// The footprint measures cases waiting on their clocks; a warning or breach among them means the run
+	// met a breach wave instead (runDaysOff keeps the response clocks past the run).
+	footCase := workflows.CaseWorkflowID(workflows.ServiceSOS, "BENCH-F-")
+	if n := s.slack.count(func(k string) bool {
+		return strings.HasPrefix(k, footCase) && (strings.Contains(k, "/warn/") || strings.Contains(k, "/breach/"))
+	}); n > 0 {
+		r.Errors = append(r.Errors, fmt.Sprintf("footprint: %d SLA warnings or breaches of its cases arrived while they were bought; "+
+			"the figure measured a breach wave, not cases waiting on their clocks", n))
+	}
 	f.AppDB, f.TemporalDB = s.appDBSize(ctx), dirSize(filepath.Join(s.dir, "temporal"))
 	f.AppDelta, f.TemporalDelta = f.AppDB-app0, f.TemporalDB-tmp0
 	f.Worker, err = readProc(s.worker.PID())

@@ -225,7 +225,11 @@ func (r *report) markdown() string {
 	w("   response clock, the 5-day asset window, the offer's timeout): %d from figures 1–2 plus %d more bought through", r.Foot.Open-r.Foot.Added, r.Foot.Added)
 	w("   the API, so each has its order, case row, timeline and notification rows as in production (%s until the last",
 		r.Foot.Settled.Round(time.Second))
-	w("   was offered). Worker RSS %s (peak %s); Temporal server RSS %s; API RSS %s. App database %s, Temporal database",
+	w("   was offered). The stack's 5x8 calendar makes the days of the run days off (a holiday file on top of the")
+	w("   year's schedule, `runDaysOff`), so that the response clocks fall due on the next working day, after the run,")
+	w("   whatever hour it starts: bought in Beijing business hours they would all warn and breach within 20 minutes,")
+	w("   and the figure would measure that wave (the run reports an error if any arrive).")
+	w("   Worker RSS %s (peak %s); Temporal server RSS %s; API RSS %s. App database %s, Temporal database",
 		mib(r.Foot.Worker.RSS), mib(r.Foot.Worker.HWM), mib(r.Foot.Temporal.RSS), mib(r.Foot.API.RSS), mib(r.Foot.AppDB))
 	w("   (SQLite files) %s in all; the %d cases added grew them by %s and %s: %.1f + %.1f KiB per case.",
 		mib(r.Foot.TemporalDB), r.Foot.Added, mib(r.Foot.AppDelta), mib(r.Foot.TemporalDelta),

@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/steward-oss/steward/sla"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,11 +23,13 @@ import (
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	"gopkg.in/yaml.v3"
 
 	"github.com/steward-oss/steward/api"
 	"github.com/steward-oss/steward/db"
 	"github.com/steward-oss/steward/db/dbtest"
 	"github.com/steward-oss/steward/reliability"
+	"github.com/steward-oss/steward/sla"
 	"github.com/steward-oss/steward/workflows"
 )
 
@@ -143,6 +145,7 @@ func newStack(t *testing.T, pl *plan) *stack {
 		"STEWARD_RATE_LIMIT=0",
 		// Offers do not time out during the run, so open cases wait on their clocks and nothing else.
 		"STEWARD_ACCEPT_TIMEOUT=24h",
+		sla.EnvHolidayFiles + "=" + runDaysOff(t, dir),
 	}
 	logs := filepath.Join(dir, "logs")
 	require.NoError(t, os.MkdirAll(logs, 0o700))
@@ -184,6 +187,71 @@ func newStack(t *testing.T, pl *plan) *stack {
 	require.NoError(t, s.raw.Start())
 	t.Cleanup(s.raw.Stop)
 	return s
+}
+
+// runDaysOff writes holiday files that make the days of this run (Asia/Shanghai, from now to the test's
+// deadline) days off on the 5x8 calendar, on top of the built-in schedule of their years, and returns
+// their paths, comma-separated, for STEWARD_HOLIDAY_FILES. An SOS case's response clock counts 20
+// business minutes from payment, so without them every case bought in Beijing business hours has an
+// at-risk warning and a breach due within the run: the footprint's 100,000 cases, bought over most of an
+// hour, would meet their own breach wave and measure that instead of memory, and the figures would
+// depend on the hour the run starts. With them the response clocks fall due on the next working day,
+// after the run, whenever it starts. The breach path itself is figure 5's (the asset window, 7x24).
+func runDaysOff(t *testing.T, dir string) string {
+	until := time.Now().Add(3 * time.Hour)
+	if d, ok := t.Deadline(); ok {
+		until = d
+	}
+	files, err := daysOff(time.Now(), until)
+	require.NoError(t, err)
+	var paths []string
+	for year, data := range files {
+		path := filepath.Join(dir, fmt.Sprintf("cn-%d.yaml", year))
+		require.NoError(t, os.WriteFile(path, data, 0o600))
+		paths = append(paths, path)
+	}
+	return strings.Join(paths, ",")
+}
+
+// daysOff returns, by year, the cn holiday files that add the days from..until (Asia/Shanghai) as days
+// off to the year's built-in schedule (read from the repository's sla/holidays, when there is one).
+func daysOff(from, until time.Time) (map[int][]byte, error) {
+	zone, err := time.LoadLocation(sla.DefaultZone)
+	if err != nil {
+		return nil, err
+	}
+	files := map[int]*sla.HolidayFile{}
+	last := until.In(zone).Format(time.DateOnly)
+	for d := from.In(zone); d.Format(time.DateOnly) <= last; d = d.AddDate(0, 0, 1) {
+		f := files[d.Year()]
+		if f == nil {
+			f = &sla.HolidayFile{Region: "cn", Year: d.Year()}
+			if data, err := os.ReadFile(filepath.Join("..", "sla", "holidays", fmt.Sprintf("cn-%d.yaml", d.Year()))); err == nil {
+				if *f, err = sla.ParseHolidayFile(data); err != nil {
+					return nil, err
+				}
+			}
+			files[d.Year()] = f
+		}
+		date := d.Format(time.DateOnly)
+		if slices.ContainsFunc(f.Off, func(r sla.HolidayRange) bool { return r.From <= date && date <= r.To }) {
+			continue // a holiday already
+		}
+		f.Off = append(f.Off, sla.HolidayRange{Name: "steward bench run", From: date, To: date})
+		f.Work = slices.DeleteFunc(f.Work, func(w string) bool { return w == date })
+	}
+	out := map[int][]byte{}
+	for year, f := range files {
+		data, err := yaml.Marshal(f)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := sla.ParseHolidayFile(data); err != nil {
+			return nil, err
+		}
+		out[year] = data
+	}
+	return out, nil
 }
 
 func dialTemporal(t *testing.T, port int) client.Client {
@@ -365,6 +433,19 @@ func (r *slackRecorder) postMessage(w http.ResponseWriter, req *http.Request) {
 	r.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": req.FormValue("channel"), "ts": strconv.FormatInt(now.UnixMicro(), 10)})
+}
+
+// count is how many distinct notification keys that arrived match.
+func (r *slackRecorder) count(match func(key string) bool) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for k := range r.arrived {
+		if match(k) {
+			n++
+		}
+	}
+	return n
 }
 
 // arrival returns when the notification with key first arrived.
