@@ -499,7 +499,7 @@ func (s *stack) footprint(ctx context.Context, r *report, alreadyOpen int) (orde
 	// met a breach wave instead (runDaysOff keeps the response clocks past the run).
 	footCase := workflows.CaseWorkflowID(workflows.ServiceSOS, "BENCH-F-")
 	if n := s.slack.count(func(k string) bool {
-		return strings.HasPrefix(k, footCase) && (strings.Contains(k, "/warn/") || strings.Contains(k, "/breach/"))
+		return strings.HasPrefix(k, footCase) && (strings.Contains(k, "/"+workflows.KeyWarn) || strings.Contains(k, "/"+workflows.KeyBreach))
 	}); n > 0 {
 		r.Errors = append(r.Errors, fmt.Sprintf("footprint: %d SLA warnings or breaches of its cases arrived while they were bought; "+
 			"the figure measured a breach wave, not cases waiting on their clocks", n))

@@ -1,9 +1,6 @@
 package bench
 
 import (
-	"os"
-	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -37,15 +34,8 @@ func TestDaysOffPutsResponseClocksPastTheRun(t *testing.T) {
 			stillOff: time.Date(2026, 2, 16, 10, 0, 0, 0, zone), set: time.Date(2026, 2, 14, 10, 0, 0, 0, zone)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			files, err := daysOff(tc.from, tc.from.Add(tc.run))
+			paths, err := daysOff(t.TempDir(), tc.from, tc.from.Add(tc.run))
 			require.NoError(t, err)
-			dir := t.TempDir()
-			var paths []string
-			for year, data := range files {
-				p := filepath.Join(dir, "cn-"+strconv.Itoa(year)+".yaml")
-				require.NoError(t, os.WriteFile(p, data, 0o600))
-				paths = append(paths, p)
-			}
 			cs, err := sla.NewCalendars(sla.Config{HolidayFiles: paths})
 			require.NoError(t, err)
 			cal, err := cs.Get(sla.Calendar5x8)

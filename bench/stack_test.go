@@ -202,20 +202,14 @@ func runDaysOff(t *testing.T, dir string) string {
 	if d, ok := t.Deadline(); ok {
 		until = d
 	}
-	files, err := daysOff(time.Now(), until)
+	paths, err := daysOff(dir, time.Now(), until)
 	require.NoError(t, err)
-	var paths []string
-	for year, data := range files {
-		path := filepath.Join(dir, fmt.Sprintf("cn-%d.yaml", year))
-		require.NoError(t, os.WriteFile(path, data, 0o600))
-		paths = append(paths, path)
-	}
 	return strings.Join(paths, ",")
 }
 
-// daysOff returns, by year, the cn holiday files that add the days from..until (Asia/Shanghai) as days
-// off to the year's built-in schedule (read from the repository's sla/holidays, when there is one).
-func daysOff(from, until time.Time) (map[int][]byte, error) {
+// daysOff writes into dir, one per year, the cn holiday files that add the days from..until
+// (Asia/Shanghai) as days off to the year's built-in schedule, and returns their paths.
+func daysOff(dir string, from, until time.Time) ([]string, error) {
 	zone, err := time.LoadLocation(sla.DefaultZone)
 	if err != nil {
 		return nil, err
@@ -225,12 +219,14 @@ func daysOff(from, until time.Time) (map[int][]byte, error) {
 	for d := from.In(zone); d.Format(time.DateOnly) <= last; d = d.AddDate(0, 0, 1) {
 		f := files[d.Year()]
 		if f == nil {
-			f = &sla.HolidayFile{Region: "cn", Year: d.Year()}
-			if data, err := os.ReadFile(filepath.Join("..", "sla", "holidays", fmt.Sprintf("cn-%d.yaml", d.Year()))); err == nil {
-				if *f, err = sla.ParseHolidayFile(data); err != nil {
-					return nil, err
-				}
+			built, ok, err := sla.BuiltinHolidayFile(sla.RegionCN, d.Year())
+			if err != nil {
+				return nil, err
 			}
+			if !ok {
+				built = sla.HolidayFile{Region: sla.RegionCN, Year: d.Year()}
+			}
+			f = &built
 			files[d.Year()] = f
 		}
 		date := d.Format(time.DateOnly)
@@ -240,18 +236,19 @@ func daysOff(from, until time.Time) (map[int][]byte, error) {
 		f.Off = append(f.Off, sla.HolidayRange{Name: "steward bench run", From: date, To: date})
 		f.Work = slices.DeleteFunc(f.Work, func(w string) bool { return w == date })
 	}
-	out := map[int][]byte{}
+	var paths []string
 	for year, f := range files {
 		data, err := yaml.Marshal(f)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := sla.ParseHolidayFile(data); err != nil {
+		path := filepath.Join(dir, fmt.Sprintf("%s-%d.yaml", sla.RegionCN, year))
+		if err := os.WriteFile(path, data, 0o600); err != nil {
 			return nil, err
 		}
-		out[year] = data
+		paths = append(paths, path)
 	}
-	return out, nil
+	return paths, nil
 }
 
 func dialTemporal(t *testing.T, port int) client.Client {

@@ -76,7 +76,7 @@ func DefaultCalendars() []CalendarConfig {
 			Zone:     DefaultZone,
 			Days:     []string{"mon", "tue", "wed", "thu", "fri"},
 			Hours:    []string{"09:00-12:00", "13:00-18:00"},
-			Holidays: "cn",
+			Holidays: RegionCN,
 		},
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path"
@@ -185,6 +186,21 @@ func (h *Holidays) MissingYears(from, to int) []int {
 func (h *Holidays) lookup(d day) (off, listed bool) {
 	off, listed = h.days[d]
 	return off, listed
+}
+
+// RegionCN is the holiday region of China's statutory holidays and make-up working days.
+const RegionCN = "cn"
+
+// BuiltinHolidayFile returns the embedded schedule of region for year, and whether there is one.
+func BuiltinHolidayFile(region string, year int) (HolidayFile, bool, error) {
+	data, err := embeddedHolidays.ReadFile(path.Join("holidays", region+"-"+strconv.Itoa(year)+".yaml"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return HolidayFile{}, false, nil
+	} else if err != nil {
+		return HolidayFile{}, false, fmt.Errorf("read embedded holidays: %w", err)
+	}
+	f, err := ParseHolidayFile(data)
+	return f, err == nil, err
 }
 
 // LoadHolidays builds the region's holiday data from the embedded files plus the given extra files

@@ -437,7 +437,7 @@ func (c *Case) WatchClocks(ctx workflow.Context) {
 		Clocks: &c.Clocks, Done: c.IsClosed, Hold: c.Hold, Replan: c.ReplanClocks,
 		Warn: func(ctx workflow.Context, _ int, clock sla.Clock, th float64) {
 			detail := fmt.Sprintf("%s clock %.0f%% elapsed; due %s", clock.Clause, th*100, When(clock.DueAt()))
-			c.Notify(ctx, fmt.Sprintf("warn/%s@%.0f", clock.Clause, th*100), notifications.SeverityWarning, true,
+			c.Notify(ctx, WarnKey(clock.Clause, th), notifications.SeverityWarning, true,
 				fmt.Sprintf("%s %s clock at %.0f%%", c.Label, clock.Clause, th*100), detail)
 			if err := c.Record(ctx, c.NewEvent(ctx, EventSLAAtRisk, ActorSystem, detail)); err != nil {
 				c.Logger.Error("record warning", "Clause", clock.Clause, "Error", err)
@@ -495,7 +495,7 @@ func (c *Case) breach(ctx workflow.Context, clause, why string) (activities.Even
 	}
 	detail := fmt.Sprintf("%s clause breached: %s; %s", clause, why, owed)
 	ev := c.NewEvent(ctx, EventSLABreached, ActorSystem, detail)
-	ev.Key = c.In.CaseID + "/breach/" + clause
+	ev.Key = c.In.CaseID + "/" + BreachKey(clause)
 	var rows []activities.RefundRow
 	if add := c.Refund.Percent - before.Percent; add > 0 {
 		ev = Tell(ev, NoticeRefundOwed, "amount", Money(c.Refund.AmountCents-before.AmountCents, c.In.Currency), "clause", sla.ClauseTitle(clause))
@@ -513,7 +513,7 @@ func (c *Case) NotifyBreach(ctx workflow.Context, clause string) {
 	if pct, _ := sla.ClausePercent(c.In.Service, clause); pct == 0 {
 		text = "Recorded on the timeline; this clause carries no compensation."
 	}
-	c.Notify(ctx, "breach/"+clause, notifications.SeverityCritical, true, c.Label+" "+clause+" clause breached", text)
+	c.Notify(ctx, BreachKey(clause), notifications.SeverityCritical, true, c.Label+" "+clause+" clause breached", text)
 }
 
 // Re-planning on holiday data that arrives later. A year's schedule is published each November, so a

@@ -1,6 +1,10 @@
 package workflows
 
-import "github.com/steward-oss/steward/sla"
+import (
+	"fmt"
+
+	"github.com/steward-oss/steward/sla"
+)
 
 // The vocabulary every lifecycle shares: statuses, actors, and the stages and steps that more than one
 // lifecycle has. A lifecycle package owns the names only it uses.
@@ -37,6 +41,21 @@ const (
 	// ActorSystem is steward itself: clocks, assignment, terms.
 	ActorSystem = "system"
 )
+
+// The keys of an SLA clock's notifications and breach line, after the case's (or request's) workflow ID
+// and "/": KeyWarn then the clause and the threshold ("warn/response@50"), KeyBreach then the clause.
+const (
+	KeyWarn   = "warn/"
+	KeyBreach = "breach/"
+)
+
+// WarnKey is the key of a clause's warning at threshold th (a fraction of its target).
+func WarnKey(clause string, th float64) string {
+	return fmt.Sprintf("%s%s@%.0f", KeyWarn, clause, th*100)
+}
+
+// BreachKey is the key of a clause's breach.
+func BreachKey(clause string) string { return KeyBreach + clause }
 
 // Stages more than one lifecycle has.
 const (

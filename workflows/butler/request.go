@@ -484,7 +484,7 @@ func (r *request) emit(ctx workflow.Context, events ...activities.Event) {
 func (r *request) warn(ctx workflow.Context, _ int, c sla.Clock, th float64) {
 	detail := fmt.Sprintf("%s clock %.0f%% elapsed; due %s", c.Clause, th*100, workflows.When(c.DueAt()))
 	r.emit(ctx, r.event(ctx, workflows.EventSLAAtRisk, workflows.ActorSystem, detail))
-	r.notify(ctx, fmt.Sprintf("warn/%s@%.0f", c.Clause, th*100), notifications.SeverityWarning,
+	r.notify(ctx, workflows.WarnKey(c.Clause, th), notifications.SeverityWarning,
 		fmt.Sprintf("Butler %s %s clock at %.0f%%", r.in.RequestID, c.Clause, th*100), detail)
 }
 
@@ -499,12 +499,12 @@ func (r *request) breachEvent(ctx workflow.Context, c sla.Clock) activities.Even
 		why = "completed after its due time"
 	}
 	ev := r.event(ctx, workflows.EventSLABreached, workflows.ActorSystem, fmt.Sprintf("%s clause breached: %s; no compensation applies", c.Clause, why))
-	ev.Key = r.wfID + "/breach/" + c.Clause
+	ev.Key = r.wfID + "/" + workflows.BreachKey(c.Clause)
 	return ev
 }
 
 func (r *request) notifyBreach(ctx workflow.Context, c sla.Clock) {
-	r.notify(ctx, "breach/"+c.Clause, notifications.SeverityCritical, fmt.Sprintf("Butler %s %s clause breached", r.in.RequestID, c.Clause),
+	r.notify(ctx, workflows.BreachKey(c.Clause), notifications.SeverityCritical, fmt.Sprintf("Butler %s %s clause breached", r.in.RequestID, c.Clause),
 		fmt.Sprintf("%s %s: %s", r.in.Kind, r.in.RequestID, r.in.Summary))
 }
 
