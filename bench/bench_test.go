@@ -249,11 +249,19 @@ func (s *stack) startOverhead(ctx context.Context, r *report) (apiCases, rawCase
 		apiCases = append(apiCases, order{ID: fmt.Sprintf("BENCH-%sSA-%05d", s.tag, i), PaidAt: paid})
 		rawCases = append(rawCases, order{ID: fmt.Sprintf("BENCH-%sSR-%05d", s.tag, i), PaidAt: paid})
 	}
+	if dir := os.Getenv(envProfile); dir != "" {
+		dir = filepath.Join(dir, "start")
+		if err := os.MkdirAll(dir, 0o700); err == nil {
+			defer s.profile(ctx, dir)()
+		}
+	}
 	var apiDur, rawDur time.Duration
 	apiSide := func(batch []order) {
 		start := time.Now()
 		r.fail("purchase", pool(len(batch), p.Concurrency, func(i int) error { return s.purchase(ctx, batch[i]) }))
-		apiDur += time.Since(start)
+		d := time.Since(start)
+		apiDur += d
+		s.t.Logf("start round: API %d in %s (%.0f/s)", len(batch), d.Round(time.Millisecond), float64(len(batch))/d.Seconds())
 	}
 	rawSide := func(batch []order) {
 		start := time.Now()
@@ -262,7 +270,9 @@ func (s *stack) startOverhead(ctx context.Context, r *report) (apiCases, rawCase
 			_, err := s.tc.ExecuteWorkflow(ctx, startOptions(in), sos.WorkflowName, in)
 			return err
 		}))
-		rawDur += time.Since(start)
+		d := time.Since(start)
+		rawDur += d
+		s.t.Logf("start round: raw %d in %s (%.0f/s)", len(batch), d.Round(time.Millisecond), float64(len(batch))/d.Seconds())
 	}
 	for round := range p.Rounds {
 		lo, hi := round*p.Starts/p.Rounds, (round+1)*p.Starts/p.Rounds
