@@ -263,25 +263,24 @@ func appendOutbox(ctx context.Context, idb bun.IDB, caseID, orderID, customerID,
 		if o.Key == "" || o.Type == "" {
 			return fmt.Errorf("outbox: event without key or type: %w", ErrInvalid)
 		}
+		// One statement whether or not the event is stored already (a record step run again): the insert
+		// that finds its id takes no sequence number, and the event keeps the one it has.
 		id := WebhookEventID(o.Key)
-		n, err := idb.NewSelect().Table("webhook_events").Where("id = ?", id).Count(ctx)
+		at := utcOrNow(o.CreatedAt)
+		body, err := json.Marshal(Envelope{ID: id, Type: o.Type, CreatedAt: at, CaseID: caseID, OrderID: orderID, CustomerID: customerID,
+			Service: service, Sequence: last + 1, Data: o.Data})
 		if err != nil {
 			return fmt.Errorf("outbox: event %s: %w", o.Key, err)
 		}
-		if n > 0 {
+		ev := &WebhookEvent{ID: id, Key: o.Key, CaseID: caseID, Sequence: last + 1, Type: o.Type, CreatedAt: at, Payload: body}
+		created, err := insertOnce(ctx, idb, ev, "id", "outbox: event "+o.Key)
+		if err != nil {
+			return err
+		}
+		if !created {
 			continue
 		}
 		last++
-		at := utcOrNow(o.CreatedAt)
-		body, err := json.Marshal(Envelope{ID: id, Type: o.Type, CreatedAt: at, CaseID: caseID, OrderID: orderID, CustomerID: customerID,
-			Service: service, Sequence: last, Data: o.Data})
-		if err != nil {
-			return fmt.Errorf("outbox: event %s: %w", o.Key, err)
-		}
-		ev := &WebhookEvent{ID: id, Key: o.Key, CaseID: caseID, Sequence: last, Type: o.Type, CreatedAt: at, Payload: body}
-		if _, err := idb.NewInsert().Model(ev).Exec(ctx); err != nil {
-			return fmt.Errorf("outbox: event %s: %w", o.Key, err)
-		}
 		for _, sub := range subs {
 			if !sub.Events.Wants(o.Type) {
 				continue
