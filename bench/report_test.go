@@ -405,15 +405,21 @@ Taken with ` + "`STEWARD_BENCH_PROFILE`" + ` (30 s CPU profiles of ` + "`steward
   smaller ` + "`--workflow-cache`" + ` does, at the cost of replaying more cases from their history.
 - **Start overhead** (figure 1): a v2-signed purchase is an HTTP request with its HMAC check, the order and case
   transaction, then ` + "`ExecuteWorkflow`" + `. The server is the shared bottleneck (both sides start the same SOS
-  workflow on the same worker). Timed inside the API (2026-12-02, 1,000 purchases, 16 callers, ratio 0.95 in that
-  run): ` + "`ExecuteWorkflow`" + ` 89.5 ms mean, as long as the raw side's (16 callers ÷ 173/s = 92 ms); the order and case
-  transaction 1.7 ms mean (p50 0.4, p99 22 ms: SQLite's write lock, which the worker's records hold too); the
-  rest of a purchase's 97 ms, about 6 ms, is the HTTP hop: the API's own CPU is about 1.5 ms a purchase, the
-  remainder waiting for a core while the server holds 1.1 of the 2. That puts steward at about 0.92 of raw, and
-  the raw side's rate varies more between runs than steward's (figure 1 of full runs, 2026-12-01/02: raw 198, 182, 206, 233/s;
-  steward 183, 182, 183, 198/s), so a run reads 0.83–1.00. What would move it: the HTTP hop and the transaction
-  overlapping the start (the transaction cannot move after the start without a case existing before its
-  order), or a less loaded server.`
+  workflow on the same worker). Timed inside the API (2026-12-02, 17:42 UTC, 1,000 purchases, 16 callers, 105/s
+  against raw 119/s): ` + "`ExecuteWorkflow`" + ` 139 ms mean, about the raw side's 134 ms (16 callers ÷ 119/s); the order and
+  case transaction 7.5 ms mean (p50 1.1, p90 21, p99 89 ms; 3.9 ms mean in the next run), nearly all of it waiting
+  for SQLite's write lock, which the worker's record steps hold too: each new case's first record (2 timeline
+  events, the case row, its clock, a notification, a webhook event) held it 1.9 ms mean (p50 0.8, p99 13 ms), so
+  the records alone kept it about a quarter of figure 1's time, and a waiter backs off 1, 2, 5, 10, 15 ms… (SQLite's
+  busy handler) between tries; the rest, about 6 ms, is the HTTP hop (the API's own CPU is about 1 ms a purchase:
+  1.0 s of CPU in a 30 s profile of the figure). That puts steward at about 0.9 of raw. Between runs the figure
+  spreads wider than that margin: until 2026-12-02 the first counted round met an idle stack (no backlog of first
+  workflow tasks and records) and read a third faster than the rest, always on the raw side; start-only runs
+  (` + "`STEWARD_BENCH_ONLY=start`" + `) read 0.91, 1.03, 0.88, 0.91, 0.80 then, and 1.06, 0.93, 1.01, 0.94 with the
+  uncounted warm-up. What would move it: the transaction overlapping the start (it cannot simply follow the start:
+  a conflicting re-send of an order must be refused before a workflow runs with its body), fewer statements in a
+  record step (each is parsed anew: bun sends its arguments inline, and SQLite's parser was 13% of the worker's
+  CPU in figure 1), or PostgreSQL, whose row locks leave the order's insert unaffected by the records of other cases.`
 
 // historyLine sums up a phase's sample history: its events, and of them the server's tasks and writes.
 func (p phase) historyLine() string {
