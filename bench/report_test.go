@@ -376,23 +376,24 @@ Taken with ` + "`STEWARD_BENCH_PROFILE`" + ` (30 s CPU profiles of ` + "`steward
   from the update's result outside the workflow, or the search attributes dropped — which the Web UI story and
   "nothing lost" rule out.
 - **Why the lifecycle ratio is bounded.** Both sides are CPU-bound, so the ratio is raw CPU per case over
-  steward's. In the 2026-12-01 22:51 run a raw case cost 59 ms (server 48, its worker and callers 11) and a steward
-  case 201 ms (server 123, worker 53, API 19, bots 6); 0.6 allows 98 ms. The server alone is past that: steward's
-  10 updates cost it at least what raw's 8 do per update (10/8 × 48 = 60 ms) before their markers, upserts and
-  timers, and the API's 11 HTTP calls (purchase and 10 steps, each with its token or signature check and
-  app-database work) cost 19 ms. Were every other event, the worker (the records' SQLite transactions: timeline,
+  steward's. In the 2026-12-02 18:16 UTC run a raw case cost 46 ms (server 37, its worker and callers 9) and a
+  steward case 112 ms (server 65, worker 33, API 11, bots 3); 0.6 allows 76 ms. steward's server and API alone cost
+  that much (65 + 11 = 76 ms): the server's share is at least what raw's 8 updates cost it per update, for 10
+  (10/8 × 37 = 46 ms), and the rest of its 65 ms writes the markers, upserts and timers that carry the Web UI's
+  story and the SLA clocks; the API's 11 HTTP calls (purchase and 10 steps, each with its token or signature check
+  and app-database work) cost 11 ms. So 0.6 needs the worker (the records' SQLite transactions: timeline,
   projection, outbox, customer messages, partner loads; the notification, webhook and customer dispatchers; the
-  workflow code) and the bots free, a case would cost 60 + 19 = 79 ms: 0.75 of raw. With the worker at even half
-  its cost the ratio is below 0.6. Since the 2026-11-25 run the server's share rose 86 → 97–123 ms and the worker's
-  32 → 43–53 ms (two full runs on 2026-12-01, whose raw sides cost the server 42 and 48 ms: this machine varies by
-  a sixth between runs) while the history shrank 102 → 90 events: the features landed in between (customer
-  messages in Chinese, webhooks, ratings, the credentials' audit fields) make each record bigger. What would move
-  it: a server that costs less per update, or steps that write nothing to the history (see above). At 400 a side
-  (` + "`STEWARD_BENCH_ONLY=life STEWARD_BENCH_CASES=400`" + `, 2026-12-01) the ratio is 0.42: 597/min vs 1,430/min, steward 186
-  ms of CPU a case (server 110, worker 50, API 20, bots 6), raw 75 ms (server 60, callers 15), the raw side's
-  start-up weighing more at that size. The worker's profile there: the records' transactions 31% of its CPU (the
-  webhook event feed 7%, the case row with its partner load 8%), the notification dispatcher 7%, the workflow
-  code under 10%.
+  workflow code) and the bots to cost nothing; were the server down to its 46 ms floor, the ratio with everything
+  else as it is would be 0.49. The same machine varies by a third between days (the raw case cost 59 ms on
+  2026-12-01 22:51, 46 ms here), both sides alike: the ratio read 0.31, 0.46, 0.39 and 0.44 in full runs on
+  2026-12-01/02. What would move it: a server that costs less per update, steps that write nothing to the history
+  (see above), or records with fewer SQLite statements (SQLite's parser took 13% of the worker's CPU in figure 1:
+  bun sends its arguments inline, so no statement is reused). At 400 a side (` + "`STEWARD_BENCH_ONLY=life STEWARD_BENCH_CASES=400`" + `,
+  2026-12-01) the ratio is 0.42: 597/min vs 1,430/min, steward 186 ms of CPU a case (server 110, worker 50, API 20,
+  bots 6), raw 75 ms (server 60, callers 15), the raw side's start-up weighing more at that size; 0.48 and 0.50 on
+  2026-12-02 with the autoscaling pollers (see the progression). The worker's profile there: the records'
+  transactions 31% of its CPU (the webhook event feed 7%, the case row with its partner load 8%), the notification
+  dispatcher 7%, the workflow code under 10%.
 - **Memory at 100,000 open cases.** The worker's RSS follows the cases it caches, not the cases open: with
   ` + "`--workflow-cache 5000`" + ` it read 886–891 MiB with 100,000 open in two runs (its peak while buying 934 MiB), as
   898 MiB had with 10,000 open and the SDK's cache of 10,000.
