@@ -136,8 +136,7 @@ func TestBench(t *testing.T) {
 	var apiCases, rawCases []order
 	warm := 0 // figure 1's warm-up cases, open as its counted ones are
 	if run("start") || run("step") {
-		apiCases, rawCases = s.startOverhead(ctx, r)
-		warm = 2 * r.Plan.startWarmup()
+		apiCases, rawCases, warm = s.startOverhead(ctx, r)
 		r.Others.Start = o.cores()
 	}
 	if run("step") {
@@ -243,8 +242,8 @@ func startOptions(in workflows.CaseInput) client.StartWorkflowOptions {
 
 // startOverhead compares purchases through POST /v1/purchases with client.ExecuteWorkflow of the same
 // SOS workflow, with the same input and options, in alternating rounds. It returns both sides' cases,
-// which stay open for the step comparison.
-func (s *stack) startOverhead(ctx context.Context, r *report) (apiCases, rawCases []order) {
+// which stay open for the step comparison, and how many warm-up cases it started (open as well).
+func (s *stack) startOverhead(ctx context.Context, r *report) (apiCases, rawCases []order, warm int) {
 	p := r.Plan
 	paid := time.Now().Add(-time.Minute)
 	for i := range p.Starts {
@@ -258,31 +257,29 @@ func (s *stack) startOverhead(ctx context.Context, r *report) (apiCases, rawCase
 		}
 	}
 	var apiDur, rawDur time.Duration
-	apiSide := func(batch []order, counted bool) {
-		start := time.Now()
-		r.fail("purchase", pool(len(batch), p.Concurrency, func(i int) error { return s.purchase(ctx, batch[i]) }))
-		d := time.Since(start)
+	// side starts batch through one side, 16 callers at a time, and adds its time to total when counted.
+	side := func(name string, total *time.Duration, batch []order, counted bool, start func(order) error) {
+		t0 := time.Now()
+		r.fail(name, pool(len(batch), p.Concurrency, func(i int) error { return start(batch[i]) }))
+		d := time.Since(t0)
 		if counted {
-			apiDur += d
+			*total += d
 		}
-		s.t.Logf("start round: API %d in %s (%.0f/s), counted %t", len(batch), d.Round(time.Millisecond), float64(len(batch))/d.Seconds(), counted)
+		s.t.Logf("start round: %s %d in %s (%.0f/s), counted %t", name, len(batch), d.Round(time.Millisecond), float64(len(batch))/d.Seconds(), counted)
+	}
+	apiSide := func(batch []order, counted bool) {
+		side("purchase", &apiDur, batch, counted, func(o order) error { return s.purchase(ctx, o) })
 	}
 	rawSide := func(batch []order, counted bool) {
-		start := time.Now()
-		r.fail("raw start", pool(len(batch), p.Concurrency, func(i int) error {
-			in := batch[i].caseInput()
+		side("raw start", &rawDur, batch, counted, func(o order) error {
+			in := o.caseInput()
 			_, err := s.tc.ExecuteWorkflow(ctx, startOptions(in), sos.WorkflowName, in)
 			return err
-		}))
-		d := time.Since(start)
-		if counted {
-			rawDur += d
-		}
-		s.t.Logf("start round: raw %d in %s (%.0f/s), counted %t", len(batch), d.Round(time.Millisecond), float64(len(batch))/d.Seconds(), counted)
+		})
 	}
 	// The warm-up, not counted: on an idle stack the first round meets no backlog of first workflow tasks
 	// and records, and read a third faster than every round after it (208/s against 122-151/s in one
-	// run), a gain that went to whichever side began.
+	// run), a gain that went to whichever side began. Its cases stay open with the counted ones.
 	var warmAPI, warmRaw []order
 	for i := range p.startWarmup() {
 		warmAPI = append(warmAPI, order{ID: fmt.Sprintf("BENCH-%sSWA-%05d", s.tag, i), PaidAt: paid})
@@ -304,7 +301,7 @@ func (s *stack) startOverhead(ctx context.Context, r *report) (apiCases, rawCase
 	r.StartAPI = float64(p.Starts) / apiDur.Seconds()
 	r.StartRaw = float64(p.Starts) / rawDur.Seconds()
 	s.t.Logf("start: API %.0f/s, raw %.0f/s", r.StartAPI, r.StartRaw)
-	return apiCases, rawCases
+	return apiCases, rawCases, len(warmAPI) + len(warmRaw)
 }
 
 // stepRoundTrip compares POST /v1/cases/{id}/steps/accept with UpdateWorkflow of the same step update on

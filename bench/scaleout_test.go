@@ -134,7 +134,7 @@ func TestBenchScaleOut(t *testing.T) {
 		s, stop := on(tag, workers)
 		defer stop()
 		r := &report{Plan: plan{Mode: mode, Concurrency: p.Concurrency, Starts: p.Starts, Rounds: 4, Lifecycles: p.Cases}}
-		apiCases, rawCases := s.startOverhead(ctx, r)
+		apiCases, rawCases, _ := s.startOverhead(ctx, r)
 		s.stepRoundTrip(ctx, r, apiCases, rawCases)
 		o := s.othersFrom()
 		s.lifecycle(ctx, r)
